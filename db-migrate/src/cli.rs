@@ -1,0 +1,309 @@
+//! The migrator command line (Alembic's `alembic` command), for an application's ~15-line
+//! `main`:
+//!
+//! ```no_run
+//! use std::process::ExitCode;
+//! # fn scripts() -> Vec<db_migrate::Script> { Vec::new() }
+//! fn main() -> ExitCode {
+//!     db_migrate::cli::main(db_migrate::cli::App {
+//!         name: "app-migrate",
+//!         migrator: || db_migrate::Migrator::new(scripts()),
+//!         default_url: Some("sqlite://data/app.sqlite3".into()),
+//!         default_config: None,
+//!         migrations_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/src/migrations").into()),
+//!     })
+//! }
+//! ```
+//!
+//! The database is chosen by, in order: `--url`; `--db LABEL` or `-x db=LABEL` from the
+//! configuration file (`-c FILE`, else the app's default file when it exists); the
+//! `DATABASE_URL` variable; the configuration's `default` label; the app's default URL. The
+//! schema by `--schema`, then `DATABASE_SCHEMA`, then the configuration.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use db_core::{Config, Database, OpenOptions};
+
+use crate::error::{Error, Result};
+use crate::migrator::Migrator;
+use crate::scaffold::{NewRevision, write_revision};
+use crate::script::RevisionId;
+
+/// What an application gives its migrator binary.
+#[derive(Debug)]
+pub struct App {
+    /// The binary's name, for `--help`.
+    pub name: &'static str,
+    /// Builds the migrator (validating the revision graph).
+    pub migrator: fn() -> Result<Migrator>,
+    /// The database used when nothing else names one (e.g. the embedded SQLite file).
+    pub default_url: Option<String>,
+    /// A configuration file read when `-c` is not given and the file exists.
+    pub default_config: Option<PathBuf>,
+    /// The folder `revision` writes new scripts into; its registry is `<folder>.rs`.
+    pub migrations_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "Alembic-style migrations for a sea-orm application", disable_help_subcommand = true)]
+struct Args {
+    /// Database URL (sqlite://path, postgres://…, mysql://…); overrides everything else.
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// A database label of the configuration file.
+    #[arg(long = "db", global = true, value_name = "LABEL")]
+    db: Option<String>,
+    /// Alembic's `-x key=value`; `-x db=LABEL` selects a database as `--db` does.
+    #[arg(short = 'x', global = true, value_name = "KEY=VALUE")]
+    x: Vec<String>,
+    /// The configuration file with `[databases.<label>]` sections.
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// PostgreSQL schema (search_path and version table).
+    #[arg(long, global = true)]
+    schema: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Upgrade to a later version: head, heads, <rev>, <prefix>, +N, <rev>+N, <branch>@head.
+    Upgrade { target: String },
+    /// Revert to a previous version: base, <rev>, <prefix>, -N, <rev>-N.
+    Downgrade { target: String },
+    /// Display the current revision(s) of the database.
+    Current {
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// List revisions, newest first.
+    History {
+        /// Range `start:end` (either side may be empty; `current`, `base`, `head` allowed).
+        #[arg(short = 'r', long = "rev-range")]
+        rev_range: Option<String>,
+        /// Mark the database's current revisions (connects to the database).
+        #[arg(short = 'i', long)]
+        indicate_current: bool,
+    },
+    /// Show the heads of the revision graph.
+    Heads {
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Show branch points.
+    Branches,
+    /// Show one revision.
+    Show { rev: String },
+    /// Set the version table to the given revision(s) without running migrations.
+    Stamp {
+        #[arg(required = true)]
+        revisions: Vec<String>,
+        /// Delete every row of the version table first, even unknown revisions.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Create a new revision file whose down_revision is the current head.
+    Revision {
+        /// The message.
+        #[arg(short, long)]
+        message: String,
+        /// The down_revision (default: the single head); `base` starts a new root.
+        #[arg(long)]
+        head: Option<String>,
+        /// Use this id instead of a random one.
+        #[arg(long)]
+        rev_id: Option<String>,
+        /// A branch label for the new revision.
+        #[arg(long)]
+        branch_label: Option<String>,
+        /// Revisions the new one depends on.
+        #[arg(long)]
+        depends_on: Vec<String>,
+    },
+}
+
+/// Runs the CLI with the process's arguments on a new Tokio runtime; prints errors as one
+/// `error: …` line on stderr and returns exit code 0 on success, 1 on failure, 2 on a usage
+/// error.
+#[must_use]
+pub fn main(app: App) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    runtime.block_on(run(&app, std::env::args_os(), &mut stdout, &|k| std::env::var(k).ok()))
+}
+
+/// Runs the CLI with `args` (the first is the program name), writing normal output to `out`,
+/// reading variables through `env`. Returns the exit code; errors go to stderr as one line.
+pub async fn run<I, T>(app: &App, args: I, out: &mut dyn Write, env: &dyn Fn(&str) -> Option<String>) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match execute(app, args, out, env).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error` and its sources joined with `: `.
+#[must_use]
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn write_lines(out: &mut dyn Write, lines: &[String]) -> Result<()> {
+    for l in lines {
+        writeln!(out, "{l}").map_err(|e| Error::RevisionFile { path: "<stdout>".into(), reason: e.to_string() })?;
+    }
+    Ok(())
+}
+
+async fn execute(app: &App, args: Args, out: &mut dyn Write, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    let migrator = (app.migrator)()?;
+    let graph = migrator.graph();
+    match &args.command {
+        Command::Heads { verbose } => return write_lines(out, &graph.heads_lines(*verbose)),
+        Command::Branches => return write_lines(out, &graph.branches_lines()),
+        Command::Show { rev } => return write_lines(out, &graph.show(rev)?),
+        Command::History { rev_range, indicate_current: false } => {
+            return write_lines(out, &graph.history(rev_range.as_deref(), &[])?);
+        }
+        Command::Revision { message, head, rev_id, branch_label, depends_on } => {
+            let dir = app.migrations_dir.clone().ok_or_else(|| Error::RevisionFile {
+                path: "<none>".into(),
+                reason: "this migrator has no migrations folder configured".into(),
+            })?;
+            let down_revisions = match head.as_deref() {
+                Some("base") => Vec::new(),
+                Some(h) => vec![resolve_id(&migrator, h)?],
+                None => match graph.heads().as_slice() {
+                    [] => Vec::new(),
+                    [one] => vec![one.to_string()],
+                    many => {
+                        return Err(Error::MultipleHeads {
+                            heads: many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                        });
+                    }
+                },
+            };
+            let revision = match rev_id {
+                Some(id) => RevisionId::new(id.clone())?,
+                None => RevisionId::generate(),
+            };
+            if graph.script(revision.as_str()).is_some() {
+                return Err(Error::DuplicateRevision { revision: revision.to_string() });
+            }
+            let new = NewRevision {
+                revision,
+                down_revisions,
+                message: message.clone(),
+                branch_labels: branch_label.iter().cloned().collect(),
+                depends_on: depends_on.clone(),
+            };
+            let file = write_revision(&dir, &new)?;
+            return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
+        }
+        _ => {}
+    }
+
+    let db = Database::open(open_options(app, &args, env)?).await?;
+    let result = async {
+        match &args.command {
+            Command::Upgrade { target } => {
+                migrator.upgrade(&db, target).await?;
+            }
+            Command::Downgrade { target } => {
+                migrator.downgrade(&db, target).await?;
+            }
+            Command::Current { verbose } => {
+                let current = migrator.current(&db).await?;
+                write_lines(out, &graph.current_lines(&current, *verbose))?;
+            }
+            Command::History { rev_range, .. } => {
+                let current = migrator.current(&db).await?;
+                write_lines(out, &graph.history(rev_range.as_deref(), &current)?)?;
+            }
+            Command::Stamp { revisions, purge } => {
+                let targets: Vec<&str> = revisions.iter().map(String::as_str).collect();
+                migrator.stamp(&db, &targets, *purge).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    .await;
+    let _ = db.close().await;
+    result
+}
+
+fn resolve_id(migrator: &Migrator, rev: &str) -> Result<String> {
+    let idx = migrator.graph().resolve_rev(rev)?;
+    Ok(migrator.graph().id(idx).to_string())
+}
+
+fn open_options(app: &App, args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<OpenOptions> {
+    let label = args.db.clone().or_else(|| {
+        args.x.iter().find_map(|kv| kv.strip_prefix("db=").map(str::to_owned))
+    });
+    let config_path = args.config.clone().or_else(|| app.default_config.clone().filter(|p| p.exists()));
+    let config = match &config_path {
+        Some(p) => Some(Config::from_path(p)?),
+        None => None,
+    };
+    let mut options = if let Some(url) = &args.url {
+        OpenOptions::new(url.clone())
+    } else if let Some(label) = &label {
+        config.as_ref().ok_or(db_core::Error::NoDatabase).and_then(|c| c.database(Some(label)))?
+    } else if let Some(url) = env("DATABASE_URL").filter(|u| !u.is_empty()) {
+        OpenOptions::new(url)
+    } else if let Some(opts) = config.as_ref().filter(|c| c.default.is_some()).map(|c| c.database(None)) {
+        opts?
+    } else if let Some(url) = &app.default_url {
+        OpenOptions::new(url.clone())
+    } else {
+        return Err(db_core::Error::NoDatabase.into());
+    };
+    if let Some(schema) = args.schema.clone().or_else(|| env("DATABASE_SCHEMA").filter(|s| !s.is_empty())) {
+        options = options.schema(schema);
+    }
+    Ok(options)
+}

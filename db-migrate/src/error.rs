@@ -1,0 +1,166 @@
+use sea_orm::DbErr;
+
+/// What can go wrong while loading revisions or migrating.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A revision id is empty, longer than 32 characters, or has characters other than ASCII
+    /// letters, digits and `_`.
+    #[error("invalid revision id `{revision}`: use 1 to 32 ASCII letters, digits or `_`")]
+    InvalidRevisionId {
+        /// The id as written.
+        revision: String,
+    },
+    /// Two scripts declare the same revision id.
+    #[error("revision `{revision}` is declared twice; give one of them a new id")]
+    DuplicateRevision {
+        /// The repeated id.
+        revision: String,
+    },
+    /// A script's down_revision or depends_on names no known revision.
+    #[error("revision `{revision}` refers to unknown revision `{missing}` in its {relation}")]
+    UnknownParent {
+        /// The script that refers.
+        revision: String,
+        /// The id it refers to.
+        missing: String,
+        /// `down_revision` or `depends_on`.
+        relation: &'static str,
+    },
+    /// down_revision / depends_on links form a cycle.
+    #[error("the revisions {revisions} form a cycle through down_revision/depends_on")]
+    Cycle {
+        /// The revisions on the cycle, comma separated.
+        revisions: String,
+    },
+    /// A branch label is used by two revisions, or equals a revision id.
+    #[error("branch label `{label}` is used by more than one revision ({revisions})")]
+    DuplicateBranchLabel {
+        /// The label.
+        label: String,
+        /// The revisions that carry it, comma separated.
+        revisions: String,
+    },
+    /// A target names no revision or branch.
+    #[error("unknown revision `{target}`; {candidates}")]
+    UnknownRevision {
+        /// The target as given.
+        target: String,
+        /// Close matches or the heads, as a readable list.
+        candidates: String,
+    },
+    /// A revision prefix matches several revisions.
+    #[error("ambiguous revision `{target}` matches {candidates}; give more characters")]
+    AmbiguousRevision {
+        /// The target as given.
+        target: String,
+        /// The matching revisions, comma separated.
+        candidates: String,
+    },
+    /// `head` (or a relative step) was asked for while several heads exist.
+    #[error(
+        "multiple heads are present ({heads}); name one, use `<branch>@head` to narrow to one branch, or `heads` for all"
+    )]
+    MultipleHeads {
+        /// The heads, comma separated.
+        heads: String,
+    },
+    /// A target is syntactically valid but makes no sense for the operation.
+    #[error("`{target}` is not a valid {operation} target: {reason}")]
+    InvalidTarget {
+        /// The target as given.
+        target: String,
+        /// `upgrade`, `downgrade` or `stamp`.
+        operation: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The version table holds a revision this migrator does not know (a newer database run by
+    /// an older binary, or scripts missing).
+    #[error(
+        "the database is at revision `{revision}`, which these migrations do not contain; it was migrated by newer code, or a migration file is missing (use `stamp --purge` only if you know the schema)"
+    )]
+    UnknownDatabaseRevision {
+        /// The revision found in the version table.
+        revision: String,
+    },
+    /// A migration failed; it was rolled back (SQLite, PostgreSQL) and the database is at the
+    /// revision before it.
+    #[error("{direction} {revision} failed and was rolled back; the database is still at {at}")]
+    MigrationFailed {
+        /// The failing revision.
+        revision: String,
+        /// `upgrade` or `downgrade`.
+        direction: &'static str,
+        /// The heads the database is still at (`<base>` when none).
+        at: String,
+        /// The migration's error.
+        #[source]
+        source: DbErr,
+    },
+    /// A migration left rows that violate foreign keys (checked with `PRAGMA foreign_key_check`
+    /// on SQLite before commit); it was rolled back.
+    #[error("{direction} {revision} left foreign-key violations and was rolled back: {violations}")]
+    ForeignKeyViolation {
+        /// The failing revision.
+        revision: String,
+        /// `upgrade` or `downgrade`.
+        direction: &'static str,
+        /// The offending rows, as `table rowid N -> parent`.
+        violations: String,
+    },
+    /// A migration failed on MySQL/MariaDB, whose DDL commits implicitly: part of it may be
+    /// applied. Nothing runs until this is resolved.
+    #[error(
+        "{direction} {revision} failed on MySQL/MariaDB, where DDL commits implicitly, so it may be partly applied; repair the schema by hand, then run `stamp` to the revision the schema now matches (recorded error: {error})"
+    )]
+    PartiallyApplied {
+        /// The revision.
+        revision: String,
+        /// `upgrade` or `downgrade`.
+        direction: String,
+        /// The error recorded when it failed (or `interrupted` when the process died).
+        error: String,
+    },
+    /// The migration lock could not be taken.
+    #[error("could not take the migration lock `{lock}` within {seconds} s; is another migrator stuck?")]
+    LockTimeout {
+        /// The lock's name.
+        lock: String,
+        /// How long we waited.
+        seconds: u64,
+    },
+    /// A revision file could not be written or registered.
+    #[error("cannot write revision file {path}: {reason}")]
+    RevisionFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Opening or configuring the database failed.
+    #[error(transparent)]
+    Core(#[from] db_core::Error),
+    /// A statement of the runner itself failed.
+    #[error("{context}")]
+    Db {
+        /// What the runner was doing.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: DbErr,
+    },
+}
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) trait DbContext<T> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> DbContext<T> for Result<T, DbErr> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Db { context: context(), source })
+    }
+}

@@ -1,0 +1,239 @@
+use std::collections::{BTreeSet, HashMap};
+
+use crate::error::{Error, Result};
+use crate::script::{RevisionId, Script};
+
+/// A set of revisions, as indexes into the [`RevisionGraph`].
+pub(crate) type RevSet = BTreeSet<usize>;
+
+/// The validated revision graph (Alembic's `RevisionMap`): revisions, their down_revisions
+/// (parents), depends_on edges and branch labels, with a fixed topological order.
+///
+/// Built by [`RevisionGraph::new`], which rejects duplicate ids, unknown parents or
+/// dependencies, cycles and duplicate branch labels, naming them.
+#[derive(Debug)]
+pub struct RevisionGraph {
+    pub(crate) scripts: Vec<Script>,
+    ids: Vec<RevisionId>,
+    by_id: HashMap<String, usize>,
+    labels: HashMap<String, usize>,
+    pub(crate) parents: Vec<Vec<usize>>,
+    pub(crate) deps: Vec<Vec<usize>>,
+    pub(crate) children: Vec<Vec<usize>>,
+    dependents: Vec<Vec<usize>>,
+    /// Position of each revision in the topological order (parents before children).
+    position: Vec<usize>,
+    /// Revisions in topological order.
+    order: Vec<usize>,
+}
+
+impl RevisionGraph {
+    /// Validates `scripts` and builds the graph.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRevisionId`], [`Error::DuplicateRevision`], [`Error::UnknownParent`],
+    /// [`Error::Cycle`] or [`Error::DuplicateBranchLabel`], each naming the revisions at fault.
+    pub fn new(scripts: Vec<Script>) -> Result<Self> {
+        let mut ids = Vec::with_capacity(scripts.len());
+        let mut by_id = HashMap::new();
+        for (i, s) in scripts.iter().enumerate() {
+            let id = RevisionId::new(s.revision.clone())?;
+            if by_id.insert(s.revision.clone(), i).is_some() {
+                return Err(Error::DuplicateRevision { revision: s.revision.clone() });
+            }
+            ids.push(id);
+        }
+        let lookup = |from: &Script, id: &String, relation: &'static str| {
+            by_id.get(id).copied().ok_or_else(|| Error::UnknownParent {
+                revision: from.revision.clone(),
+                missing: id.clone(),
+                relation,
+            })
+        };
+        let mut parents = vec![Vec::new(); scripts.len()];
+        let mut deps = vec![Vec::new(); scripts.len()];
+        let mut children = vec![Vec::new(); scripts.len()];
+        let mut dependents = vec![Vec::new(); scripts.len()];
+        for (i, s) in scripts.iter().enumerate() {
+            for p in &s.down_revisions {
+                let p = lookup(s, p, "down_revision")?;
+                parents[i].push(p);
+                children[p].push(i);
+            }
+            for d in &s.depends_on {
+                let d = lookup(s, d, "depends_on")?;
+                deps[i].push(d);
+                dependents[d].push(i);
+            }
+        }
+        let mut labels: HashMap<String, usize> = HashMap::new();
+        for (i, s) in scripts.iter().enumerate() {
+            for label in &s.branch_labels {
+                let clash = labels.get(label).copied().or_else(|| by_id.get(label).copied());
+                if let Some(other) = clash {
+                    return Err(Error::DuplicateBranchLabel {
+                        label: label.clone(),
+                        revisions: format!("{}, {}", scripts[other].revision, s.revision),
+                    });
+                }
+                labels.insert(label.clone(), i);
+            }
+        }
+        let order = topological_order(&scripts, &parents, &deps)?;
+        let mut position = vec![0; scripts.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            position[i] = pos;
+        }
+        Ok(Self { scripts, ids, by_id, labels, parents, deps, children, dependents, position, order })
+    }
+
+    /// The number of revisions.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    /// Whether there are no revisions.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// The script of revision `id`, if known.
+    #[must_use]
+    pub fn script(&self, id: &str) -> Option<&Script> {
+        self.by_id.get(id).map(|&i| &self.scripts[i])
+    }
+
+    /// Every script, newest first (reverse topological order), as `alembic history` lists them.
+    pub fn newest_first(&self) -> impl Iterator<Item = &Script> {
+        self.order.iter().rev().map(|&i| &self.scripts[i])
+    }
+
+    /// The heads: revisions no other revision names as down_revision.
+    #[must_use]
+    pub fn heads(&self) -> Vec<&RevisionId> {
+        self.head_indexes().into_iter().map(|i| &self.ids[i]).collect()
+    }
+
+    /// Branch points: revisions that two or more revisions name as down_revision.
+    #[must_use]
+    pub fn branch_points(&self) -> Vec<&Script> {
+        self.order.iter().rev().filter(|&&i| self.children[i].len() > 1).map(|&i| &self.scripts[i]).collect()
+    }
+
+    /// The revisions that name `id` as down_revision.
+    #[must_use]
+    pub fn children_of(&self, id: &str) -> Vec<&Script> {
+        self.by_id.get(id).map(|&i| self.children[i].iter().map(|&c| &self.scripts[c]).collect()).unwrap_or_default()
+    }
+
+    /// Whether `id` is a head.
+    #[must_use]
+    pub fn is_head(&self, id: &str) -> bool {
+        self.by_id.get(id).is_some_and(|&i| self.children[i].is_empty())
+    }
+
+    pub(crate) fn head_indexes(&self) -> Vec<usize> {
+        self.order.iter().copied().filter(|&i| self.children[i].is_empty()).collect()
+    }
+
+    pub(crate) fn id(&self, i: usize) -> &RevisionId {
+        &self.ids[i]
+    }
+
+    pub(crate) fn index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub(crate) fn label(&self, label: &str) -> Option<usize> {
+        self.labels.get(label).copied()
+    }
+
+    pub(crate) fn all_ids(&self) -> impl Iterator<Item = &RevisionId> {
+        self.order.iter().map(|&i| &self.ids[i])
+    }
+
+    /// `set` and every revision it needs: down_revisions and depends_on, transitively.
+    pub(crate) fn ancestors(&self, set: &RevSet) -> RevSet {
+        self.closure(set, |i| self.parents[i].iter().chain(&self.deps[i]))
+    }
+
+    /// `set` and every revision that needs one of them, transitively.
+    pub(crate) fn descendants(&self, set: &RevSet) -> RevSet {
+        self.closure(set, |i| self.children[i].iter().chain(&self.dependents[i]))
+    }
+
+    /// The revisions of an ancestor-closed `applied` set that no other member names as
+    /// down_revision: what the version table holds.
+    pub(crate) fn heads_of(&self, applied: &RevSet) -> RevSet {
+        applied
+            .iter()
+            .copied()
+            .filter(|&i| !self.children[i].iter().any(|c| applied.contains(c)))
+            .collect()
+    }
+
+    pub(crate) fn position(&self, i: usize) -> usize {
+        self.position[i]
+    }
+
+    pub(crate) fn format_set(&self, set: &RevSet) -> String {
+        if set.is_empty() {
+            return "<base>".to_owned();
+        }
+        let mut v: Vec<usize> = set.iter().copied().collect();
+        v.sort_by_key(|&i| self.position[i]);
+        v.iter().map(|&i| self.ids[i].as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    fn closure<'a, F, I>(&'a self, set: &RevSet, next: F) -> RevSet
+    where
+        F: Fn(usize) -> I,
+        I: Iterator<Item = &'a usize>,
+    {
+        let mut out = set.clone();
+        let mut stack: Vec<usize> = set.iter().copied().collect();
+        while let Some(i) = stack.pop() {
+            for &n in next(i) {
+                if out.insert(n) {
+                    stack.push(n);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Kahn's algorithm over down_revision and depends_on edges; ties keep registration order.
+fn topological_order(scripts: &[Script], parents: &[Vec<usize>], deps: &[Vec<usize>]) -> Result<Vec<usize>> {
+    let n = scripts.len();
+    let mut pending: Vec<usize> = (0..n).map(|i| parents[i].len() + deps[i].len()).collect();
+    let mut users = vec![Vec::new(); n];
+    for i in 0..n {
+        for &p in parents[i].iter().chain(&deps[i]) {
+            users[p].push(i);
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &u in &users[i] {
+            pending[u] -= 1;
+            if pending[u] == 0 {
+                ready.insert(u);
+            }
+        }
+    }
+    if order.len() < n {
+        // Revisions stuck only because they descend from a cycle are peeled off, leaf first.
+        let mut stuck: BTreeSet<usize> = (0..n).filter(|&i| pending[i] > 0).collect();
+        while let Some(leaf) = stuck.iter().copied().find(|&i| !users[i].iter().any(|u| stuck.contains(u))) {
+            stuck.remove(&leaf);
+        }
+        let names: Vec<&str> = stuck.iter().map(|&i| scripts[i].revision.as_str()).collect();
+        return Err(Error::Cycle { revisions: names.join(", ") });
+    }
+    Ok(order)
+}

@@ -1,0 +1,596 @@
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use db_core::{BoxError, Database, Migrate, SqliteLocation};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::SchemaManager;
+
+use crate::error::{DbContext, Error, Result};
+use crate::graph::{RevSet, RevisionGraph};
+use crate::script::{RevisionId, Script};
+use crate::version_table::{HistoryRecord, NewRecord, VersionTable};
+
+/// The migration runner: a validated [`RevisionGraph`] of [`Script`]s plus where to keep the
+/// version table. Its methods are Alembic's commands: [`upgrade`](Migrator::upgrade),
+/// [`downgrade`](Migrator::downgrade), [`stamp`](Migrator::stamp),
+/// [`current`](Migrator::current); it implements db-core's [`Migrate`] (upgrade to all heads),
+/// so [`Database::open_migrated`] migrates on open.
+///
+/// Each migration runs in its own transaction together with its version-table change and
+/// history row (SQLite, PostgreSQL): a failure leaves the database at the previous revision.
+/// On SQLite migrations run on a dedicated connection with `foreign_keys=OFF` (set outside the
+/// transaction, where SQLite honours it) and `PRAGMA foreign_key_check` runs before each commit.
+/// Concurrent runners serialise on a PostgreSQL advisory lock, MySQL `GET_LOCK` or SQLite's
+/// write lock (`BEGIN IMMEDIATE`), and each re-reads the version table under the lock, so every
+/// migration is applied exactly once.
+#[derive(Debug)]
+pub struct Migrator {
+    graph: RevisionGraph,
+    table: VersionTable,
+    lock_timeout: Duration,
+}
+
+/// Which way a [`Step`] went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// A migration's `up`.
+    Upgrade,
+    /// A migration's `down`.
+    Downgrade,
+}
+
+impl Direction {
+    /// `upgrade` or `downgrade`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upgrade => "upgrade",
+            Self::Downgrade => "downgrade",
+        }
+    }
+}
+
+/// One migration the runner applied or reverted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The revision.
+    pub revision: RevisionId,
+    /// Up or down.
+    pub direction: Direction,
+    /// The heads before the step, as Alembic prints them (`<base>` for none).
+    pub from: String,
+    /// The heads after the step.
+    pub to: String,
+    /// The script's message.
+    pub message: String,
+    /// How long the migration ran.
+    pub duration: Duration,
+}
+
+impl fmt::Display for Step {
+    /// Alembic's log line: `Running upgrade <from> -> <rev>, <message>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.direction {
+            Direction::Upgrade => write!(f, "upgrade {} -> {}, {}", self.from, self.revision, self.message),
+            Direction::Downgrade => write!(f, "downgrade {} -> {}, {}", self.revision, self.to, self.message),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Goal {
+    /// Reach this ancestor-closed set (upgrade).
+    Up(RevSet),
+    /// Shrink to this ancestor-closed set (downgrade).
+    Down(RevSet),
+}
+
+impl Migrator {
+    /// A migrator over `scripts`, keeping state in `alembic_version`.
+    ///
+    /// # Errors
+    /// The graph validation errors of [`RevisionGraph::new`].
+    pub fn new(scripts: Vec<Script>) -> Result<Self> {
+        Ok(Self { graph: RevisionGraph::new(scripts)?, table: VersionTable::default(), lock_timeout: Duration::from_secs(600) })
+    }
+
+    /// Keeps state in `table` instead of `alembic_version` in the default schema.
+    #[must_use]
+    pub fn version_table(mut self, table: VersionTable) -> Self {
+        self.table = table;
+        self
+    }
+
+    /// How long to wait for another runner's lock (default 600 s).
+    #[must_use]
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The revision graph.
+    #[must_use]
+    pub fn graph(&self) -> &RevisionGraph {
+        &self.graph
+    }
+
+    /// The version table settings.
+    #[must_use]
+    pub fn table(&self) -> &VersionTable {
+        &self.table
+    }
+
+    fn table_for(&self, db: &Database) -> VersionTable {
+        let mut table = self.table.clone();
+        if table.schema.is_none() && db.backend() == DbBackend::Postgres {
+            table.schema = db.schema().map(str::to_owned);
+        }
+        table
+    }
+
+    /// The rows of the version table: the revisions the database is at (`alembic current`).
+    /// Empty at base or when the table does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Db`] when the query fails.
+    pub async fn current(&self, db: &Database) -> Result<Vec<String>> {
+        self.table_for(db).read_heads(db.connection()).await.context(|| "reading the version table".into())
+    }
+
+    /// The history table's rows, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Db`] when the query fails.
+    pub async fn records(&self, db: &Database) -> Result<Vec<HistoryRecord>> {
+        let table = self.table_for(db);
+        if !table.table_exists(db.connection(), &table.history).await.context(|| "reading the history table".into())? {
+            return Ok(Vec::new());
+        }
+        table.records(db.connection(), "").await.context(|| "reading the history table".into())
+    }
+
+    /// The ancestor-closed set of applied revisions for the version table's `heads`.
+    fn applied(&self, heads: &[String]) -> Result<RevSet> {
+        let mut set = RevSet::new();
+        for h in heads {
+            let i = self.graph.index(h).ok_or_else(|| Error::UnknownDatabaseRevision { revision: h.clone() })?;
+            set.insert(i);
+        }
+        Ok(self.graph.ancestors(&set))
+    }
+
+    /// Applies migrations until the database is at `target` (`alembic upgrade <target>`):
+    /// `head`, `heads`, an id or unique prefix of 4+ characters, a branch label, `+N`,
+    /// `<rev>+N` or `<branch>@head`. Returns the steps taken, oldest first; none when the
+    /// database is there already (a handful of queries, no lock).
+    ///
+    /// # Errors
+    /// Target errors ([`Error::UnknownRevision`], [`Error::AmbiguousRevision`],
+    /// [`Error::MultipleHeads`], [`Error::InvalidTarget`]) before anything changes;
+    /// [`Error::UnknownDatabaseRevision`]; [`Error::MigrationFailed`] or
+    /// [`Error::ForeignKeyViolation`] naming the revision, after rolling it back;
+    /// [`Error::PartiallyApplied`] on MySQL.
+    pub async fn upgrade(&self, db: &Database, target: &str) -> Result<Vec<Step>> {
+        let table = self.table_for(db);
+        let heads = table.read_heads(db.connection()).await.context(|| "reading the version table".into())?;
+        let applied = self.applied(&heads)?;
+        let goal = self.graph.ancestors(&self.graph.upgrade_target(target, &applied)?);
+        if goal.is_subset(&applied) {
+            return Ok(Vec::new());
+        }
+        self.run(db, &table, Goal::Up(goal)).await
+    }
+
+    /// Reverts migrations until the database is at `target` (`alembic downgrade <target>`):
+    /// `base`, an applied revision (id, prefix, label), `-N` or `<rev>-N`. Only revisions that
+    /// descend from the target are reverted; other branches stay. Returns the steps taken.
+    ///
+    /// # Errors
+    /// As [`Migrator::upgrade`]; a target that is not applied is [`Error::InvalidTarget`].
+    pub async fn downgrade(&self, db: &Database, target: &str) -> Result<Vec<Step>> {
+        let table = self.table_for(db);
+        let heads = table.read_heads(db.connection()).await.context(|| "reading the version table".into())?;
+        let applied = self.applied(&heads)?;
+        let keep = self.graph.downgrade_final(target, &applied)?;
+        if applied.is_subset(&keep) {
+            return Ok(Vec::new());
+        }
+        self.run(db, &table, Goal::Down(keep)).await
+    }
+
+    /// Sets the version table to `targets` without running migrations (`alembic stamp`).
+    /// Heads on the same lineage as a target are replaced; with `purge` every row is deleted
+    /// first, including revisions these scripts do not know (`alembic stamp --purge`). On MySQL
+    /// a stamp also marks a partially applied migration as resolved. Returns the new heads.
+    ///
+    /// # Errors
+    /// Target errors; [`Error::UnknownDatabaseRevision`] without `purge`.
+    pub async fn stamp(&self, db: &Database, targets: &[&str], purge: bool) -> Result<Vec<String>> {
+        let table = self.table_for(db);
+        let conn = db.dedicated_connection(true).await?;
+        let locked = self.lock(&conn, &table).await?;
+        let result = async {
+            self.ensure_tables(&conn, &table).await?;
+            let txn = begin(&conn).await.context(|| "starting the stamp transaction".into())?;
+            let old = table.read_heads_unchecked(&txn).await.context(|| "reading the version table".into())?;
+            let applied = if purge { RevSet::new() } else { self.applied(&old)? };
+            let mut wanted = RevSet::new();
+            for t in targets {
+                wanted.extend(self.graph.stamp_target(t, &applied)?);
+            }
+            let related = self.graph.ancestors(&wanted).union(&self.graph.descendants(&wanted)).copied().collect::<RevSet>();
+            let current_heads = self.graph.heads_of(&applied);
+            let mut new_set: RevSet = current_heads.difference(&related).copied().collect();
+            new_set.extend(wanted.iter().copied());
+            let new_heads = self.graph.heads_of(&self.graph.ancestors(&new_set));
+            let new: Vec<String> = new_heads.iter().map(|&i| self.graph.id(i).to_string()).collect();
+            if purge {
+                table.purge(&txn).await.context(|| "purging the version table".into())?;
+                table.write_heads(&txn, &[], &new).await
+            } else {
+                table.write_heads(&txn, &old, &new).await
+            }
+            .context(|| "writing the version table".into())?;
+            for rev in &new {
+                table
+                    .record(&txn, NewRecord {
+                        revision: rev,
+                        down_revisions: old.join(","),
+                        direction: "stamp",
+                        status: "applied",
+                        duration_ms: None,
+                        checksum: None,
+                        message: "stamp",
+                        error: None,
+                    })
+                    .await
+                    .context(|| "writing the history table".into())?;
+            }
+            let resolved = table.resolve_all(&txn).await.context(|| "writing the history table".into())?;
+            if resolved > 0 {
+                tracing::info!(rows = resolved, "marked partially applied migrations as resolved");
+            }
+            txn.commit().await.context(|| "committing the stamp".into())?;
+            tracing::info!("stamped {} -> {}", fmt_heads(&old), fmt_heads(&new));
+            Ok(new)
+        }
+        .await;
+        self.unlock(&conn, &table, locked).await;
+        result
+    }
+
+    async fn ensure_tables(&self, conn: &DatabaseConnection, table: &VersionTable) -> Result<()> {
+        if conn.get_database_backend() == DbBackend::Sqlite {
+            let txn = begin(conn).await.context(|| "starting a transaction".into())?;
+            table.ensure(&txn).await.context(|| "creating the version table".into())?;
+            txn.commit().await.context(|| "creating the version table".into())
+        } else {
+            table.ensure(conn).await.context(|| "creating the version table".into())
+        }
+    }
+
+    async fn run(&self, db: &Database, table: &VersionTable, goal: Goal) -> Result<Vec<Step>> {
+        let in_memory = matches!(db.sqlite_location(), Some(SqliteLocation::Memory));
+        let conn = db.dedicated_connection(false).await?;
+        if in_memory {
+            conn.execute_unprepared("PRAGMA foreign_keys = OFF").await.context(|| "disabling foreign keys".into())?;
+        }
+        let locked = self.lock(&conn, table).await?;
+        let result = self.run_locked(&conn, table, &goal).await;
+        self.unlock(&conn, table, locked).await;
+        if in_memory {
+            conn.execute_unprepared("PRAGMA foreign_keys = ON").await.context(|| "enabling foreign keys".into())?;
+        } else {
+            let _ = conn.close().await;
+        }
+        result
+    }
+
+    async fn run_locked(&self, conn: &DatabaseConnection, table: &VersionTable, goal: &Goal) -> Result<Vec<Step>> {
+        let backend = conn.get_database_backend();
+        self.ensure_tables(conn, table).await?;
+        if backend == DbBackend::MySql {
+            if let Some(r) = table.unresolved(conn).await.context(|| "reading the history table".into())? {
+                return Err(Error::PartiallyApplied {
+                    revision: r.revision,
+                    direction: r.direction,
+                    error: r.error.unwrap_or_else(|| "interrupted".to_owned()),
+                });
+            }
+        }
+        let mut steps = Vec::new();
+        loop {
+            match backend {
+                DbBackend::MySql => {
+                    let heads = table.read_heads_unchecked(conn).await.context(|| "reading the version table".into())?;
+                    let Some(next) = self.next_step(goal, &heads)? else { break };
+                    steps.push(self.apply_mysql(conn, table, next, &heads).await?);
+                }
+                _ => {
+                    let txn = begin(conn).await.context(|| "starting a migration transaction".into())?;
+                    let heads = table.read_heads_unchecked(&txn).await.context(|| "reading the version table".into())?;
+                    let Some(next) = self.next_step(goal, &heads)? else {
+                        txn.commit().await.context(|| "ending the transaction".into())?;
+                        break;
+                    };
+                    steps.push(self.apply_in_transaction(conn, txn, table, next, &heads).await?);
+                }
+            }
+        }
+        Ok(steps)
+    }
+
+    /// The next revision to apply or revert towards `goal` from version-table `heads`.
+    fn next_step(&self, goal: &Goal, heads: &[String]) -> Result<Option<(usize, Direction, Vec<String>)>> {
+        let applied = self.applied(heads)?;
+        let g = &self.graph;
+        let (pick, direction, after) = match goal {
+            Goal::Up(target) => {
+                let Some(next) = target.difference(&applied).copied().min_by_key(|&i| g.position(i)) else {
+                    return Ok(None);
+                };
+                let mut after = applied.clone();
+                after.insert(next);
+                (next, Direction::Upgrade, after)
+            }
+            Goal::Down(keep) => {
+                let Some(next) = applied.difference(keep).copied().max_by_key(|&i| g.position(i)) else {
+                    return Ok(None);
+                };
+                let mut after = applied.clone();
+                after.remove(&next);
+                (next, Direction::Downgrade, after)
+            }
+        };
+        let new_heads = g.heads_of(&after).iter().map(|&i| g.id(i).to_string()).collect();
+        Ok(Some((pick, direction, new_heads)))
+    }
+
+    async fn apply_in_transaction(
+        &self,
+        conn: &DatabaseConnection,
+        txn: sea_orm::DatabaseTransaction,
+        table: &VersionTable,
+        (index, direction, new_heads): (usize, Direction, Vec<String>),
+        old_heads: &[String],
+    ) -> Result<Step> {
+        let script = &self.graph.scripts[index];
+        let revision = self.graph.id(index).clone();
+        let from = fmt_heads(old_heads);
+        let to = fmt_heads(&new_heads);
+        let fail = |source: DbErr| Error::MigrationFailed {
+            revision: revision.to_string(),
+            direction: direction.as_str(),
+            at: from.clone(),
+            source,
+        };
+        tracing::info!("running {} {}", direction.as_str(), describe(direction, &from, &revision, &to, &script.message));
+        let started = Instant::now();
+        let own_transaction = script.migration.use_transaction() == Some(false);
+        let outcome = if own_transaction {
+            // The migration manages its own transactions: run it on the connection.
+            txn.rollback().await.map_err(&fail)?;
+            run_migration(script, direction, &SchemaManager::new(conn)).await.map_err(&fail)?;
+            let txn = begin(conn).await.map_err(&fail)?;
+            self.finish(&txn, table, script, &revision, direction, old_heads, &new_heads, started).await.map_err(&fail)?;
+            check_foreign_keys(&txn, &revision, direction).await?;
+            txn.commit().await.map_err(&fail)
+        } else {
+            let result = async {
+                run_migration(script, direction, &SchemaManager::new(&txn)).await?;
+                self.finish(&txn, table, script, &revision, direction, old_heads, &new_heads, started).await
+            }
+            .await;
+            match result {
+                Ok(()) => match check_foreign_keys(&txn, &revision, direction).await {
+                    Ok(()) => txn.commit().await.map_err(&fail),
+                    Err(e) => {
+                        let _ = txn.rollback().await;
+                        return Err(e);
+                    }
+                },
+                Err(e) => {
+                    let _ = txn.rollback().await;
+                    Err(fail(e))
+                }
+            }
+        };
+        outcome?;
+        Ok(Step { revision, direction, from, to, message: script.message.clone(), duration: started.elapsed() })
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "private helper shared by both transaction paths")]
+    async fn finish(
+        &self,
+        txn: &impl ConnectionTrait,
+        table: &VersionTable,
+        script: &Script,
+        revision: &RevisionId,
+        direction: Direction,
+        old_heads: &[String],
+        new_heads: &[String],
+        started: Instant,
+    ) -> Result<(), DbErr> {
+        table.write_heads(txn, old_heads, new_heads).await?;
+        table
+            .record(txn, NewRecord {
+                revision: revision.as_str(),
+                down_revisions: script.down_revisions.join(","),
+                direction: direction.as_str(),
+                status: "applied",
+                duration_ms: Some(millis(started.elapsed())),
+                checksum: script.checksum.as_deref(),
+                message: &script.message,
+                error: None,
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// MySQL/MariaDB: DDL commits implicitly, so the step is bracketed by a history row that
+    /// says `running` until it has finished; a failure leaves it `failed`.
+    async fn apply_mysql(
+        &self,
+        conn: &DatabaseConnection,
+        table: &VersionTable,
+        (index, direction, new_heads): (usize, Direction, Vec<String>),
+        old_heads: &[String],
+    ) -> Result<Step> {
+        let script = &self.graph.scripts[index];
+        let revision = self.graph.id(index).clone();
+        let from = fmt_heads(old_heads);
+        let to = fmt_heads(&new_heads);
+        tracing::info!("running {} {}", direction.as_str(), describe(direction, &from, &revision, &to, &script.message));
+        let marker = table
+            .record(conn, NewRecord {
+                revision: revision.as_str(),
+                down_revisions: script.down_revisions.join(","),
+                direction: direction.as_str(),
+                status: "running",
+                duration_ms: None,
+                checksum: script.checksum.as_deref(),
+                message: &script.message,
+                error: None,
+            })
+            .await
+            .context(|| "writing the history table".into())?;
+        let started = Instant::now();
+        let result = async {
+            run_migration(script, direction, &SchemaManager::new(conn)).await?;
+            table.write_heads(conn, old_heads, &new_heads).await
+        }
+        .await;
+        let elapsed = millis(started.elapsed());
+        match result {
+            Ok(()) => {
+                table.set_status(conn, marker, "applied", Some(elapsed), None).await.context(|| "writing the history table".into())?;
+                Ok(Step { revision, direction, from, to, message: script.message.clone(), duration: started.elapsed() })
+            }
+            Err(e) => {
+                let text = e.to_string();
+                let _ = table.set_status(conn, marker, "failed", Some(elapsed), Some(&text)).await;
+                Err(Error::PartiallyApplied { revision: revision.to_string(), direction: direction.as_str().to_owned(), error: text })
+            }
+        }
+    }
+
+    async fn lock(&self, conn: &DatabaseConnection, table: &VersionTable) -> Result<bool> {
+        let backend = conn.get_database_backend();
+        let (key, name) = table.lock_key(backend);
+        match backend {
+            DbBackend::Postgres => {
+                conn.execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_lock($1)", [key.into()]))
+                    .await
+                    .context(|| "taking the migration lock".into())?;
+                Ok(true)
+            }
+            DbBackend::MySql => {
+                let secs = self.lock_timeout.as_secs();
+                let row = conn
+                    .query_one_raw(Statement::from_sql_and_values(
+                        backend,
+                        "SELECT GET_LOCK(?, ?) AS locked",
+                        [name.as_str().into(), i64::try_from(secs).unwrap_or(i64::MAX).into()],
+                    ))
+                    .await
+                    .context(|| "taking the migration lock".into())?;
+                let locked: Option<i64> = match row {
+                    Some(r) => r.try_get("", "locked").context(|| "taking the migration lock".into())?,
+                    None => None,
+                };
+                if locked == Some(1) { Ok(true) } else { Err(Error::LockTimeout { lock: name, seconds: secs }) }
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn unlock(&self, conn: &DatabaseConnection, table: &VersionTable, locked: bool) {
+        if !locked {
+            return;
+        }
+        let backend = conn.get_database_backend();
+        let (key, name) = table.lock_key(backend);
+        let stmt = match backend {
+            DbBackend::Postgres => Statement::from_sql_and_values(backend, "SELECT pg_advisory_unlock($1)", [key.into()]),
+            _ => Statement::from_sql_and_values(backend, "SELECT RELEASE_LOCK(?)", [name.into()]),
+        };
+        if let Err(e) = conn.execute_raw(stmt).await {
+            tracing::warn!(error = %e, "releasing the migration lock failed; it ends with the connection");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Migrate for Migrator {
+    /// Upgrades to every head (`upgrade heads`).
+    async fn migrate(&self, db: &Database) -> Result<(), BoxError> {
+        self.upgrade(db, "heads").await.map(|_| ()).map_err(Into::into)
+    }
+}
+
+async fn begin(conn: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    if conn.get_database_backend() == DbBackend::Sqlite {
+        conn.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+    } else {
+        conn.begin().await
+    }
+}
+
+async fn run_migration(script: &Script, direction: Direction, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    match direction {
+        Direction::Upgrade => script.migration.up(manager).await,
+        Direction::Downgrade => script.migration.down(manager).await,
+    }
+}
+
+/// `PRAGMA foreign_key_check` on SQLite: any row is a violation that aborts the step.
+async fn check_foreign_keys(txn: &impl ConnectionTrait, revision: &RevisionId, direction: Direction) -> Result<()> {
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        return Ok(());
+    }
+    let rows = txn
+        .query_all_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA foreign_key_check"))
+        .await
+        .context(|| "checking foreign keys".into())?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let violations: Vec<String> = rows
+        .iter()
+        .take(20)
+        .map(|r| {
+            let table: String = r.try_get_by_index(0).unwrap_or_default();
+            let rowid: Option<i64> = r.try_get_by_index(1).unwrap_or_default();
+            let parent: String = r.try_get_by_index(2).unwrap_or_default();
+            format!("{table} rowid {} -> {parent}", rowid.map_or_else(|| "?".to_owned(), |r| r.to_string()))
+        })
+        .collect();
+    let more = if rows.len() > 20 { format!(" and {} more", rows.len() - 20) } else { String::new() };
+    Err(Error::ForeignKeyViolation {
+        revision: revision.to_string(),
+        direction: direction.as_str(),
+        violations: format!("{}{more}", violations.join("; ")),
+    })
+}
+
+fn describe(direction: Direction, from: &str, revision: &RevisionId, to: &str, message: &str) -> String {
+    match direction {
+        Direction::Upgrade => format!("{from} -> {revision}, {message}"),
+        Direction::Downgrade => format!("{revision} -> {to}, {message}"),
+    }
+}
+
+fn fmt_heads(heads: &[String]) -> String {
+    if heads.is_empty() { "<base>".to_owned() } else { heads.join(", ") }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

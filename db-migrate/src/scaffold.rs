@@ -1,0 +1,177 @@
+//! `revision -m MSG`: writes a new migration source file from a template and registers it.
+
+use std::path::{Path, PathBuf};
+
+use heck::ToSnakeCase;
+
+use crate::error::{Error, Result};
+use crate::script::RevisionId;
+
+/// The marker line before which `revision` inserts `mod …;` lines in the registry file.
+pub const MODULES_END: &str = "// db-migrate: modules end";
+/// The marker line before which `revision` inserts `….script(),` lines in the registry file.
+pub const SCRIPTS_END: &str = "// db-migrate: scripts end";
+
+/// What a new revision file says about itself.
+#[derive(Clone, Debug)]
+pub struct NewRevision {
+    /// The new id.
+    pub revision: RevisionId,
+    /// Its down_revisions (the current head, or several for a merge; empty for a root).
+    pub down_revisions: Vec<String>,
+    /// The message (`-m`).
+    pub message: String,
+    /// Branch labels.
+    pub branch_labels: Vec<String>,
+    /// depends_on revisions.
+    pub depends_on: Vec<String>,
+}
+
+/// Writes `<dir>/r<id>_<slug>.rs` for `new` and registers it in the registry file `<dir>.rs`
+/// (the module file of the migrations folder, e.g. `src/migrations.rs` for
+/// `src/migrations/`), between the [`MODULES_END`] and [`SCRIPTS_END`] markers, as
+/// `alembic revision -m` writes `versions/<id>_<slug>.py`. Returns the new file's path.
+///
+/// # Errors
+/// [`Error::RevisionFile`] when the registry file lacks the markers or a file cannot be
+/// written; nothing is left half-written (the registry is written last, after the new file).
+pub fn write_revision(dir: &Path, new: &NewRevision) -> Result<PathBuf> {
+    let registry = dir.with_extension("rs");
+    let err = |path: &Path, reason: String| Error::RevisionFile { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(&registry).map_err(|e| err(&registry, e.to_string()))?;
+    if !text.contains(MODULES_END) || !text.contains(SCRIPTS_END) {
+        return Err(err(
+            &registry,
+            format!("it must contain the marker lines `{MODULES_END}` (after the `mod` lines) and `{SCRIPTS_END}` (inside the list of scripts)"),
+        ));
+    }
+    let mut slug = new.message.to_snake_case();
+    slug.truncate(40);
+    let module = if slug.is_empty() { format!("r{}", new.revision) } else { format!("r{}_{slug}", new.revision) };
+    let file = dir.join(format!("{module}.rs"));
+    std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
+    std::fs::write(&file, render(new, &module)).map_err(|e| err(&file, e.to_string()))?;
+    let updated = insert_before(&insert_before(&text, MODULES_END, &format!("mod {module};")), SCRIPTS_END, &format!("{module}::script(),"));
+    if let Err(e) = std::fs::write(&registry, updated) {
+        let _ = std::fs::remove_file(&file);
+        return Err(err(&registry, e.to_string()));
+    }
+    Ok(file)
+}
+
+/// Inserts `line` before the line holding `marker`, with the marker's indentation.
+fn insert_before(text: &str, marker: &str, line: &str) -> String {
+    let mut out = String::with_capacity(text.len() + line.len() + 8);
+    for l in text.split_inclusive('\n') {
+        if l.trim() == marker {
+            let indent: String = l.chars().take_while(|c| c.is_whitespace()).collect();
+            out.push_str(&format!("{indent}{line}\n"));
+        }
+        out.push_str(l);
+    }
+    out
+}
+
+fn rust_str(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// The source of a new revision file.
+#[must_use]
+pub fn render(new: &NewRevision, module: &str) -> String {
+    let revises = if new.down_revisions.is_empty() { "<base>".to_owned() } else { new.down_revisions.join(", ") };
+    let mut builder = format!("    Script::new({}, Migration)\n", rust_str(new.revision.as_str()));
+    for d in &new.down_revisions {
+        builder.push_str(&format!("        .revises({})\n", rust_str(d)));
+    }
+    for l in &new.branch_labels {
+        builder.push_str(&format!("        .branch_label({})\n", rust_str(l)));
+    }
+    for d in &new.depends_on {
+        builder.push_str(&format!("        .depends_on({})\n", rust_str(d)));
+    }
+    builder.push_str(&format!("        .message({})\n", rust_str(&new.message)));
+    builder.push_str(&format!("        .source(file!(), include_str!(\"{module}.rs\"))\n"));
+    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
+    let doc = new.message.replace('\n', " ");
+    format!(
+        r#"//! {doc}
+//!
+//! Revision ID: {rev}
+//! Revises: {revises}
+//! Create Date: {date} UTC
+
+use db_migrate::Script;
+use sea_orm_migration::prelude::*;
+
+/// This revision, as the migrator registers it.
+pub(crate) fn script() -> Script {{
+{builder}}}
+
+#[derive(DeriveMigrationName)]
+struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {{
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
+        let _ = manager;
+        Ok(())
+    }}
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
+        let _ = manager;
+        Ok(())
+    }}
+}}
+"#,
+        rev = new.revision,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MODULES_END, NewRevision, SCRIPTS_END, write_revision};
+    use crate::script::RevisionId;
+
+    #[test]
+    fn writes_and_registers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let migrations = dir.path().join("migrations");
+        std::fs::write(
+            dir.path().join("migrations.rs"),
+            format!("mod a;\n{MODULES_END}\npub fn scripts() -> Vec<Script> {{\n    vec![\n        a::script(),\n        {SCRIPTS_END}\n    ]\n}}\n"),
+        )
+        .expect("registry");
+        let new = NewRevision {
+            revision: RevisionId::new("0123456789ab").expect("id"),
+            down_revisions: vec!["a1".into()],
+            message: "Add course codes".into(),
+            branch_labels: vec![],
+            depends_on: vec![],
+        };
+        let file = write_revision(&migrations, &new).expect("written");
+        assert!(file.ends_with("migrations/r0123456789ab_add_course_codes.rs"), "{}", file.display());
+        let source = std::fs::read_to_string(&file).expect("file");
+        assert!(source.contains(".revises(\"a1\")"), "{source}");
+        assert!(source.contains("//! Revision ID: 0123456789ab"), "{source}");
+        let registry = std::fs::read_to_string(dir.path().join("migrations.rs")).expect("registry");
+        assert!(registry.contains("mod r0123456789ab_add_course_codes;\n// db-migrate: modules end"), "{registry}");
+        assert!(registry.contains("        r0123456789ab_add_course_codes::script(),\n        // db-migrate: scripts end"), "{registry}");
+    }
+
+    #[test]
+    fn refuses_registry_without_markers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.rs"), "mod a;\n").expect("registry");
+        let new = NewRevision {
+            revision: RevisionId::generate(),
+            down_revisions: vec![],
+            message: "x".into(),
+            branch_labels: vec![],
+            depends_on: vec![],
+        };
+        let err = write_revision(&dir.path().join("m"), &new).expect_err("no markers").to_string();
+        assert!(err.contains("marker lines"), "{err}");
+        assert!(!dir.path().join("m").exists() || std::fs::read_dir(dir.path().join("m")).map(|d| d.count()).unwrap_or(0) == 0);
+    }
+}

@@ -1,0 +1,285 @@
+//! Target strings (`head`, `heads`, `base`, ids, unique prefixes, `+N`, `-N`, `<rev>+N`,
+//! `<rev>-N`, `<branch>@head`) and their resolution against the graph, as Alembic reads them.
+
+use crate::error::{Error, Result};
+use crate::graph::{RevSet, RevisionGraph};
+
+/// The shortest prefix accepted for a partial revision id.
+pub(crate) const MIN_PREFIX: usize = 4;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Spec {
+    Base,
+    Head,
+    Heads,
+    Rev(String),
+    /// `+N` / `-N` from the database's current state.
+    Relative(i64),
+    /// `<rev>+N` / `<rev>-N`.
+    RevRelative(String, i64),
+    /// `<branch-or-rev>@head`.
+    BranchHead(String),
+}
+
+pub(crate) fn parse(target: &str) -> Spec {
+    let t = target.trim();
+    match t {
+        "base" => return Spec::Base,
+        "head" => return Spec::Head,
+        "heads" => return Spec::Heads,
+        _ => {}
+    }
+    if let Some(n) = relative_number(t) {
+        return Spec::Relative(n);
+    }
+    if let Some((branch, rest)) = t.split_once('@') {
+        return match rest {
+            "head" => Spec::BranchHead(branch.to_owned()),
+            "base" => Spec::Base,
+            _ => match relative_number(rest) {
+                Some(n) => Spec::RevRelative(branch.to_owned(), n),
+                None => Spec::Rev(t.to_owned()),
+            },
+        };
+    }
+    if let Some(i) = t.rfind(['+', '-']).filter(|&i| i > 0) {
+        if let Some(n) = relative_number(&t[i..]) {
+            return Spec::RevRelative(t[..i].to_owned(), n);
+        }
+    }
+    Spec::Rev(t.to_owned())
+}
+
+fn relative_number(s: &str) -> Option<i64> {
+    let (sign, digits) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<i64>().ok().map(|n| sign * n)
+}
+
+impl RevisionGraph {
+    /// Resolves a revision id, a branch label or a unique prefix of at least
+    /// [`MIN_PREFIX`] characters.
+    pub(crate) fn resolve_rev(&self, input: &str) -> Result<usize> {
+        if let Some(i) = self.index(input).or_else(|| self.label(input)) {
+            return Ok(i);
+        }
+        let matches: Vec<usize> = self
+            .all_ids()
+            .filter(|id| id.as_str().starts_with(input))
+            .filter_map(|id| self.index(id.as_str()))
+            .collect();
+        match matches.as_slice() {
+            [one] if input.len() >= MIN_PREFIX => Ok(*one),
+            [] | [_] => Err(Error::UnknownRevision {
+                target: input.to_owned(),
+                candidates: self.candidates_for(input),
+            }),
+            many => Err(Error::AmbiguousRevision {
+                target: input.to_owned(),
+                candidates: many.iter().map(|&i| self.id(i).as_str()).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    fn candidates_for(&self, input: &str) -> String {
+        let close: Vec<&str> = self
+            .all_ids()
+            .map(|id| id.as_str())
+            .filter(|id| !input.is_empty() && id.starts_with(&input[..1]))
+            .collect();
+        if input.len() < MIN_PREFIX && !close.is_empty() {
+            return format!(
+                "a partial id needs at least {MIN_PREFIX} characters; revisions starting with `{}`: {}",
+                &input[..1],
+                close.join(", ")
+            );
+        }
+        if !close.is_empty() {
+            return format!("revisions starting with `{}`: {}", &input[..1], close.join(", "));
+        }
+        let heads: Vec<&str> = self.heads().into_iter().map(|h| h.as_str()).collect();
+        if heads.is_empty() {
+            "there are no revisions".to_owned()
+        } else {
+            format!("known heads: {} (see `history` for all revisions)", heads.join(", "))
+        }
+    }
+
+    fn single_head(&self) -> Result<usize> {
+        match self.head_indexes().as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::UnknownRevision { target: "head".into(), candidates: "there are no revisions".into() }),
+            many => Err(Error::MultipleHeads { heads: self.format_set(&many.iter().copied().collect()) }),
+        }
+    }
+
+    fn branch_head(&self, branch: &str) -> Result<usize> {
+        let root = self.resolve_rev(branch)?;
+        let below = self.descendants(&RevSet::from([root]));
+        let heads: RevSet = self.head_indexes().into_iter().filter(|h| below.contains(h)).collect();
+        match heads.len() {
+            1 => Ok(heads.into_iter().next().unwrap_or(root)),
+            _ => Err(Error::MultipleHeads { heads: self.format_set(&heads) }),
+        }
+    }
+
+    /// Revisions not in `applied` whose parents and dependencies all are (roots only from base).
+    fn next_up(&self, applied: &RevSet) -> Vec<usize> {
+        (0..self.len())
+            .filter(|i| !applied.contains(i))
+            .filter(|&i| self.parents[i].iter().chain(&self.deps[i]).all(|p| applied.contains(p)))
+            .filter(|&i| applied.is_empty() || !self.parents[i].is_empty() || !self.deps[i].is_empty())
+            .collect()
+    }
+
+    /// Members of `applied` that nothing else in it needs.
+    fn leaves(&self, applied: &RevSet) -> Vec<usize> {
+        let needed: RevSet = applied.iter().flat_map(|&i| self.parents[i].iter().chain(&self.deps[i])).copied().collect();
+        applied.iter().copied().filter(|i| !needed.contains(i)).collect()
+    }
+
+    fn step(&self, target: &str, start: RevSet, n: i64) -> Result<RevSet> {
+        let mut applied = start;
+        for _ in 0..n.unsigned_abs() {
+            let options = if n > 0 { self.next_up(&applied) } else { self.leaves(&applied) };
+            match options.as_slice() {
+                [one] => {
+                    if n > 0 {
+                        applied.insert(*one);
+                    } else {
+                        applied.remove(one);
+                    }
+                }
+                [] => {
+                    return Err(Error::InvalidTarget {
+                        target: target.to_owned(),
+                        operation: if n > 0 { "upgrade" } else { "downgrade" },
+                        reason: if n > 0 {
+                            format!("only {} revisions are available above the current ones", self.count_pending(&applied))
+                        } else {
+                            "it goes below base".to_owned()
+                        },
+                    });
+                }
+                many => {
+                    return Err(Error::InvalidTarget {
+                        target: target.to_owned(),
+                        operation: if n > 0 { "upgrade" } else { "downgrade" },
+                        reason: format!(
+                            "the step is ambiguous between {}; name a revision, or use `<rev>{}1` or `<branch>@head`",
+                            self.format_set(&many.iter().copied().collect()),
+                            if n > 0 { "+" } else { "-" }
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    fn count_pending(&self, applied: &RevSet) -> usize {
+        self.len() - applied.len()
+    }
+
+    /// The set an upgrade to `target` must reach (before closing over ancestors), given the
+    /// database's applied set.
+    pub(crate) fn upgrade_target(&self, target: &str, applied: &RevSet) -> Result<RevSet> {
+        Ok(match parse(target) {
+            Spec::Base => RevSet::new(),
+            Spec::Head => RevSet::from([self.single_head()?]),
+            Spec::Heads => self.head_indexes().into_iter().collect(),
+            Spec::Rev(r) => RevSet::from([self.resolve_rev(&r)?]),
+            Spec::BranchHead(b) => RevSet::from([self.branch_head(&b)?]),
+            Spec::Relative(n) if n < 0 => {
+                return Err(Error::InvalidTarget {
+                    target: target.to_owned(),
+                    operation: "upgrade",
+                    reason: "a negative step moves down; use `downgrade`".to_owned(),
+                });
+            }
+            Spec::Relative(n) => self.heads_of(&self.step(target, applied.clone(), n)?),
+            Spec::RevRelative(r, n) => {
+                let rev = self.resolve_rev(&r)?;
+                let end = self.step(target, self.ancestors(&RevSet::from([rev])), n)?;
+                self.heads_of(&end)
+            }
+        })
+    }
+
+    /// The applied set a downgrade to `target` must end with, given the current applied set.
+    pub(crate) fn downgrade_final(&self, target: &str, applied: &RevSet) -> Result<RevSet> {
+        let invalid = |reason: String| Error::InvalidTarget { target: target.to_owned(), operation: "downgrade", reason };
+        match parse(target) {
+            Spec::Base => Ok(RevSet::new()),
+            Spec::Head | Spec::Heads | Spec::BranchHead(_) => {
+                Err(invalid("heads are above the database; use `upgrade`".to_owned()))
+            }
+            Spec::Relative(n) if n > 0 => Err(invalid("a positive step moves up; use `upgrade`".to_owned())),
+            Spec::Relative(n) => self.step(target, applied.clone(), n),
+            Spec::Rev(r) => {
+                let rev = self.resolve_rev(&r)?;
+                if !applied.contains(&rev) {
+                    return Err(invalid(format!(
+                        "{} is not applied; the database is at {}",
+                        self.id(rev),
+                        self.format_set(&self.heads_of(applied))
+                    )));
+                }
+                Ok(self.keep_through(applied, rev))
+            }
+            Spec::RevRelative(r, n) => {
+                let rev = self.resolve_rev(&r)?;
+                if n > 0 {
+                    return Err(invalid("a positive step moves up; use `upgrade`".to_owned()));
+                }
+                let below = self.step(target, self.ancestors(&RevSet::from([rev])), n)?;
+                let removed: RevSet = self.ancestors(&RevSet::from([rev])).difference(&below).copied().collect();
+                let lowest = removed.iter().copied().min_by_key(|&i| self.position(i)).unwrap_or(rev);
+                let gone = self.descendants(&RevSet::from([lowest]));
+                Ok(applied.difference(&gone).copied().collect())
+            }
+        }
+    }
+
+    /// `applied` without the revisions that descend from `rev` (keeping `rev`).
+    fn keep_through(&self, applied: &RevSet, rev: usize) -> RevSet {
+        let mut gone = self.descendants(&RevSet::from([rev]));
+        gone.remove(&rev);
+        applied.difference(&gone).copied().collect()
+    }
+
+    /// The revisions a `stamp` to `target` names (empty for `base`).
+    pub(crate) fn stamp_target(&self, target: &str, applied: &RevSet) -> Result<RevSet> {
+        self.upgrade_target(target, applied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Spec, parse};
+
+    #[test]
+    fn parses_alembic_targets() {
+        let cases = [
+            ("head", Spec::Head),
+            ("heads", Spec::Heads),
+            ("base", Spec::Base),
+            ("+2", Spec::Relative(2)),
+            ("-1", Spec::Relative(-1)),
+            ("ae10", Spec::Rev("ae10".into())),
+            ("ae10+2", Spec::RevRelative("ae10".into(), 2)),
+            ("ae10-1", Spec::RevRelative("ae10".into(), -1)),
+            ("codes@head", Spec::BranchHead("codes".into())),
+            ("codes@+1", Spec::RevRelative("codes".into(), 1)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse(input), expected, "{input}");
+        }
+    }
+}

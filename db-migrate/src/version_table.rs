@@ -1,0 +1,323 @@
+//! The Alembic-compatible version table and the history side table.
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sha2::{Digest, Sha256};
+
+/// Where the migrator keeps its state: Alembic's version table (one row per head) and a
+/// history table of every upgrade, downgrade and stamp.
+///
+/// The version table has Alembic's exact shape,
+/// `alembic_version(version_num varchar(32) not null, constraint alembic_version_pkc primary key (version_num))`,
+/// so Alembic reads what this runner writes and the other way round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionTable {
+    /// The version table's name (Alembic's `version_table`, default `alembic_version`).
+    pub name: String,
+    /// Its schema (Alembic's `version_table_schema`); `None` uses the connection's default,
+    /// which is the database's configured schema on PostgreSQL.
+    pub schema: Option<String>,
+    /// The history table's name (default `alembic_version_history`), in the same schema.
+    pub history: String,
+}
+
+impl Default for VersionTable {
+    fn default() -> Self {
+        Self { name: "alembic_version".into(), schema: None, history: "alembic_version_history".into() }
+    }
+}
+
+/// One row of the history table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRecord {
+    /// The revision.
+    pub revision: String,
+    /// `upgrade`, `downgrade` or `stamp`.
+    pub direction: String,
+    /// `applied`, `running` (MySQL, while it runs), `failed` (MySQL) or `resolved`.
+    pub status: String,
+    /// When, in UTC, as the database renders it.
+    pub applied_at: String,
+    /// How long it ran, in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// SHA-256 of the script's source, when known.
+    pub checksum: Option<String>,
+    /// The runner that wrote it (`db-migrate <version>`).
+    pub tool_version: String,
+    /// The recorded error of a failed MySQL migration.
+    pub error: Option<String>,
+}
+
+pub(crate) const TOOL_VERSION: &str = concat!("db-migrate ", env!("CARGO_PKG_VERSION"));
+
+impl VersionTable {
+    fn quote(backend: DbBackend, ident: &str) -> String {
+        match backend {
+            DbBackend::MySql => format!("`{}`", ident.replace('`', "``")),
+            _ => db_core::quote_ident(ident),
+        }
+    }
+
+    fn qualified(&self, backend: DbBackend, table: &str) -> String {
+        match (&self.schema, backend) {
+            (Some(schema), DbBackend::Postgres | DbBackend::MySql) => {
+                format!("{}.{}", Self::quote(backend, schema), Self::quote(backend, table))
+            }
+            _ => Self::quote(backend, table),
+        }
+    }
+
+    pub(crate) fn version_sql(&self, backend: DbBackend) -> String {
+        self.qualified(backend, &self.name)
+    }
+
+    fn history_sql(&self, backend: DbBackend) -> String {
+        self.qualified(backend, &self.history)
+    }
+
+    /// A stable key for the migration lock (PostgreSQL advisory lock id / MySQL lock name).
+    pub(crate) fn lock_key(&self, backend: DbBackend) -> (i64, String) {
+        let name = format!("db_migrate:{}", self.version_sql(backend));
+        let digest = Sha256::digest(name.as_bytes());
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        let mut lock_name = name;
+        lock_name.truncate(64);
+        (i64::from_be_bytes(bytes), lock_name)
+    }
+
+    pub(crate) async fn table_exists(&self, db: &impl ConnectionTrait, table: &str) -> Result<bool, DbErr> {
+        let backend = db.get_database_backend();
+        let stmt = match backend {
+            DbBackend::Sqlite => Statement::from_sql_and_values(
+                backend,
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                [table.into()],
+            ),
+            DbBackend::Postgres => Statement::from_sql_and_values(
+                backend,
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
+                [Value::String(self.schema.clone()), table.into()],
+            ),
+            _ => Statement::from_sql_and_values(
+                backend,
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+                [Value::String(self.schema.clone()), table.into()],
+            ),
+        };
+        Ok(db.query_one_raw(stmt).await?.is_some())
+    }
+
+    /// Creates the version and history tables when missing.
+    pub(crate) async fn ensure(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
+        if !self.table_exists(db, &self.name).await? {
+            let pk = Self::quote(backend, &format!("{}_pkc", self.name));
+            db.execute_unprepared(&format!(
+                "CREATE TABLE {} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {pk} PRIMARY KEY (version_num))",
+                self.version_sql(backend)
+            ))
+            .await?;
+        }
+        if !self.table_exists(db, &self.history).await? {
+            let (id, ts) = match backend {
+                DbBackend::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "TIMESTAMP"),
+                DbBackend::Postgres => ("id BIGSERIAL PRIMARY KEY", "TIMESTAMP"),
+                _ => ("id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", "DATETIME(6)"),
+            };
+            db.execute_unprepared(&format!(
+                "CREATE TABLE {} ({id}, revision VARCHAR(32) NOT NULL, down_revisions VARCHAR(255), \
+                 direction VARCHAR(16) NOT NULL, status VARCHAR(16) NOT NULL, applied_at {ts} NOT NULL, \
+                 duration_ms BIGINT, checksum VARCHAR(64), tool_version VARCHAR(64) NOT NULL, \
+                 message TEXT, error TEXT)",
+                self.history_sql(backend)
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The version table's rows; empty when the table does not exist.
+    pub(crate) async fn read_heads(&self, db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+        if !self.table_exists(db, &self.name).await? {
+            return Ok(Vec::new());
+        }
+        self.read_heads_unchecked(db).await
+    }
+
+    pub(crate) async fn read_heads_unchecked(&self, db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+        let backend = db.get_database_backend();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!("SELECT version_num FROM {} ORDER BY version_num", self.version_sql(backend)),
+            ))
+            .await?;
+        rows.iter().map(|r| r.try_get::<String>("", "version_num")).collect()
+    }
+
+    /// Replaces the rows `old` with `new` (rows in both stay).
+    pub(crate) async fn write_heads(
+        &self,
+        db: &impl ConnectionTrait,
+        old: &[String],
+        new: &[String],
+    ) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
+        let table = self.version_sql(backend);
+        let p = placeholder(backend);
+        for gone in old.iter().filter(|o| !new.contains(o)) {
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!("DELETE FROM {table} WHERE version_num = {}", p(1)),
+                [gone.as_str().into()],
+            ))
+            .await?;
+        }
+        for added in new.iter().filter(|n| !old.contains(n)) {
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!("INSERT INTO {table} (version_num) VALUES ({})", p(1)),
+                [added.as_str().into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every row of the version table (`stamp --purge`).
+    pub(crate) async fn purge(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
+        db.execute_unprepared(&format!("DELETE FROM {}", self.version_sql(backend))).await.map(|_| ())
+    }
+
+    /// Appends a history row and returns its id.
+    pub(crate) async fn record(&self, db: &impl ConnectionTrait, entry: NewRecord<'_>) -> Result<i64, DbErr> {
+        let backend = db.get_database_backend();
+        let p = placeholder(backend);
+        let now = match backend {
+            DbBackend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+            DbBackend::Postgres => "(now() AT TIME ZONE 'UTC')",
+            _ => "UTC_TIMESTAMP(6)",
+        };
+        let sql = format!(
+            "INSERT INTO {} (revision, down_revisions, direction, status, applied_at, duration_ms, checksum, tool_version, message, error) \
+             VALUES ({}, {}, {}, {}, {now}, {}, {}, {}, {}, {})",
+            self.history_sql(backend),
+            p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
+        );
+        let values: [Value; 9] = [
+            entry.revision.into(),
+            entry.down_revisions.into(),
+            entry.direction.into(),
+            entry.status.into(),
+            entry.duration_ms.into(),
+            entry.checksum.map(str::to_owned).into(),
+            TOOL_VERSION.into(),
+            entry.message.into(),
+            entry.error.map(str::to_owned).into(),
+        ];
+        if backend == DbBackend::Postgres {
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(backend, format!("{sql} RETURNING id"), values))
+                .await?;
+            return row.map_or(Ok(0), |r| r.try_get::<i64>("", "id"));
+        }
+        let result = db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        Ok(i64::try_from(result.last_insert_id()).unwrap_or_default())
+    }
+
+    /// Sets the status (and error, duration) of history row `id`.
+    pub(crate) async fn set_status(
+        &self,
+        db: &impl ConnectionTrait,
+        id: i64,
+        status: &str,
+        duration_ms: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
+        let p = placeholder(backend);
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "UPDATE {} SET status = {}, duration_ms = {}, error = {} WHERE id = {}",
+                self.history_sql(backend),
+                p(1), p(2), p(3), p(4)
+            ),
+            [status.into(), duration_ms.into(), error.map(str::to_owned).into(), id.into()],
+        ))
+        .await
+        .map(|_| ())
+    }
+
+    /// The oldest history row left `running` or `failed` (MySQL partial migrations).
+    pub(crate) async fn unresolved(&self, db: &impl ConnectionTrait) -> Result<Option<HistoryRecord>, DbErr> {
+        if !self.table_exists(db, &self.history).await? {
+            return Ok(None);
+        }
+        Ok(self.records(db, "WHERE status IN ('running', 'failed')").await?.into_iter().next())
+    }
+
+    /// Marks every `running` or `failed` history row `resolved` (after a `stamp`).
+    pub(crate) async fn resolve_all(&self, db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+        let backend = db.get_database_backend();
+        Ok(db
+            .execute_unprepared(&format!(
+                "UPDATE {} SET status = 'resolved' WHERE status IN ('running', 'failed')",
+                self.history_sql(backend)
+            ))
+            .await?
+            .rows_affected())
+    }
+
+    /// History rows, oldest first, filtered by a `WHERE …` clause (or `""`).
+    pub(crate) async fn records(&self, db: &impl ConnectionTrait, filter: &str) -> Result<Vec<HistoryRecord>, DbErr> {
+        let backend = db.get_database_backend();
+        let applied_at = match backend {
+            DbBackend::Postgres => "CAST(applied_at AS TEXT) AS applied_at",
+            DbBackend::MySql => "CAST(applied_at AS CHAR) AS applied_at",
+            _ => "applied_at",
+        };
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT revision, direction, status, {applied_at}, duration_ms, checksum, tool_version, error FROM {} {filter} ORDER BY id",
+                    self.history_sql(backend)
+                ),
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryRecord {
+                    revision: r.try_get("", "revision")?,
+                    direction: r.try_get("", "direction")?,
+                    status: r.try_get("", "status")?,
+                    applied_at: r.try_get("", "applied_at")?,
+                    duration_ms: r.try_get("", "duration_ms")?,
+                    checksum: r.try_get("", "checksum")?,
+                    tool_version: r.try_get("", "tool_version")?,
+                    error: r.try_get("", "error")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A history row to append.
+#[derive(Debug)]
+pub(crate) struct NewRecord<'a> {
+    pub(crate) revision: &'a str,
+    pub(crate) down_revisions: String,
+    pub(crate) direction: &'a str,
+    pub(crate) status: &'a str,
+    pub(crate) duration_ms: Option<i64>,
+    pub(crate) checksum: Option<&'a str>,
+    pub(crate) message: &'a str,
+    pub(crate) error: Option<&'a str>,
+}
+
+/// The `n`th bind placeholder of `backend` (`$n` on PostgreSQL, `?` elsewhere).
+pub(crate) fn placeholder(backend: DbBackend) -> impl Fn(usize) -> String {
+    move |n| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() }
+}

@@ -327,7 +327,7 @@ async fn connect_sqlite_file(
     foreign_keys: bool,
 ) -> Result<DatabaseConnection> {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-    let mut opts = base_connect_options(options, "sqlite::memory:".to_owned());
+    let mut opts = base_connect_options(options, format!("sqlite://{}", path.display()));
     let path = path.to_owned();
     let busy = options.busy_timeout;
     opts.max_connections(max).min_connections(0);

@@ -73,9 +73,15 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Upgrade to a later version: head, heads, <rev>, <prefix>, +N, <rev>+N, <branch>@head.
-    Upgrade { target: String },
+    Upgrade {
+        #[arg(allow_hyphen_values = true)]
+        target: String,
+    },
     /// Revert to a previous version: base, <rev>, <prefix>, -N, <rev>-N.
-    Downgrade { target: String },
+    Downgrade {
+        #[arg(allow_hyphen_values = true)]
+        target: String,
+    },
     /// Display the current revision(s) of the database.
     Current {
         #[arg(short, long)]
@@ -138,6 +144,7 @@ pub fn main(app: App) -> ExitCode {
         .with_env_filter(filter)
         .without_time()
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

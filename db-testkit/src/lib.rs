@@ -1,1 +1,268 @@
-//! placeholder
+//! Temporary databases for tests: a SQLite file in a temp folder, or a fresh PostgreSQL or
+//! MariaDB/MySQL database per test on the local servers, uniquely named so tests run in
+//! parallel, and dropped afterwards.
+//!
+//! [`TestDb::new`] makes one for a [`Backend`]; [`backend_tests!`] writes one test per backend
+//! from a single body. Server URLs default to `postgres://postgres@127.0.0.1:5432/postgres`
+//! and `mysql://root@127.0.0.1:3306/mysql` and are overridden by `TEST_POSTGRES_URL` and
+//! `TEST_MYSQL_URL` (an administrative connection that may create databases). When a server is
+//! unreachable the test prints one line saying it was skipped and why, unless `CI` is set: then
+//! it fails.
+//!
+//! ```
+//! # async fn demo() {
+//! use db_testkit::{Backend, TestDb};
+//! use sea_orm::ConnectionTrait;
+//!
+//! let test_db = TestDb::new(Backend::Sqlite).await.expect("SQLite is always available");
+//! let db = test_db.open().await;
+//! db.execute_unprepared("CREATE TABLE t (x INTEGER)").await.expect("create");
+//! # }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo());
+//! ```
+//!
+//! No features: all three backends are always built.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use db_core::{Database, OpenOptions};
+use sea_orm::{ConnectOptions, ConnectionTrait};
+
+/// A database backend to test against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// A SQLite file in a temporary folder.
+    Sqlite,
+    /// A database on the local PostgreSQL server.
+    Postgres,
+    /// A database on the local MariaDB / MySQL server.
+    MySql,
+}
+
+impl Backend {
+    /// All three backends.
+    pub const ALL: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::MySql];
+
+    /// `sqlite`, `postgres` or `mysql`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::MySql => "mysql",
+        }
+    }
+
+    /// The administrative URL of the server (`None` for SQLite).
+    #[must_use]
+    pub fn admin_url(self) -> Option<String> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(
+                std::env::var("TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+            ),
+            Self::MySql => Some(
+                std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".to_owned()),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A temporary database: a SQLite file or a server database, removed when dropped.
+#[derive(Debug)]
+pub struct TestDb {
+    backend: Backend,
+    url: String,
+    name: String,
+    admin_url: Option<String>,
+    dir: Option<tempfile::TempDir>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    /// A fresh, empty database on `backend`. `None` when the server is unreachable and `CI` is
+    /// unset (one line on stderr says so).
+    ///
+    /// # Panics
+    /// When the server is unreachable and `CI` is set, or a temporary folder cannot be made:
+    /// a test fixture has no better way to fail.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        let name = format!(
+            "t_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
+        let Some(admin_url) = backend.admin_url() else {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"));
+            let url = format!("sqlite://{}", dir.path().join(format!("{name}.sqlite3")).display());
+            return Some(Self { backend, url, name, admin_url: None, dir: Some(dir) });
+        };
+        if let Err(e) = create_database(backend, &admin_url, &name).await {
+            let why = format!("{backend} server at {} is not usable: {e}", db_core::redact_url(&admin_url));
+            if std::env::var_os("CI").is_some() {
+                panic!("{why} (CI is set, so every backend is required)");
+            }
+            eprintln!("skipped: {why} (set CI=1 to make this a failure)");
+            return None;
+        }
+        let url = replace_database(&admin_url, &name);
+        Some(Self { backend, url, name, admin_url: Some(admin_url), dir: None })
+    }
+
+    /// The backend.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The database's URL.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name (the file stem on SQLite).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The temporary folder of a SQLite database.
+    #[must_use]
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(tempfile::TempDir::path)
+    }
+
+    /// Options to open it with db-core.
+    #[must_use]
+    pub fn options(&self) -> OpenOptions {
+        OpenOptions::new(self.url.clone())
+    }
+
+    /// Opens it with db-core.
+    ///
+    /// # Panics
+    /// When opening fails.
+    pub async fn open(&self) -> Database {
+        Database::open(self.options()).await.unwrap_or_else(|e| panic!("cannot open {}: {e}", self.url))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(admin_url) = self.admin_url.clone() else { return };
+        let (backend, name) = (self.backend, self.name.clone());
+        // Drop runs outside any async context we could borrow: use a thread with its own runtime.
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                if let Err(e) = rt.block_on(drop_database(backend, &admin_url, &name)) {
+                    eprintln!("warning: could not drop test database {name}: {e}");
+                }
+            }
+        });
+        let _ = handle.join();
+    }
+}
+
+async fn admin_connection(admin_url: &str) -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {
+    let mut opts = ConnectOptions::new(admin_url.to_owned());
+    opts.max_connections(1).connect_timeout(Duration::from_secs(3)).sqlx_logging(false);
+    sea_orm::Database::connect(opts).await
+}
+
+async fn create_database(backend: Backend, admin_url: &str, name: &str) -> Result<(), sea_orm::DbErr> {
+    let conn = admin_connection(admin_url).await?;
+    let sql = match backend {
+        Backend::MySql => format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"),
+        _ => format!("CREATE DATABASE \"{name}\""),
+    };
+    let result = conn.execute_unprepared(&sql).await.map(|_| ());
+    let _ = conn.close().await;
+    result
+}
+
+async fn drop_database(backend: Backend, admin_url: &str, name: &str) -> Result<(), sea_orm::DbErr> {
+    let conn = admin_connection(admin_url).await?;
+    let sql = match backend {
+        Backend::MySql => format!("DROP DATABASE IF EXISTS `{name}`"),
+        _ => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    };
+    let result = conn.execute_unprepared(&sql).await.map(|_| ());
+    let _ = conn.close().await;
+    result
+}
+
+/// `url` with its database (the path after the authority) replaced by `name`.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+/// Writes one `#[tokio::test]` per backend (`sqlite`, `postgres`, `mysql`) in a module named
+/// after each function, all running the same body with a fresh [`TestDb`]:
+///
+/// ```ignore
+/// db_testkit::backend_tests! {
+///     async fn creates_a_table(test_db: TestDb) {
+///         let db = test_db.open().await;
+///         // …
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($(async fn $name:ident($db:ident : TestDb) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn body($db: $crate::TestDb) $body
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Sqlite).await { body(db).await }
+                }
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres).await { body(db).await }
+                }
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::MySql).await { body(db).await }
+                }
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(replace_database("postgres://p@h:5432/postgres", "t1"), "postgres://p@h:5432/t1");
+        assert_eq!(replace_database("mysql://root@h:3306", "t1"), "mysql://root@h:3306/t1");
+        assert_eq!(replace_database("postgres://p@h/x?sslmode=disable", "t"), "postgres://p@h/t?sslmode=disable");
+    }
+}

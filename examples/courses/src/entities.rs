@@ -1,0 +1,231 @@
+//! The course platform's entities at head (sea-orm models of the tables the migrations make).
+
+/// `users`.
+pub mod user {
+    use sea_orm::entity::prelude::*;
+
+    /// A user.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        /// UUID string.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Unique login name.
+        #[sea_orm(unique)]
+        pub username: String,
+        /// E-mail address.
+        pub email: Option<String>,
+        /// When created (UTC).
+        pub created_at: DateTime,
+        /// When last updated (UTC).
+        pub updated_at: Option<DateTime>,
+        /// Who created it.
+        pub created_by: Option<String>,
+        /// Who last updated it.
+        pub updated_by: Option<String>,
+        /// When archived (soft delete).
+        pub archived_at: Option<DateTime>,
+    }
+
+    /// Relations of `users`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `organizations`.
+pub mod organization {
+    use sea_orm::entity::prelude::*;
+
+    /// An organization.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organizations")]
+    pub struct Model {
+        /// UUID string.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Display title.
+        pub title: String,
+        /// When created (UTC).
+        pub created_at: DateTime,
+        /// When last updated (UTC).
+        pub updated_at: Option<DateTime>,
+        /// Who created it.
+        pub created_by: Option<String>,
+        /// Who last updated it.
+        pub updated_by: Option<String>,
+        /// When archived (soft delete).
+        pub archived_at: Option<DateTime>,
+    }
+
+    /// Relations of `organizations`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `course_families`.
+pub mod course_family {
+    use sea_orm::entity::prelude::*;
+
+    /// A family of courses of one organization.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "course_families")]
+    pub struct Model {
+        /// UUID string.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The owning organization (cascade on delete).
+        pub organization_id: String,
+        /// Display title.
+        pub title: String,
+        /// When created (UTC).
+        pub created_at: DateTime,
+        /// When last updated (UTC).
+        pub updated_at: Option<DateTime>,
+        /// Who created it.
+        pub created_by: Option<String>,
+        /// Who last updated it.
+        pub updated_by: Option<String>,
+        /// When archived (soft delete).
+        pub archived_at: Option<DateTime>,
+    }
+
+    /// Relations of `course_families`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `courses`.
+pub mod course {
+    use sea_orm::entity::prelude::*;
+
+    /// A course.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "courses")]
+    pub struct Model {
+        /// UUID string.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The course family (cascade on delete).
+        pub course_family_id: String,
+        /// Display name (was `title` before f1e2d3c4b5a6).
+        pub name: String,
+        /// Free text.
+        pub description: Option<String>,
+        /// First day.
+        pub start_date: Option<DateTime>,
+        /// Last day.
+        pub end_date: Option<DateTime>,
+        /// Whether it is running.
+        pub is_active: bool,
+        /// When created (UTC).
+        pub created_at: DateTime,
+        /// When last updated (UTC).
+        pub updated_at: Option<DateTime>,
+        /// Who created it.
+        pub created_by: Option<String>,
+        /// Who last updated it.
+        pub updated_by: Option<String>,
+        /// When archived (soft delete).
+        pub archived_at: Option<DateTime>,
+        /// Short code, NOT NULL since d2c4e6a8b0f1.
+        pub code: String,
+    }
+
+    /// Relations of `courses`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Its members.
+        #[sea_orm(has_many = "super::course_member::Entity")]
+        Members,
+    }
+
+    impl Related<super::course_member::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Members.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `course_roles`.
+pub mod course_role {
+    use sea_orm::entity::prelude::*;
+
+    /// A role a member has in a course (`_student` … `_owner`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "course_roles")]
+    pub struct Model {
+        /// `_student`, `_tutor`, …
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Display title.
+        pub title: String,
+        /// 1 (student) to 5 (owner).
+        pub hierarchy_level: i32,
+    }
+
+    /// Relations of `course_roles`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `course_members`.
+pub mod course_member {
+    use sea_orm::entity::prelude::*;
+
+    /// A user's membership in a course; unique per (course_id, user_id).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "course_members")]
+    pub struct Model {
+        /// UUID string.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The course (cascade on delete).
+        pub course_id: String,
+        /// The user (cascade on delete).
+        pub user_id: String,
+        /// The role.
+        pub course_role_id: String,
+        /// When created (UTC).
+        pub created_at: DateTime,
+        /// When last updated (UTC).
+        pub updated_at: Option<DateTime>,
+        /// Who created it.
+        pub created_by: Option<String>,
+        /// Who last updated it.
+        pub updated_by: Option<String>,
+        /// When archived (soft delete).
+        pub archived_at: Option<DateTime>,
+    }
+
+    /// Relations of `course_members`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// The course.
+        #[sea_orm(
+            belongs_to = "super::course::Entity",
+            from = "Column::CourseId",
+            to = "super::course::Column::Id",
+            on_delete = "Cascade"
+        )]
+        Course,
+    }
+
+    impl Related<super::course::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Course.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

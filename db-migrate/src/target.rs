@@ -76,6 +76,10 @@ impl RevisionGraph {
             .collect();
         match matches.as_slice() {
             [one] if input.len() >= MIN_PREFIX => Ok(*one),
+            _ if input.len() < MIN_PREFIX => Err(Error::UnknownRevision {
+                target: input.to_owned(),
+                candidates: self.candidates_for(input),
+            }),
             [] | [_] => Err(Error::UnknownRevision {
                 target: input.to_owned(),
                 candidates: self.candidates_for(input),
@@ -129,62 +133,90 @@ impl RevisionGraph {
         }
     }
 
-    /// Revisions not in `applied` whose parents and dependencies all are (roots only from base).
-    fn next_up(&self, applied: &RevSet) -> Vec<usize> {
-        (0..self.len())
-            .filter(|i| !applied.contains(i))
-            .filter(|&i| self.parents[i].iter().chain(&self.deps[i]).all(|p| applied.contains(p)))
-            .filter(|&i| applied.is_empty() || !self.parents[i].is_empty() || !self.deps[i].is_empty())
-            .collect()
-    }
-
     /// Members of `applied` that nothing else in it needs.
     fn leaves(&self, applied: &RevSet) -> Vec<usize> {
         let needed: RevSet = applied.iter().flat_map(|&i| self.parents[i].iter().chain(&self.deps[i])).copied().collect();
         applied.iter().copied().filter(|i| !needed.contains(i)).collect()
     }
 
-    fn step(&self, target: &str, start: RevSet, n: i64) -> Result<RevSet> {
-        let mut applied = start;
-        for _ in 0..n.unsigned_abs() {
-            let options = if n > 0 { self.next_up(&applied) } else { self.leaves(&applied) };
-            match options.as_slice() {
+    fn ambiguous(&self, target: &str, operation: &'static str, options: &[usize], sign: char) -> Error {
+        Error::InvalidTarget {
+            target: target.to_owned(),
+            operation,
+            reason: format!(
+                "the step is ambiguous between {}; name a revision, or use `<rev>{sign}N` or `<branch>@head`",
+                self.format_set(&options.iter().copied().collect())
+            ),
+        }
+    }
+
+    /// The revision `n` steps above `start` (above base when `None`), following the unique
+    /// child at each step, as Alembic's `<rev>+N`.
+    fn walk_up(&self, target: &str, start: Option<usize>, n: u64) -> Result<usize> {
+        let mut at = start;
+        for taken in 0..n {
+            let options: Vec<usize> = match at {
+                Some(i) => self.children[i].clone(),
+                None => (0..self.len()).filter(|&i| self.parents[i].is_empty()).collect(),
+            };
+            at = Some(match options.as_slice() {
+                [one] => *one,
+                [] => {
+                    return Err(Error::InvalidTarget {
+                        target: target.to_owned(),
+                        operation: "upgrade",
+                        reason: format!("only {taken} revision(s) are above the starting point"),
+                    });
+                }
+                many => return Err(self.ambiguous(target, "upgrade", many, '+')),
+            });
+        }
+        at.ok_or_else(|| Error::InvalidTarget {
+            target: target.to_owned(),
+            operation: "upgrade",
+            reason: "a step of zero from base names no revision".to_owned(),
+        })
+    }
+
+    /// The revision `n` steps below `start`, following the unique down_revision at each step:
+    /// `Ok(Some(rev))`, or `Ok(None)` with the root reached when the walk ends exactly at base.
+    fn walk_down(&self, target: &str, start: usize, n: u64) -> Result<(Option<usize>, usize)> {
+        let mut at = start;
+        for taken in 0..n {
+            match self.parents[at].as_slice() {
+                [one] => at = *one,
+                [] if taken + 1 == n => return Ok((None, at)),
+                [] => {
+                    return Err(Error::InvalidTarget {
+                        target: target.to_owned(),
+                        operation: "downgrade",
+                        reason: "it goes below base".to_owned(),
+                    });
+                }
+                many => return Err(self.ambiguous(target, "downgrade", many, '-')),
+            }
+        }
+        Ok((Some(at), at))
+    }
+
+    /// Removes `n` leaves from `applied`, one at a time, as Alembic's `downgrade -N`.
+    fn step_down(&self, target: &str, mut applied: RevSet, n: u64) -> Result<RevSet> {
+        for _ in 0..n {
+            match self.leaves(&applied).as_slice() {
                 [one] => {
-                    if n > 0 {
-                        applied.insert(*one);
-                    } else {
-                        applied.remove(one);
-                    }
+                    applied.remove(one);
                 }
                 [] => {
                     return Err(Error::InvalidTarget {
                         target: target.to_owned(),
-                        operation: if n > 0 { "upgrade" } else { "downgrade" },
-                        reason: if n > 0 {
-                            format!("only {} revisions are available above the current ones", self.count_pending(&applied))
-                        } else {
-                            "it goes below base".to_owned()
-                        },
+                        operation: "downgrade",
+                        reason: "it goes below base".to_owned(),
                     });
                 }
-                many => {
-                    return Err(Error::InvalidTarget {
-                        target: target.to_owned(),
-                        operation: if n > 0 { "upgrade" } else { "downgrade" },
-                        reason: format!(
-                            "the step is ambiguous between {}; name a revision, or use `<rev>{}1` or `<branch>@head`",
-                            self.format_set(&many.iter().copied().collect()),
-                            if n > 0 { "+" } else { "-" }
-                        ),
-                    });
-                }
+                many => return Err(self.ambiguous(target, "downgrade", many, '-')),
             }
         }
         Ok(applied)
-    }
-
-    fn count_pending(&self, applied: &RevSet) -> usize {
-        self.len() - applied.len()
     }
 
     /// The set an upgrade to `target` must reach (before closing over ancestors), given the
@@ -203,11 +235,22 @@ impl RevisionGraph {
                     reason: "a negative step moves down; use `downgrade`".to_owned(),
                 });
             }
-            Spec::Relative(n) => self.heads_of(&self.step(target, applied.clone(), n)?),
+            Spec::Relative(n) => {
+                let heads: Vec<usize> = self.heads_of(applied).into_iter().collect();
+                let start = match heads.as_slice() {
+                    [] => None,
+                    [one] => Some(*one),
+                    many => return Err(self.ambiguous(target, "upgrade", many, '+')),
+                };
+                RevSet::from([self.walk_up(target, start, n.unsigned_abs())?])
+            }
             Spec::RevRelative(r, n) => {
                 let rev = self.resolve_rev(&r)?;
-                let end = self.step(target, self.ancestors(&RevSet::from([rev])), n)?;
-                self.heads_of(&end)
+                if n >= 0 {
+                    RevSet::from([self.walk_up(target, Some(rev), n.unsigned_abs())?])
+                } else {
+                    self.walk_down(target, rev, n.unsigned_abs())?.0.into_iter().collect()
+                }
             }
         })
     }
@@ -221,7 +264,7 @@ impl RevisionGraph {
                 Err(invalid("heads are above the database; use `upgrade`".to_owned()))
             }
             Spec::Relative(n) if n > 0 => Err(invalid("a positive step moves up; use `upgrade`".to_owned())),
-            Spec::Relative(n) => self.step(target, applied.clone(), n),
+            Spec::Relative(n) => self.step_down(target, applied.clone(), n.unsigned_abs()),
             Spec::Rev(r) => {
                 let rev = self.resolve_rev(&r)?;
                 if !applied.contains(&rev) {
@@ -238,11 +281,13 @@ impl RevisionGraph {
                 if n > 0 {
                     return Err(invalid("a positive step moves up; use `upgrade`".to_owned()));
                 }
-                let below = self.step(target, self.ancestors(&RevSet::from([rev])), n)?;
-                let removed: RevSet = self.ancestors(&RevSet::from([rev])).difference(&below).copied().collect();
-                let lowest = removed.iter().copied().min_by_key(|&i| self.position(i)).unwrap_or(rev);
-                let gone = self.descendants(&RevSet::from([lowest]));
-                Ok(applied.difference(&gone).copied().collect())
+                match self.walk_down(target, rev, n.unsigned_abs())? {
+                    (Some(keep), _) => Ok(self.keep_through(applied, keep)),
+                    (None, root) => {
+                        let gone = self.descendants(&RevSet::from([root]));
+                        Ok(applied.difference(&gone).copied().collect())
+                    }
+                }
             }
         }
     }

@@ -204,6 +204,57 @@ async fn drop_database(backend: Backend, admin_url: &str, name: &str) -> Result<
     result
 }
 
+/// A text rendering of everything a schema holds — tables, columns with types, nullability
+/// and defaults, indexes, and the rows of `alembic_version` — to compare a database before and
+/// after an operation ("leaves no trace", "changes nothing"). Sorted, one item per line.
+///
+/// # Errors
+/// The driver's error.
+pub async fn schema_snapshot(db: &impl ConnectionTrait) -> Result<String, sea_orm::DbErr> {
+    use sea_orm::{DbBackend, Statement};
+    let backend = db.get_database_backend();
+    let queries: &[&str] = match backend {
+        DbBackend::Sqlite => &[
+            "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        ],
+        DbBackend::Postgres => &[
+            "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+             || ' ' || COALESCE(column_default, '') AS line FROM information_schema.columns \
+             WHERE table_schema = current_schema() ORDER BY table_name, column_name",
+            "SELECT 'index ' || tablename || ' ' || indexdef AS line FROM pg_indexes \
+             WHERE schemaname = current_schema() ORDER BY tablename, indexname",
+            "SELECT 'constraint ' || table_name || ' ' || constraint_name || ' ' || constraint_type AS line \
+             FROM information_schema.table_constraints WHERE table_schema = current_schema() \
+             AND constraint_type <> 'CHECK' ORDER BY table_name, constraint_name",
+        ],
+        _ => &[
+            "SELECT CONCAT('column ', table_name, '.', column_name, ' ', column_type, ' ', is_nullable, ' ', \
+             COALESCE(column_default, '')) AS line FROM information_schema.columns \
+             WHERE table_schema = DATABASE() ORDER BY table_name, column_name",
+            "SELECT CONCAT('index ', table_name, ' ', index_name, ' ', seq_in_index, ' ', column_name, ' ', non_unique) AS line \
+             FROM information_schema.statistics WHERE table_schema = DATABASE() \
+             ORDER BY table_name, index_name, seq_in_index",
+        ],
+    };
+    let mut lines = Vec::new();
+    for q in queries {
+        for row in db.query_all_raw(Statement::from_string(backend, (*q).to_owned())).await? {
+            lines.push(row.try_get::<String>("", "line")?);
+        }
+    }
+    let has_version = lines.iter().any(|l| l.contains("alembic_version.version_num") || l.starts_with("table alembic_version "));
+    if has_version {
+        for row in db
+            .query_all_raw(Statement::from_string(backend, "SELECT version_num FROM alembic_version ORDER BY version_num".to_owned()))
+            .await?
+        {
+            lines.push(format!("version {}", row.try_get::<String>("", "version_num")?));
+        }
+    }
+    Ok(lines.join("\n"))
+}
+
 /// `url` with its database (the path after the authority) replaced by `name`.
 fn replace_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

@@ -1,0 +1,215 @@
+//! The runner against real databases.
+
+use db_core::{Database, OpenOptions};
+use db_migrate::{Error, Migrator};
+use db_testkit::{Backend, TestDb, backend_tests, schema_snapshot};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::support::{noop, sql};
+
+fn branched() -> Migrator {
+    Migrator::new(vec![
+        noop("a1a1a1a1"),
+        noop("b2b2b2b2").revises("a1a1a1a1"),
+        noop("c3c3c3c3").revises("b2b2b2b2").branch_label("left"),
+        noop("c3d4d4d4").revises("b2b2b2b2").branch_label("right"),
+        noop("e5e5e5e5").merges(["c3c3c3c3", "c3d4d4d4"]),
+        noop("f6f6f6f6").revises("e5e5e5e5"),
+    ])
+    .expect("valid graph")
+}
+
+#[tokio::test]
+async fn targets_resolve_as_in_alembic() {
+    type Case = (&'static [&'static str], &'static str, &'static str, Result<&'static [&'static str], &'static str>);
+    let cases: &[Case] = &[
+        (&[], "upgrade", "head", Ok(&["f6f6f6f6"])),
+        (&[], "upgrade", "+1", Ok(&["a1a1a1a1"])),
+        (&["a1a1a1a1"], "upgrade", "+1", Ok(&["b2b2b2b2"])),
+        (&["b2b2b2b2"], "upgrade", "+1", Err("the step is ambiguous between c3c3c3c3, c3d4d4d4")),
+        (&["b2b2b2b2"], "upgrade", "c3c3", Ok(&["c3c3c3c3"])),
+        (&["b2b2b2b2"], "upgrade", "left", Ok(&["c3c3c3c3"])),
+        (&["c3c3c3c3"], "upgrade", "c3d4d", Ok(&["c3c3c3c3", "c3d4d4d4"])),
+        (&["b2b2b2b2"], "upgrade", "left@head", Ok(&["f6f6f6f6"])),
+        (&["a1a1a1a1"], "upgrade", "b2b2b2b2+1", Err("the step is ambiguous")),
+        (&["a1a1a1a1"], "upgrade", "c3c3+2", Ok(&["f6f6f6f6"])),
+        (&["a1a1a1a1"], "upgrade", "-1", Err("a negative step moves down")),
+        (&["a1a1a1a1"], "upgrade", "9999", Err("unknown revision `9999`")),
+        (&["f6f6f6f6"], "downgrade", "-1", Ok(&["e5e5e5e5"])),
+        (&["e5e5e5e5"], "downgrade", "-1", Ok(&["c3c3c3c3", "c3d4d4d4"])),
+        (&["e5e5e5e5"], "downgrade", "-2", Err("the step is ambiguous between c3c3c3c3, c3d4d4d4")),
+        (&["f6f6f6f6"], "downgrade", "f6f6-1", Ok(&["e5e5e5e5"])),
+        (&["f6f6f6f6"], "downgrade", "f6f6-2", Err("the step is ambiguous between c3c3c3c3, c3d4d4d4")),
+        (&["b2b2b2b2"], "downgrade", "b2b2-2", Ok(&[])),
+        (&["b2b2b2b2"], "downgrade", "b2b2-3", Err("it goes below base")),
+        (&["c3c3c3c3", "c3d4d4d4"], "downgrade", "c3c3", Ok(&["c3c3c3c3", "c3d4d4d4"])),
+        (&["c3c3c3c3", "c3d4d4d4"], "downgrade", "b2b2", Ok(&["b2b2b2b2"])),
+        (&["f6f6f6f6"], "downgrade", "base", Ok(&[])),
+        (&["a1a1a1a1"], "downgrade", "-2", Err("it goes below base")),
+        (&["a1a1a1a1"], "downgrade", "c3c3", Err("c3c3c3c3 is not applied; the database is at a1a1a1a1")),
+        (&["f6f6f6f6"], "downgrade", "head", Err("heads are above the database")),
+    ];
+    let m = branched();
+    for (start, op, target, expected) in cases {
+        let db = Database::connect("sqlite::memory:").await.expect("memory db");
+        if !start.is_empty() {
+            m.stamp(&db, start, false).await.expect("stamp");
+        }
+        let outcome = match *op {
+            "upgrade" => m.upgrade(&db, target).await,
+            _ => m.downgrade(&db, target).await,
+        };
+        let case = format!("{op} {target} from {start:?}");
+        match (outcome, expected) {
+            (Ok(_), Ok(heads)) => assert_eq!(m.current(&db).await.expect("current"), *heads, "{case}"),
+            (Err(e), Err(text)) => {
+                assert!(e.to_string().contains(text), "{case}: {e}");
+                assert_eq!(m.current(&db).await.expect("current"), *start, "{case}: changed the database");
+            }
+            (Ok(_), Err(text)) => panic!("{case}: expected an error containing {text:?}"),
+            (Err(e), Ok(_)) => panic!("{case}: {e}"),
+        }
+    }
+}
+
+fn two_tables() -> Migrator {
+    Migrator::new(vec![
+        sql("r1r1r1r1", &["CREATE TABLE t1 (id INTEGER PRIMARY KEY)"], &["DROP TABLE t1"]),
+        sql(
+            "r2r2r2r2",
+            &[
+                "CREATE TABLE t2 (id INTEGER PRIMARY KEY)",
+                "INSERT INTO t1 (id) VALUES (1)",
+                "INSERT INTO no_such_table (id) VALUES (1)",
+            ],
+            &["DROP TABLE t2"],
+        )
+        .revises("r1r1r1r1"),
+    ])
+    .expect("valid graph")
+}
+
+async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.expect("query");
+    row.expect("a row").try_get_by_index::<i64>(0).expect("a count")
+}
+
+backend_tests! {
+    async fn failing_migration_leaves_no_trace(test_db: TestDb) {
+        let db = test_db.open().await;
+        let m = two_tables();
+        m.upgrade(&db, "r1r1").await.expect("first revision");
+        let before = schema_snapshot(&db).await.expect("snapshot");
+        let err = m.upgrade(&db, "head").await.expect_err("r2 fails");
+        if test_db.backend() == Backend::MySql {
+            // DDL auto-commits on MySQL: the runner says so and refuses to go on.
+            assert!(matches!(err, Error::PartiallyApplied { .. }), "{err}");
+            assert!(err.to_string().contains("upgrade r2r2r2r2 failed on MySQL/MariaDB"), "{err}");
+            let again = m.upgrade(&db, "head").await.expect_err("refused until resolved");
+            assert!(matches!(again, Error::PartiallyApplied { .. }), "{again}");
+            assert_eq!(m.current(&db).await.expect("current"), ["r1r1r1r1"]);
+            // The operator repairs the schema by hand and stamps: the runner goes on.
+            db.execute_unprepared("DROP TABLE t2").await.expect("repair");
+            m.stamp(&db, &["r1r1r1r1"], false).await.expect("stamp resolves");
+            let third = m.upgrade(&db, "head").await.expect_err("r2 still fails");
+            assert!(third.to_string().contains("failed on MySQL/MariaDB"), "{third}");
+            return;
+        }
+        assert_eq!(
+            err.to_string(),
+            "upgrade r2r2r2r2 failed and was rolled back; the database is still at r1r1r1r1"
+        );
+        assert_eq!(schema_snapshot(&db).await.expect("snapshot"), before);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM t1").await, 0);
+        assert_eq!(m.current(&db).await.expect("current"), ["r1r1r1r1"]);
+        let records = m.records(&db).await.expect("records");
+        assert_eq!(records.iter().map(|r| r.revision.as_str()).collect::<Vec<_>>(), ["r1r1r1r1"]);
+    }
+
+    async fn version_table_is_alembics(test_db: TestDb) {
+        let db = test_db.open().await;
+        let m = branched();
+        let steps = m.upgrade(&db, "head").await.expect("upgrade");
+        assert_eq!(steps.len(), 6);
+        assert_eq!(steps[4].to_string(), "upgrade c3c3c3c3, c3d4d4d4 -> e5e5e5e5, migration e5e5e5e5");
+        let rows = db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT version_num FROM alembic_version"))
+            .await
+            .expect("alembic_version");
+        let heads: Vec<String> = rows.iter().map(|r| r.try_get("", "version_num").expect("text")).collect();
+        assert_eq!(heads, ["f6f6f6f6"]);
+        let snapshot = schema_snapshot(&db).await.expect("snapshot");
+        let shape = match test_db.backend() {
+            Backend::Sqlite => "table alembic_version CREATE TABLE \"alembic_version\" (version_num VARCHAR(32) NOT NULL, CONSTRAINT \"alembic_version_pkc\" PRIMARY KEY (version_num))",
+            Backend::Postgres => "column alembic_version.version_num character varying NO",
+            Backend::MySql => "column alembic_version.version_num varchar(32) NO",
+        };
+        assert!(snapshot.contains(shape), "{snapshot}");
+        let records = m.records(&db).await.expect("history");
+        assert_eq!(records.len(), 6);
+        assert!(records.iter().all(|r| r.direction == "upgrade" && r.status == "applied" && r.tool_version.starts_with("db-migrate ")));
+        // A no-op upgrade at head changes nothing and records nothing.
+        assert!(m.upgrade(&db, "heads").await.expect("no-op").is_empty());
+        assert_eq!(m.records(&db).await.expect("history").len(), 6);
+        m.downgrade(&db, "base").await.expect("downgrade");
+        assert!(m.current(&db).await.expect("current").is_empty());
+        assert_eq!(m.records(&db).await.expect("history").iter().filter(|r| r.direction == "downgrade").count(), 6);
+    }
+
+    async fn unknown_database_revision_is_refused(test_db: TestDb) {
+        let db = test_db.open().await;
+        let m = branched();
+        m.upgrade(&db, "a1a1").await.expect("upgrade");
+        db.execute_unprepared("INSERT INTO alembic_version (version_num) VALUES ('ffffffffffff')").await.expect("insert");
+        let err = m.upgrade(&db, "head").await.expect_err("unknown revision");
+        assert!(err.to_string().starts_with("the database is at revision `ffffffffffff`, which these migrations do not contain"), "{err}");
+        let err = m.stamp(&db, &["b2b2"], false).await.expect_err("stamp without purge refuses too");
+        assert!(matches!(err, Error::UnknownDatabaseRevision { .. }), "{err}");
+        assert_eq!(m.stamp(&db, &["b2b2"], true).await.expect("purge"), ["b2b2b2b2"]);
+        assert_eq!(m.current(&db).await.expect("current"), ["b2b2b2b2"]);
+    }
+
+    async fn open_migrated_brings_the_database_to_head(test_db: TestDb) {
+        let m = branched();
+        let db = Database::open_migrated(test_db.options(), &m).await.expect("open");
+        assert_eq!(m.current(&db).await.expect("current"), ["f6f6f6f6"]);
+    }
+}
+
+#[tokio::test]
+async fn foreign_key_violations_abort_the_migration_on_sqlite() {
+    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let db = test_db.open().await;
+    let m = Migrator::new(vec![
+        sql(
+            "p1p1p1p1",
+            &["CREATE TABLE parent (id INTEGER PRIMARY KEY)", "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id))"],
+            &[],
+        ),
+        sql("p2p2p2p2", &["INSERT INTO child (id, parent_id) VALUES (7, 42)"], &[]).revises("p1p1p1p1"),
+    ])
+    .expect("valid");
+    m.upgrade(&db, "p1p1").await.expect("tables");
+    let err = m.upgrade(&db, "head").await.expect_err("violation");
+    assert_eq!(
+        err.to_string(),
+        "upgrade p2p2p2p2 left foreign-key violations and was rolled back: child rowid 7 -> parent"
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM child").await, 0);
+    assert_eq!(m.current(&db).await.expect("current"), ["p1p1p1p1"]);
+    // Foreign keys are still on for the application's connections.
+    assert!(db.execute_unprepared("INSERT INTO child (id, parent_id) VALUES (8, 42)").await.is_err());
+}
+
+#[tokio::test]
+async fn postgres_schema_holds_tables_and_version_table() {
+    let Some(test_db) = TestDb::new(Backend::Postgres).await else { return };
+    let db = Database::open(OpenOptions::new(test_db.url()).schema("crmp")).await.expect("open");
+    let m = two_tables();
+    m.upgrade(&db, "r1r1").await.expect("upgrade");
+    let admin = test_db.open().await;
+    assert_eq!(count(&admin, "SELECT COUNT(*) FROM crmp.alembic_version WHERE version_num = 'r1r1r1r1'").await, 1);
+    assert_eq!(count(&admin, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'crmp' AND table_name = 't1'").await, 1);
+    assert_eq!(count(&admin, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'").await, 0);
+    assert_eq!(db.backend(), DbBackend::Postgres);
+}

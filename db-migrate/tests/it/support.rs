@@ -1,0 +1,48 @@
+//! Migrations made of SQL strings, for tests.
+
+use db_migrate::Script;
+use sea_orm_migration::prelude::*;
+
+/// A migration that runs SQL statements up and down.
+pub(crate) struct Sql {
+    name: String,
+    up: Vec<String>,
+    down: Vec<String>,
+}
+
+impl MigrationName for Sql {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Sql {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for s in &self.up {
+            manager.get_connection().execute_unprepared(s).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for s in &self.down {
+            manager.get_connection().execute_unprepared(s).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A script `rev` running `up` / `down`.
+pub(crate) fn sql(rev: &str, up: &[&str], down: &[&str]) -> Script {
+    Script::new(
+        rev,
+        Sql { name: rev.to_owned(), up: up.iter().map(|s| (*s).to_owned()).collect(), down: down.iter().map(|s| (*s).to_owned()).collect() },
+    )
+    .message(format!("migration {rev}"))
+}
+
+/// A script that does nothing.
+pub(crate) fn noop(rev: &str) -> Script {
+    sql(rev, &[], &[])
+}

@@ -47,9 +47,14 @@ impl Config {
     /// # Errors
     /// [`Error::ConfigRead`] or [`Error::ConfigParse`].
     pub fn from_path(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::ConfigRead { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|source| Error::ConfigParse { path: path.to_owned(), source })
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| Error::ConfigParse {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// The [`OpenOptions`] of the database labelled `label`, or of the `default` label when
@@ -60,10 +65,18 @@ impl Config {
     /// was given and the file has no default.
     pub fn database(&self, label: Option<&str>) -> Result<OpenOptions> {
         let label = label.or(self.default.as_deref()).ok_or(Error::NoDatabase)?;
-        let entry = self.databases.get(label).ok_or_else(|| Error::UnknownLabel {
-            label: label.to_owned(),
-            known: self.databases.keys().cloned().collect::<Vec<_>>().join(", "),
-        })?;
+        let entry = self
+            .databases
+            .get(label)
+            .ok_or_else(|| Error::UnknownLabel {
+                label: label.to_owned(),
+                known: self
+                    .databases
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
         let mut options = OpenOptions::new(entry.url.clone());
         if let Some(schema) = &entry.schema {
             options = options.schema(schema.clone());
@@ -83,10 +96,19 @@ mod tests {
              [databases.prod]\nurl = \"postgres://p@h/db\"\nschema = \"crmp\"\n[migrations]\nx = 1\n",
         )
         .expect("valid toml");
-        assert_eq!(config.database(None).expect("default").url(), "sqlite://a.sqlite3");
+        assert_eq!(
+            config.database(None).expect("default").url(),
+            "sqlite://a.sqlite3"
+        );
         let prod = config.database(Some("prod")).expect("prod");
         assert_eq!(prod.schema_name(), Some("crmp"));
-        let err = config.database(Some("nope")).expect_err("unknown").to_string();
-        assert_eq!(err, "no database labelled `nope` in the configuration; known labels: dev, prod");
+        let err = config
+            .database(Some("nope"))
+            .expect_err("unknown")
+            .to_string();
+        assert_eq!(
+            err,
+            "no database labelled `nope` in the configuration; known labels: dev, prod"
+        );
     }
 }

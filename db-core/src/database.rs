@@ -27,7 +27,12 @@ impl OpenOptions {
     /// `postgres://user@host/db` or `mysql://user@host/db`.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), schema: None, busy_timeout: Duration::from_secs(30), max_connections: None }
+        Self {
+            url: url.into(),
+            schema: None,
+            busy_timeout: Duration::from_secs(30),
+            max_connections: None,
+        }
     }
 
     /// The PostgreSQL schema to work in: it becomes the connection's `search_path` and holds the
@@ -178,7 +183,10 @@ impl Database {
     ///
     /// # Errors
     /// [`Error::Connect`].
-    pub async fn dedicated_connection(&self, sqlite_foreign_keys: bool) -> Result<DatabaseConnection> {
+    pub async fn dedicated_connection(
+        &self,
+        sqlite_foreign_keys: bool,
+    ) -> Result<DatabaseConnection> {
         match &self.sqlite {
             Some(SqliteLocation::Memory) => Ok(self.conn.clone()),
             Some(SqliteLocation::File(path)) => {
@@ -202,15 +210,26 @@ impl Database {
             SqliteLocation::Memory => (connect_sqlite_memory(&options).await?, None),
             SqliteLocation::File(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|source| Error::CreateFolder { path: dir.to_owned(), source })?;
+                    std::fs::create_dir_all(dir).map_err(|source| Error::CreateFolder {
+                        path: dir.to_owned(),
+                        source,
+                    })?;
                 }
                 let guard = OpenFileGuard::acquire(path)?;
                 let max = options.max_connections.unwrap_or(4);
-                (connect_sqlite_file(&options, path, max, true).await?, Some(guard))
+                (
+                    connect_sqlite_file(&options, path, max, true).await?,
+                    Some(guard),
+                )
             }
         };
-        Ok(Self { conn, backend: DbBackend::Sqlite, options, sqlite: Some(location), _file_guard: guard })
+        Ok(Self {
+            conn,
+            backend: DbBackend::Sqlite,
+            options,
+            sqlite: Some(location),
+            _file_guard: guard,
+        })
     }
 
     async fn open_server(options: OpenOptions, backend: DbBackend) -> Result<Self> {
@@ -225,11 +244,20 @@ impl Database {
                 .await?
                 .is_some();
             if !exists {
-                conn.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)))
-                    .await?;
+                conn.execute_unprepared(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {}",
+                    quote_ident(schema)
+                ))
+                .await?;
             }
         }
-        Ok(Self { conn, backend, options, sqlite: None, _file_guard: None })
+        Ok(Self {
+            conn,
+            backend,
+            options,
+            sqlite: None,
+            _file_guard: None,
+        })
     }
 }
 
@@ -267,26 +295,43 @@ pub fn quote_ident(name: &str) -> String {
 }
 
 fn backend_of(url: &str) -> Result<DbBackend> {
-    let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let backend = match scheme.as_str() {
         "sqlite" => DbBackend::Sqlite,
         "postgres" | "postgresql" => DbBackend::Postgres,
         "mysql" | "mariadb" => DbBackend::MySql,
-        _ => return Err(Error::UnsupportedUrl { url: redact_url(url) }),
+        _ => {
+            return Err(Error::UnsupportedUrl {
+                url: redact_url(url),
+            });
+        }
     };
     let enabled = match backend {
         DbBackend::Sqlite => cfg!(feature = "sqlite"),
         DbBackend::Postgres => cfg!(feature = "postgres"),
         _ => cfg!(feature = "mysql"),
     };
-    if enabled { Ok(backend) } else { Err(Error::UnsupportedUrl { url: redact_url(url) }) }
+    if enabled {
+        Ok(backend)
+    } else {
+        Err(Error::UnsupportedUrl {
+            url: redact_url(url),
+        })
+    }
 }
 
 /// The location a `sqlite:` URL names: `sqlite::memory:` / `sqlite://:memory:` or a file path
 /// (`sqlite://rel/path`, `sqlite:///abs/path`, `sqlite:rel/path`); a `?query` is ignored.
 #[must_use]
 pub fn sqlite_location(url: &str) -> SqliteLocation {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         SqliteLocation::Memory
@@ -316,7 +361,10 @@ async fn connect_server(options: &OpenOptions, max: Option<u32>) -> Result<Datab
     }
     sea_orm::Database::connect(opts)
         .await
-        .map_err(|source| Error::Connect { url: redact_url(&options.url), source })
+        .map_err(|source| Error::Connect {
+            url: redact_url(&options.url),
+            source,
+        })
 }
 
 #[cfg(feature = "sqlite")]
@@ -344,17 +392,26 @@ async fn connect_sqlite_file(
     });
     sea_orm::Database::connect(opts)
         .await
-        .map_err(|source| Error::Connect { url: redact_url(&options.url), source })
+        .map_err(|source| Error::Connect {
+            url: redact_url(&options.url),
+            source,
+        })
 }
 
 #[cfg(feature = "sqlite")]
 async fn connect_sqlite_memory(options: &OpenOptions) -> Result<DatabaseConnection> {
     let mut opts = base_connect_options(options, "sqlite::memory:".to_owned());
-    opts.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+    opts.max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None);
     opts.map_sqlx_sqlite_opts(|o| o.foreign_keys(true));
     sea_orm::Database::connect(opts)
         .await
-        .map_err(|source| Error::Connect { url: redact_url(&options.url), source })
+        .map_err(|source| Error::Connect {
+            url: redact_url(&options.url),
+            source,
+        })
 }
 
 #[cfg(not(feature = "sqlite"))]
@@ -364,12 +421,16 @@ async fn connect_sqlite_file(
     _max: u32,
     _foreign_keys: bool,
 ) -> Result<DatabaseConnection> {
-    Err(Error::UnsupportedUrl { url: redact_url(&options.url) })
+    Err(Error::UnsupportedUrl {
+        url: redact_url(&options.url),
+    })
 }
 
 #[cfg(not(feature = "sqlite"))]
 async fn connect_sqlite_memory(options: &OpenOptions) -> Result<DatabaseConnection> {
-    Err(Error::UnsupportedUrl { url: redact_url(&options.url) })
+    Err(Error::UnsupportedUrl {
+        url: redact_url(&options.url),
+    })
 }
 
 /// Registration of a SQLite file in the process-wide set of open files; removed on drop.
@@ -386,7 +447,9 @@ fn open_files() -> &'static Mutex<HashSet<PathBuf>> {
 impl OpenFileGuard {
     fn acquire(path: &Path) -> Result<Self> {
         let key = canonical_file_path(path);
-        let mut open = open_files().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = open_files()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !open.insert(key.clone()) {
             return Err(Error::AlreadyOpen { path: key });
         }
@@ -396,14 +459,19 @@ impl OpenFileGuard {
 
 impl Drop for OpenFileGuard {
     fn drop(&mut self) {
-        let mut open = open_files().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = open_files()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         open.remove(&self.key);
     }
 }
 
 /// The absolute, symlink-free path of a file that may not exist yet (its folder does).
 fn canonical_file_path(path: &Path) -> PathBuf {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     match (parent.canonicalize(), path.file_name()) {
         (Ok(dir), Some(name)) => dir.join(name),
         _ => path.to_owned(),

@@ -49,7 +49,10 @@ pub struct App {
 }
 
 #[derive(Debug, Parser)]
-#[command(about = "Alembic-style migrations for a sea-orm application", disable_help_subcommand = true)]
+#[command(
+    about = "Alembic-style migrations for a sea-orm application",
+    disable_help_subcommand = true
+)]
 struct Args {
     /// Database URL (sqlite://path, postgres://…, mysql://…); overrides everything else.
     #[arg(long, global = true)]
@@ -147,7 +150,10 @@ pub fn main(app: App) -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -155,12 +161,19 @@ pub fn main(app: App) -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    runtime.block_on(run(&app, std::env::args_os(), &mut stdout, &|k| std::env::var(k).ok()))
+    runtime.block_on(run(&app, std::env::args_os(), &mut stdout, &|k| {
+        std::env::var(k).ok()
+    }))
 }
 
 /// Runs the CLI with `args` (the first is the program name), writing normal output to `out`,
 /// reading variables through `env`. Returns the exit code; errors go to stderr as one line.
-pub async fn run<I, T>(app: &App, args: I, out: &mut dyn Write, env: &dyn Fn(&str) -> Option<String>) -> ExitCode
+pub async fn run<I, T>(
+    app: &App,
+    args: I,
+    out: &mut dyn Write,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -169,7 +182,11 @@ where
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match execute(app, args, out, env).await {
@@ -199,26 +216,46 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 
 fn write_lines(out: &mut dyn Write, lines: &[String]) -> Result<()> {
     for l in lines {
-        writeln!(out, "{l}").map_err(|e| Error::RevisionFile { path: "<stdout>".into(), reason: e.to_string() })?;
+        writeln!(out, "{l}").map_err(|e| Error::RevisionFile {
+            path: "<stdout>".into(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(())
 }
 
-async fn execute(app: &App, args: Args, out: &mut dyn Write, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+async fn execute(
+    app: &App,
+    args: Args,
+    out: &mut dyn Write,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<()> {
     let migrator = (app.migrator)()?;
     let graph = migrator.graph();
     match &args.command {
         Command::Heads { verbose } => return write_lines(out, &graph.heads_lines(*verbose)),
         Command::Branches => return write_lines(out, &graph.branches_lines()),
         Command::Show { rev } => return write_lines(out, &graph.show(rev)?),
-        Command::History { rev_range, indicate_current: false } => {
+        Command::History {
+            rev_range,
+            indicate_current: false,
+        } => {
             return write_lines(out, &graph.history(rev_range.as_deref(), &[])?);
         }
-        Command::Revision { message, head, rev_id, branch_label, depends_on } => {
-            let dir = app.migrations_dir.clone().ok_or_else(|| Error::RevisionFile {
-                path: "<none>".into(),
-                reason: "this migrator has no migrations folder configured".into(),
-            })?;
+        Command::Revision {
+            message,
+            head,
+            rev_id,
+            branch_label,
+            depends_on,
+        } => {
+            let dir = app
+                .migrations_dir
+                .clone()
+                .ok_or_else(|| Error::RevisionFile {
+                    path: "<none>".into(),
+                    reason: "this migrator has no migrations folder configured".into(),
+                })?;
             let down_revisions = match head.as_deref() {
                 Some("base") => Vec::new(),
                 Some(h) => vec![resolve_id(&migrator, h)?],
@@ -227,7 +264,11 @@ async fn execute(app: &App, args: Args, out: &mut dyn Write, env: &dyn Fn(&str) 
                     [one] => vec![one.to_string()],
                     many => {
                         return Err(Error::MultipleHeads {
-                            heads: many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                            heads: many
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
                         });
                     }
                 },
@@ -237,7 +278,9 @@ async fn execute(app: &App, args: Args, out: &mut dyn Write, env: &dyn Fn(&str) 
                 None => RevisionId::generate(),
             };
             if graph.script(revision.as_str()).is_some() {
-                return Err(Error::DuplicateRevision { revision: revision.to_string() });
+                return Err(Error::DuplicateRevision {
+                    revision: revision.to_string(),
+                });
             }
             let new = NewRevision {
                 revision,
@@ -287,11 +330,20 @@ fn resolve_id(migrator: &Migrator, rev: &str) -> Result<String> {
     Ok(migrator.graph().id(idx).to_string())
 }
 
-fn open_options(app: &App, args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<OpenOptions> {
+fn open_options(
+    app: &App,
+    args: &Args,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<OpenOptions> {
     let label = args.db.clone().or_else(|| {
-        args.x.iter().find_map(|kv| kv.strip_prefix("db=").map(str::to_owned))
+        args.x
+            .iter()
+            .find_map(|kv| kv.strip_prefix("db=").map(str::to_owned))
     });
-    let config_path = args.config.clone().or_else(|| app.default_config.clone().filter(|p| p.exists()));
+    let config_path = args
+        .config
+        .clone()
+        .or_else(|| app.default_config.clone().filter(|p| p.exists()));
     let config = match &config_path {
         Some(p) => Some(Config::from_path(p)?),
         None => None,
@@ -299,17 +351,28 @@ fn open_options(app: &App, args: &Args, env: &dyn Fn(&str) -> Option<String>) ->
     let mut options = if let Some(url) = &args.url {
         OpenOptions::new(url.clone())
     } else if let Some(label) = &label {
-        config.as_ref().ok_or(db_core::Error::NoDatabase).and_then(|c| c.database(Some(label)))?
+        config
+            .as_ref()
+            .ok_or(db_core::Error::NoDatabase)
+            .and_then(|c| c.database(Some(label)))?
     } else if let Some(url) = env("DATABASE_URL").filter(|u| !u.is_empty()) {
         OpenOptions::new(url)
-    } else if let Some(opts) = config.as_ref().filter(|c| c.default.is_some()).map(|c| c.database(None)) {
+    } else if let Some(opts) = config
+        .as_ref()
+        .filter(|c| c.default.is_some())
+        .map(|c| c.database(None))
+    {
         opts?
     } else if let Some(url) = &app.default_url {
         OpenOptions::new(url.clone())
     } else {
         return Err(db_core::Error::NoDatabase.into());
     };
-    if let Some(schema) = args.schema.clone().or_else(|| env("DATABASE_SCHEMA").filter(|s| !s.is_empty())) {
+    if let Some(schema) = args
+        .schema
+        .clone()
+        .or_else(|| env("DATABASE_SCHEMA").filter(|s| !s.is_empty()))
+    {
         options = options.schema(schema);
     }
     Ok(options)

@@ -123,7 +123,9 @@ pub enum Error {
         error: String,
     },
     /// The migration lock could not be taken.
-    #[error("could not take the migration lock `{lock}` within {seconds} s; is another migrator stuck?")]
+    #[error(
+        "could not take the migration lock `{lock}` within {seconds} s; is another migrator stuck?"
+    )]
     LockTimeout {
         /// The lock's name.
         lock: String,
@@ -161,6 +163,9 @@ pub(crate) trait DbContext<T> {
 
 impl<T> DbContext<T> for Result<T, DbErr> {
     fn context(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Db { context: context(), source })
+        self.map_err(|source| Error::Db {
+            context: context(),
+            source,
+        })
     }
 }

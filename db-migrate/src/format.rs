@@ -24,7 +24,11 @@ impl RevisionGraph {
     pub fn line(&self, script: &Script, style: LineStyle, current: bool) -> String {
         let mut text = String::new();
         if style.parents {
-            let down = if script.down_revisions.is_empty() { "<base>".to_owned() } else { script.down_revisions.join(", ") };
+            let down = if script.down_revisions.is_empty() {
+                "<base>".to_owned()
+            } else {
+                script.down_revisions.join(", ")
+            };
             if script.depends_on.is_empty() {
                 text.push_str(&format!("{down} -> "));
             } else {
@@ -68,10 +72,18 @@ impl RevisionGraph {
             None => None,
             Some(r) => Some(self.range(r, &current_set)?),
         };
-        let style = LineStyle { parents: true, doc: true, tree: true };
+        let style = LineStyle {
+            parents: true,
+            doc: true,
+            tree: true,
+        };
         Ok(self
             .newest_first()
-            .filter(|s| selected.as_ref().is_none_or(|sel| self.index(&s.revision).is_some_and(|i| sel.contains(&i))))
+            .filter(|s| {
+                selected
+                    .as_ref()
+                    .is_none_or(|sel| self.index(&s.revision).is_some_and(|i| sel.contains(&i)))
+            })
             .map(|s| self.line(s, style, current.contains(&s.revision)))
             .collect())
     }
@@ -105,8 +117,15 @@ impl RevisionGraph {
     /// `alembic heads`: one line per head.
     #[must_use]
     pub fn heads_lines(&self, verbose: bool) -> Vec<String> {
-        let style = LineStyle { parents: verbose, doc: verbose, tree: false };
-        self.newest_first().filter(|s| self.is_head(&s.revision)).map(|s| self.line(s, style, false)).collect()
+        let style = LineStyle {
+            parents: verbose,
+            doc: verbose,
+            tree: false,
+        };
+        self.newest_first()
+            .filter(|s| self.is_head(&s.revision))
+            .map(|s| self.line(s, style, false))
+            .collect()
     }
 
     /// `alembic branches`: each branch point, then `-> child` lines.
@@ -114,9 +133,28 @@ impl RevisionGraph {
     pub fn branches_lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for point in self.branch_points() {
-            out.push(self.line(point, LineStyle { parents: false, doc: true, tree: true }, false));
+            out.push(self.line(
+                point,
+                LineStyle {
+                    parents: false,
+                    doc: true,
+                    tree: true,
+                },
+                false,
+            ));
             for child in self.children_of(&point.revision) {
-                out.push(format!("    -> {}", self.line(child, LineStyle { parents: false, doc: true, tree: false }, false)));
+                out.push(format!(
+                    "    -> {}",
+                    self.line(
+                        child,
+                        LineStyle {
+                            parents: false,
+                            doc: true,
+                            tree: false
+                        },
+                        false
+                    )
+                ));
             }
         }
         out
@@ -126,7 +164,11 @@ impl RevisionGraph {
     /// marked `(unknown revision)`.
     #[must_use]
     pub fn current_lines(&self, current: &[String], verbose: bool) -> Vec<String> {
-        let style = LineStyle { parents: verbose, doc: verbose, tree: false };
+        let style = LineStyle {
+            parents: verbose,
+            doc: verbose,
+            tree: false,
+        };
         current
             .iter()
             .map(|c| match self.script(c) {
@@ -143,16 +185,31 @@ impl RevisionGraph {
     pub fn show(&self, rev: &str) -> Result<Vec<String>> {
         let i = self.resolve_rev(rev)?;
         let s = &self.scripts[i];
-        let head = if self.is_head(&s.revision) { " (head)" } else { "" };
+        let head = if self.is_head(&s.revision) {
+            " (head)"
+        } else {
+            ""
+        };
         let mut out = vec![format!("Rev: {}{head}", s.revision)];
-        let parent = if s.down_revisions.is_empty() { "<base>".to_owned() } else { s.down_revisions.join(", ") };
+        let parent = if s.down_revisions.is_empty() {
+            "<base>".to_owned()
+        } else {
+            s.down_revisions.join(", ")
+        };
         out.push(format!("Parent: {parent}"));
         if s.down_revisions.len() > 1 {
             out.push(format!("Merges: {}", s.down_revisions.join(", ")));
         }
-        let children: BTreeSet<&str> = self.children_of(&s.revision).iter().map(|c| c.revision.as_str()).collect();
+        let children: BTreeSet<&str> = self
+            .children_of(&s.revision)
+            .iter()
+            .map(|c| c.revision.as_str())
+            .collect();
         if children.len() > 1 {
-            out.push(format!("Branches into: {}", children.into_iter().collect::<Vec<_>>().join(", ")));
+            out.push(format!(
+                "Branches into: {}",
+                children.into_iter().collect::<Vec<_>>().join(", ")
+            ));
         }
         if !s.branch_labels.is_empty() {
             out.push(format!("Branch names: {}", s.branch_labels.join(", ")));

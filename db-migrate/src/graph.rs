@@ -39,7 +39,9 @@ impl RevisionGraph {
         for (i, s) in scripts.iter().enumerate() {
             let id = RevisionId::new(s.revision.clone())?;
             if by_id.insert(s.revision.clone(), i).is_some() {
-                return Err(Error::DuplicateRevision { revision: s.revision.clone() });
+                return Err(Error::DuplicateRevision {
+                    revision: s.revision.clone(),
+                });
             }
             ids.push(id);
         }
@@ -69,7 +71,10 @@ impl RevisionGraph {
         let mut labels: HashMap<String, usize> = HashMap::new();
         for (i, s) in scripts.iter().enumerate() {
             for label in &s.branch_labels {
-                let clash = labels.get(label).copied().or_else(|| by_id.get(label).copied());
+                let clash = labels
+                    .get(label)
+                    .copied()
+                    .or_else(|| by_id.get(label).copied());
                 if let Some(other) = clash {
                     return Err(Error::DuplicateBranchLabel {
                         label: label.clone(),
@@ -84,7 +89,18 @@ impl RevisionGraph {
         for (pos, &i) in order.iter().enumerate() {
             position[i] = pos;
         }
-        Ok(Self { scripts, ids, by_id, labels, parents, deps, children, dependents, position, order })
+        Ok(Self {
+            scripts,
+            ids,
+            by_id,
+            labels,
+            parents,
+            deps,
+            children,
+            dependents,
+            position,
+            order,
+        })
     }
 
     /// The number of revisions.
@@ -113,29 +129,46 @@ impl RevisionGraph {
     /// The heads: revisions no other revision names as down_revision.
     #[must_use]
     pub fn heads(&self) -> Vec<&RevisionId> {
-        self.head_indexes().into_iter().map(|i| &self.ids[i]).collect()
+        self.head_indexes()
+            .into_iter()
+            .map(|i| &self.ids[i])
+            .collect()
     }
 
     /// Branch points: revisions that two or more revisions name as down_revision.
     #[must_use]
     pub fn branch_points(&self) -> Vec<&Script> {
-        self.order.iter().rev().filter(|&&i| self.children[i].len() > 1).map(|&i| &self.scripts[i]).collect()
+        self.order
+            .iter()
+            .rev()
+            .filter(|&&i| self.children[i].len() > 1)
+            .map(|&i| &self.scripts[i])
+            .collect()
     }
 
     /// The revisions that name `id` as down_revision.
     #[must_use]
     pub fn children_of(&self, id: &str) -> Vec<&Script> {
-        self.by_id.get(id).map(|&i| self.children[i].iter().map(|&c| &self.scripts[c]).collect()).unwrap_or_default()
+        self.by_id
+            .get(id)
+            .map(|&i| self.children[i].iter().map(|&c| &self.scripts[c]).collect())
+            .unwrap_or_default()
     }
 
     /// Whether `id` is a head.
     #[must_use]
     pub fn is_head(&self, id: &str) -> bool {
-        self.by_id.get(id).is_some_and(|&i| self.children[i].is_empty())
+        self.by_id
+            .get(id)
+            .is_some_and(|&i| self.children[i].is_empty())
     }
 
     pub(crate) fn head_indexes(&self) -> Vec<usize> {
-        self.order.iter().copied().filter(|&i| self.children[i].is_empty()).collect()
+        self.order
+            .iter()
+            .copied()
+            .filter(|&i| self.children[i].is_empty())
+            .collect()
     }
 
     pub(crate) fn id(&self, i: usize) -> &RevisionId {
@@ -184,7 +217,10 @@ impl RevisionGraph {
         }
         let mut v: Vec<usize> = set.iter().copied().collect();
         v.sort_by_key(|&i| self.position[i]);
-        v.iter().map(|&i| self.ids[i].as_str()).collect::<Vec<_>>().join(", ")
+        v.iter()
+            .map(|&i| self.ids[i].as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn closure<'a, F, I>(&'a self, set: &RevSet, next: F) -> RevSet
@@ -206,7 +242,11 @@ impl RevisionGraph {
 }
 
 /// Kahn's algorithm over down_revision and depends_on edges; ties keep registration order.
-fn topological_order(scripts: &[Script], parents: &[Vec<usize>], deps: &[Vec<usize>]) -> Result<Vec<usize>> {
+fn topological_order(
+    scripts: &[Script],
+    parents: &[Vec<usize>],
+    deps: &[Vec<usize>],
+) -> Result<Vec<usize>> {
     let n = scripts.len();
     let mut pending: Vec<usize> = (0..n).map(|i| parents[i].len() + deps[i].len()).collect();
     let mut users = vec![Vec::new(); n];
@@ -229,11 +269,20 @@ fn topological_order(scripts: &[Script], parents: &[Vec<usize>], deps: &[Vec<usi
     if order.len() < n {
         // Revisions stuck only because they descend from a cycle are peeled off, leaf first.
         let mut stuck: BTreeSet<usize> = (0..n).filter(|&i| pending[i] > 0).collect();
-        while let Some(leaf) = stuck.iter().copied().find(|&i| !users[i].iter().any(|u| stuck.contains(u))) {
+        while let Some(leaf) = stuck
+            .iter()
+            .copied()
+            .find(|&i| !users[i].iter().any(|u| stuck.contains(u)))
+        {
             stuck.remove(&leaf);
         }
-        let names: Vec<&str> = stuck.iter().map(|&i| scripts[i].revision.as_str()).collect();
-        return Err(Error::Cycle { revisions: names.join(", ") });
+        let names: Vec<&str> = stuck
+            .iter()
+            .map(|&i| scripts[i].revision.as_str())
+            .collect();
+        return Err(Error::Cycle {
+            revisions: names.join(", "),
+        });
     }
     Ok(order)
 }

@@ -74,8 +74,16 @@ impl fmt::Display for Step {
     /// Alembic's log line: `Running upgrade <from> -> <rev>, <message>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.direction {
-            Direction::Upgrade => write!(f, "upgrade {} -> {}, {}", self.from, self.revision, self.message),
-            Direction::Downgrade => write!(f, "downgrade {} -> {}, {}", self.revision, self.to, self.message),
+            Direction::Upgrade => write!(
+                f,
+                "upgrade {} -> {}, {}",
+                self.from, self.revision, self.message
+            ),
+            Direction::Downgrade => write!(
+                f,
+                "downgrade {} -> {}, {}",
+                self.revision, self.to, self.message
+            ),
         }
     }
 }
@@ -94,7 +102,11 @@ impl Migrator {
     /// # Errors
     /// The graph validation errors of [`RevisionGraph::new`].
     pub fn new(scripts: Vec<Script>) -> Result<Self> {
-        Ok(Self { graph: RevisionGraph::new(scripts)?, table: VersionTable::default(), lock_timeout: Duration::from_secs(600) })
+        Ok(Self {
+            graph: RevisionGraph::new(scripts)?,
+            table: VersionTable::default(),
+            lock_timeout: Duration::from_secs(600),
+        })
     }
 
     /// Keeps state in `table` instead of `alembic_version` in the default schema.
@@ -137,7 +149,10 @@ impl Migrator {
     /// # Errors
     /// [`Error::Db`] when the query fails.
     pub async fn current(&self, db: &Database) -> Result<Vec<String>> {
-        self.table_for(db).read_heads(db.connection()).await.context(|| "reading the version table".into())
+        self.table_for(db)
+            .read_heads(db.connection())
+            .await
+            .context(|| "reading the version table".into())
     }
 
     /// The history table's rows, oldest first.
@@ -146,17 +161,29 @@ impl Migrator {
     /// [`Error::Db`] when the query fails.
     pub async fn records(&self, db: &Database) -> Result<Vec<HistoryRecord>> {
         let table = self.table_for(db);
-        if !table.table_exists(db.connection(), &table.history).await.context(|| "reading the history table".into())? {
+        if !table
+            .table_exists(db.connection(), &table.history)
+            .await
+            .context(|| "reading the history table".into())?
+        {
             return Ok(Vec::new());
         }
-        table.records(db.connection(), "").await.context(|| "reading the history table".into())
+        table
+            .records(db.connection(), "")
+            .await
+            .context(|| "reading the history table".into())
     }
 
     /// The ancestor-closed set of applied revisions for the version table's `heads`.
     fn applied(&self, heads: &[String]) -> Result<RevSet> {
         let mut set = RevSet::new();
         for h in heads {
-            let i = self.graph.index(h).ok_or_else(|| Error::UnknownDatabaseRevision { revision: h.clone() })?;
+            let i = self
+                .graph
+                .index(h)
+                .ok_or_else(|| Error::UnknownDatabaseRevision {
+                    revision: h.clone(),
+                })?;
             set.insert(i);
         }
         Ok(self.graph.ancestors(&set))
@@ -175,9 +202,14 @@ impl Migrator {
     /// [`Error::PartiallyApplied`] on MySQL.
     pub async fn upgrade(&self, db: &Database, target: &str) -> Result<Vec<Step>> {
         let table = self.table_for(db);
-        let heads = table.read_heads(db.connection()).await.context(|| "reading the version table".into())?;
+        let heads = table
+            .read_heads(db.connection())
+            .await
+            .context(|| "reading the version table".into())?;
         let applied = self.applied(&heads)?;
-        let goal = self.graph.ancestors(&self.graph.upgrade_target(target, &applied)?);
+        let goal = self
+            .graph
+            .ancestors(&self.graph.upgrade_target(target, &applied)?);
         if goal.is_subset(&applied) {
             return Ok(Vec::new());
         }
@@ -192,7 +224,10 @@ impl Migrator {
     /// As [`Migrator::upgrade`]; a target that is not applied is [`Error::InvalidTarget`].
     pub async fn downgrade(&self, db: &Database, target: &str) -> Result<Vec<Step>> {
         let table = self.table_for(db);
-        let heads = table.read_heads(db.connection()).await.context(|| "reading the version table".into())?;
+        let heads = table
+            .read_heads(db.connection())
+            .await
+            .context(|| "reading the version table".into())?;
         let applied = self.applied(&heads)?;
         let keep = self.graph.downgrade_final(target, &applied)?;
         if applied.is_subset(&keep) {
@@ -214,21 +249,41 @@ impl Migrator {
         let locked = self.lock(&conn, &table).await?;
         let result = async {
             self.ensure_tables(&conn, &table).await?;
-            let txn = begin(&conn).await.context(|| "starting the stamp transaction".into())?;
-            let old = table.read_heads_unchecked(&txn).await.context(|| "reading the version table".into())?;
-            let applied = if purge { RevSet::new() } else { self.applied(&old)? };
+            let txn = begin(&conn)
+                .await
+                .context(|| "starting the stamp transaction".into())?;
+            let old = table
+                .read_heads_unchecked(&txn)
+                .await
+                .context(|| "reading the version table".into())?;
+            let applied = if purge {
+                RevSet::new()
+            } else {
+                self.applied(&old)?
+            };
             let mut wanted = RevSet::new();
             for t in targets {
                 wanted.extend(self.graph.stamp_target(t, &applied)?);
             }
-            let related = self.graph.ancestors(&wanted).union(&self.graph.descendants(&wanted)).copied().collect::<RevSet>();
+            let related = self
+                .graph
+                .ancestors(&wanted)
+                .union(&self.graph.descendants(&wanted))
+                .copied()
+                .collect::<RevSet>();
             let current_heads = self.graph.heads_of(&applied);
             let mut new_set: RevSet = current_heads.difference(&related).copied().collect();
             new_set.extend(wanted.iter().copied());
             let new_heads = self.graph.heads_of(&self.graph.ancestors(&new_set));
-            let new: Vec<String> = new_heads.iter().map(|&i| self.graph.id(i).to_string()).collect();
+            let new: Vec<String> = new_heads
+                .iter()
+                .map(|&i| self.graph.id(i).to_string())
+                .collect();
             if purge {
-                table.purge(&txn).await.context(|| "purging the version table".into())?;
+                table
+                    .purge(&txn)
+                    .await
+                    .context(|| "purging the version table".into())?;
                 table.write_heads(&txn, &[], &new).await
             } else {
                 table.write_heads(&txn, &old, &new).await
@@ -236,24 +291,35 @@ impl Migrator {
             .context(|| "writing the version table".into())?;
             for rev in &new {
                 table
-                    .record(&txn, NewRecord {
-                        revision: rev,
-                        down_revisions: old.join(","),
-                        direction: "stamp",
-                        status: "applied",
-                        duration_ms: None,
-                        checksum: None,
-                        message: "stamp",
-                        error: None,
-                    })
+                    .record(
+                        &txn,
+                        NewRecord {
+                            revision: rev,
+                            down_revisions: old.join(","),
+                            direction: "stamp",
+                            status: "applied",
+                            duration_ms: None,
+                            checksum: None,
+                            message: "stamp",
+                            error: None,
+                        },
+                    )
                     .await
                     .context(|| "writing the history table".into())?;
             }
-            let resolved = table.resolve_all(&txn).await.context(|| "writing the history table".into())?;
+            let resolved = table
+                .resolve_all(&txn)
+                .await
+                .context(|| "writing the history table".into())?;
             if resolved > 0 {
-                tracing::info!(rows = resolved, "marked partially applied migrations as resolved");
+                tracing::info!(
+                    rows = resolved,
+                    "marked partially applied migrations as resolved"
+                );
             }
-            txn.commit().await.context(|| "committing the stamp".into())?;
+            txn.commit()
+                .await
+                .context(|| "committing the stamp".into())?;
             tracing::info!("stamped {} -> {}", fmt_heads(&old), fmt_heads(&new));
             Ok(new)
         }
@@ -264,11 +330,21 @@ impl Migrator {
 
     async fn ensure_tables(&self, conn: &DatabaseConnection, table: &VersionTable) -> Result<()> {
         if conn.get_database_backend() == DbBackend::Sqlite {
-            let txn = begin(conn).await.context(|| "starting a transaction".into())?;
-            table.ensure(&txn).await.context(|| "creating the version table".into())?;
-            txn.commit().await.context(|| "creating the version table".into())
+            let txn = begin(conn)
+                .await
+                .context(|| "starting a transaction".into())?;
+            table
+                .ensure(&txn)
+                .await
+                .context(|| "creating the version table".into())?;
+            txn.commit()
+                .await
+                .context(|| "creating the version table".into())
         } else {
-            table.ensure(conn).await.context(|| "creating the version table".into())
+            table
+                .ensure(conn)
+                .await
+                .context(|| "creating the version table".into())
         }
     }
 
@@ -276,47 +352,74 @@ impl Migrator {
         let in_memory = matches!(db.sqlite_location(), Some(SqliteLocation::Memory));
         let conn = db.dedicated_connection(false).await?;
         if in_memory {
-            conn.execute_unprepared("PRAGMA foreign_keys = OFF").await.context(|| "disabling foreign keys".into())?;
+            conn.execute_unprepared("PRAGMA foreign_keys = OFF")
+                .await
+                .context(|| "disabling foreign keys".into())?;
         }
         let locked = self.lock(&conn, table).await?;
         let result = self.run_locked(&conn, table, &goal).await;
         self.unlock(&conn, table, locked).await;
         if in_memory {
-            conn.execute_unprepared("PRAGMA foreign_keys = ON").await.context(|| "enabling foreign keys".into())?;
+            conn.execute_unprepared("PRAGMA foreign_keys = ON")
+                .await
+                .context(|| "enabling foreign keys".into())?;
         } else {
             let _ = conn.close().await;
         }
         result
     }
 
-    async fn run_locked(&self, conn: &DatabaseConnection, table: &VersionTable, goal: &Goal) -> Result<Vec<Step>> {
+    async fn run_locked(
+        &self,
+        conn: &DatabaseConnection,
+        table: &VersionTable,
+        goal: &Goal,
+    ) -> Result<Vec<Step>> {
         let backend = conn.get_database_backend();
         self.ensure_tables(conn, table).await?;
-        if backend == DbBackend::MySql {
-            if let Some(r) = table.unresolved(conn).await.context(|| "reading the history table".into())? {
-                return Err(Error::PartiallyApplied {
-                    revision: r.revision,
-                    direction: r.direction,
-                    error: r.error.unwrap_or_else(|| "interrupted".to_owned()),
-                });
-            }
+        if backend == DbBackend::MySql
+            && let Some(r) = table
+                .unresolved(conn)
+                .await
+                .context(|| "reading the history table".into())?
+        {
+            return Err(Error::PartiallyApplied {
+                revision: r.revision,
+                direction: r.direction,
+                error: r.error.unwrap_or_else(|| "interrupted".to_owned()),
+            });
         }
         let mut steps = Vec::new();
         loop {
             match backend {
                 DbBackend::MySql => {
-                    let heads = table.read_heads_unchecked(conn).await.context(|| "reading the version table".into())?;
-                    let Some(next) = self.next_step(goal, &heads)? else { break };
+                    let heads = table
+                        .read_heads_unchecked(conn)
+                        .await
+                        .context(|| "reading the version table".into())?;
+                    let Some(next) = self.next_step(goal, &heads)? else {
+                        break;
+                    };
                     steps.push(self.apply_mysql(conn, table, next, &heads).await?);
                 }
                 _ => {
-                    let txn = begin(conn).await.context(|| "starting a migration transaction".into())?;
-                    let heads = table.read_heads_unchecked(&txn).await.context(|| "reading the version table".into())?;
+                    let txn = begin(conn)
+                        .await
+                        .context(|| "starting a migration transaction".into())?;
+                    let heads = table
+                        .read_heads_unchecked(&txn)
+                        .await
+                        .context(|| "reading the version table".into())?;
                     let Some(next) = self.next_step(goal, &heads)? else {
-                        txn.commit().await.context(|| "ending the transaction".into())?;
+                        txn.commit()
+                            .await
+                            .context(|| "ending the transaction".into())?;
                         break;
                     };
-                    steps.push(self.apply_in_transaction(conn, txn, table, next, &heads).await?);
+                    steps.push(
+                        self.apply_in_transaction(conn, txn, table, next, &heads)
+                            .await?,
+                    );
                 }
             }
         }
@@ -324,12 +427,20 @@ impl Migrator {
     }
 
     /// The next revision to apply or revert towards `goal` from version-table `heads`.
-    fn next_step(&self, goal: &Goal, heads: &[String]) -> Result<Option<(usize, Direction, Vec<String>)>> {
+    fn next_step(
+        &self,
+        goal: &Goal,
+        heads: &[String],
+    ) -> Result<Option<(usize, Direction, Vec<String>)>> {
         let applied = self.applied(heads)?;
         let g = &self.graph;
         let (pick, direction, after) = match goal {
             Goal::Up(target) => {
-                let Some(next) = target.difference(&applied).copied().min_by_key(|&i| g.position(i)) else {
+                let Some(next) = target
+                    .difference(&applied)
+                    .copied()
+                    .min_by_key(|&i| g.position(i))
+                else {
                     return Ok(None);
                 };
                 let mut after = applied.clone();
@@ -337,7 +448,11 @@ impl Migrator {
                 (next, Direction::Upgrade, after)
             }
             Goal::Down(keep) => {
-                let Some(next) = applied.difference(keep).copied().max_by_key(|&i| g.position(i)) else {
+                let Some(next) = applied
+                    .difference(keep)
+                    .copied()
+                    .max_by_key(|&i| g.position(i))
+                else {
                     return Ok(None);
                 };
                 let mut after = applied.clone();
@@ -345,7 +460,11 @@ impl Migrator {
                 (next, Direction::Downgrade, after)
             }
         };
-        let new_heads = g.heads_of(&after).iter().map(|&i| g.id(i).to_string()).collect();
+        let new_heads = g
+            .heads_of(&after)
+            .iter()
+            .map(|&i| g.id(i).to_string())
+            .collect();
         Ok(Some((pick, direction, new_heads)))
     }
 
@@ -367,21 +486,34 @@ impl Migrator {
             at: from.clone(),
             source,
         };
-        tracing::info!("running {} {}", direction.as_str(), describe(direction, &from, &revision, &to, &script.message));
+        tracing::info!(
+            "running {} {}",
+            direction.as_str(),
+            describe(direction, &from, &revision, &to, &script.message)
+        );
         let started = Instant::now();
         let own_transaction = script.migration.use_transaction() == Some(false);
         let outcome = if own_transaction {
             // The migration manages its own transactions: run it on the connection.
             txn.rollback().await.map_err(&fail)?;
-            run_migration(script, direction, &SchemaManager::new(conn)).await.map_err(&fail)?;
+            run_migration(script, direction, &SchemaManager::new(conn))
+                .await
+                .map_err(&fail)?;
             let txn = begin(conn).await.map_err(&fail)?;
-            self.finish(&txn, table, script, &revision, direction, old_heads, &new_heads, started).await.map_err(&fail)?;
+            self.finish(
+                &txn, table, script, &revision, direction, old_heads, &new_heads, started,
+            )
+            .await
+            .map_err(&fail)?;
             check_foreign_keys(&txn, &revision, direction).await?;
             txn.commit().await.map_err(&fail)
         } else {
             let result = async {
                 run_migration(script, direction, &SchemaManager::new(&txn)).await?;
-                self.finish(&txn, table, script, &revision, direction, old_heads, &new_heads, started).await
+                self.finish(
+                    &txn, table, script, &revision, direction, old_heads, &new_heads, started,
+                )
+                .await
             }
             .await;
             match result {
@@ -399,10 +531,20 @@ impl Migrator {
             }
         };
         outcome?;
-        Ok(Step { revision, direction, from, to, message: script.message.clone(), duration: started.elapsed() })
+        Ok(Step {
+            revision,
+            direction,
+            from,
+            to,
+            message: script.message.clone(),
+            duration: started.elapsed(),
+        })
     }
 
-    #[expect(clippy::too_many_arguments, reason = "private helper shared by both transaction paths")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "private helper shared by both transaction paths"
+    )]
     async fn finish(
         &self,
         txn: &impl ConnectionTrait,
@@ -416,16 +558,19 @@ impl Migrator {
     ) -> Result<(), DbErr> {
         table.write_heads(txn, old_heads, new_heads).await?;
         table
-            .record(txn, NewRecord {
-                revision: revision.as_str(),
-                down_revisions: script.down_revisions.join(","),
-                direction: direction.as_str(),
-                status: "applied",
-                duration_ms: Some(millis(started.elapsed())),
-                checksum: script.checksum.as_deref(),
-                message: &script.message,
-                error: None,
-            })
+            .record(
+                txn,
+                NewRecord {
+                    revision: revision.as_str(),
+                    down_revisions: script.down_revisions.join(","),
+                    direction: direction.as_str(),
+                    status: "applied",
+                    duration_ms: Some(millis(started.elapsed())),
+                    checksum: script.checksum.as_deref(),
+                    message: &script.message,
+                    error: None,
+                },
+            )
             .await
             .map(|_| ())
     }
@@ -443,18 +588,25 @@ impl Migrator {
         let revision = self.graph.id(index).clone();
         let from = fmt_heads(old_heads);
         let to = fmt_heads(&new_heads);
-        tracing::info!("running {} {}", direction.as_str(), describe(direction, &from, &revision, &to, &script.message));
+        tracing::info!(
+            "running {} {}",
+            direction.as_str(),
+            describe(direction, &from, &revision, &to, &script.message)
+        );
         let marker = table
-            .record(conn, NewRecord {
-                revision: revision.as_str(),
-                down_revisions: script.down_revisions.join(","),
-                direction: direction.as_str(),
-                status: "running",
-                duration_ms: None,
-                checksum: script.checksum.as_deref(),
-                message: &script.message,
-                error: None,
-            })
+            .record(
+                conn,
+                NewRecord {
+                    revision: revision.as_str(),
+                    down_revisions: script.down_revisions.join(","),
+                    direction: direction.as_str(),
+                    status: "running",
+                    duration_ms: None,
+                    checksum: script.checksum.as_deref(),
+                    message: &script.message,
+                    error: None,
+                },
+            )
             .await
             .context(|| "writing the history table".into())?;
         let started = Instant::now();
@@ -466,13 +618,29 @@ impl Migrator {
         let elapsed = millis(started.elapsed());
         match result {
             Ok(()) => {
-                table.set_status(conn, marker, "applied", Some(elapsed), None).await.context(|| "writing the history table".into())?;
-                Ok(Step { revision, direction, from, to, message: script.message.clone(), duration: started.elapsed() })
+                table
+                    .set_status(conn, marker, "applied", Some(elapsed), None)
+                    .await
+                    .context(|| "writing the history table".into())?;
+                Ok(Step {
+                    revision,
+                    direction,
+                    from,
+                    to,
+                    message: script.message.clone(),
+                    duration: started.elapsed(),
+                })
             }
             Err(e) => {
                 let text = e.to_string();
-                let _ = table.set_status(conn, marker, "failed", Some(elapsed), Some(&text)).await;
-                Err(Error::PartiallyApplied { revision: revision.to_string(), direction: direction.as_str().to_owned(), error: text })
+                let _ = table
+                    .set_status(conn, marker, "failed", Some(elapsed), Some(&text))
+                    .await;
+                Err(Error::PartiallyApplied {
+                    revision: revision.to_string(),
+                    direction: direction.as_str().to_owned(),
+                    error: text,
+                })
             }
         }
     }
@@ -482,9 +650,13 @@ impl Migrator {
         let (key, name) = table.lock_key(backend);
         match backend {
             DbBackend::Postgres => {
-                conn.execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_lock($1)", [key.into()]))
-                    .await
-                    .context(|| "taking the migration lock".into())?;
+                conn.execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT pg_advisory_lock($1)",
+                    [key.into()],
+                ))
+                .await
+                .context(|| "taking the migration lock".into())?;
                 Ok(true)
             }
             DbBackend::MySql => {
@@ -493,15 +665,27 @@ impl Migrator {
                     .query_one_raw(Statement::from_sql_and_values(
                         backend,
                         "SELECT GET_LOCK(?, ?) AS locked",
-                        [name.as_str().into(), i64::try_from(secs).unwrap_or(i64::MAX).into()],
+                        [
+                            name.as_str().into(),
+                            i64::try_from(secs).unwrap_or(i64::MAX).into(),
+                        ],
                     ))
                     .await
                     .context(|| "taking the migration lock".into())?;
                 let locked: Option<i64> = match row {
-                    Some(r) => r.try_get("", "locked").context(|| "taking the migration lock".into())?,
+                    Some(r) => r
+                        .try_get("", "locked")
+                        .context(|| "taking the migration lock".into())?,
                     None => None,
                 };
-                if locked == Some(1) { Ok(true) } else { Err(Error::LockTimeout { lock: name, seconds: secs }) }
+                if locked == Some(1) {
+                    Ok(true)
+                } else {
+                    Err(Error::LockTimeout {
+                        lock: name,
+                        seconds: secs,
+                    })
+                }
             }
             _ => Ok(false),
         }
@@ -514,7 +698,11 @@ impl Migrator {
         let backend = conn.get_database_backend();
         let (key, name) = table.lock_key(backend);
         let stmt = match backend {
-            DbBackend::Postgres => Statement::from_sql_and_values(backend, "SELECT pg_advisory_unlock($1)", [key.into()]),
+            DbBackend::Postgres => Statement::from_sql_and_values(
+                backend,
+                "SELECT pg_advisory_unlock($1)",
+                [key.into()],
+            ),
             _ => Statement::from_sql_and_values(backend, "SELECT RELEASE_LOCK(?)", [name.into()]),
         };
         if let Err(e) = conn.execute_raw(stmt).await {
@@ -527,7 +715,10 @@ impl Migrator {
 impl Migrate for Migrator {
     /// Upgrades to every head (`upgrade heads`).
     async fn migrate(&self, db: &Database) -> Result<(), BoxError> {
-        self.upgrade(db, "heads").await.map(|_| ()).map_err(Into::into)
+        self.upgrade(db, "heads")
+            .await
+            .map(|_| ())
+            .map_err(Into::into)
     }
 }
 
@@ -543,7 +734,11 @@ async fn begin(conn: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction
     }
 }
 
-async fn run_migration(script: &Script, direction: Direction, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+async fn run_migration(
+    script: &Script,
+    direction: Direction,
+    manager: &SchemaManager<'_>,
+) -> Result<(), DbErr> {
     match direction {
         Direction::Upgrade => script.migration.up(manager).await,
         Direction::Downgrade => script.migration.down(manager).await,
@@ -551,12 +746,19 @@ async fn run_migration(script: &Script, direction: Direction, manager: &SchemaMa
 }
 
 /// `PRAGMA foreign_key_check` on SQLite: any row is a violation that aborts the step.
-async fn check_foreign_keys(txn: &impl ConnectionTrait, revision: &RevisionId, direction: Direction) -> Result<()> {
+async fn check_foreign_keys(
+    txn: &impl ConnectionTrait,
+    revision: &RevisionId,
+    direction: Direction,
+) -> Result<()> {
     if txn.get_database_backend() != DbBackend::Sqlite {
         return Ok(());
     }
     let rows = txn
-        .query_all_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA foreign_key_check"))
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA foreign_key_check",
+        ))
         .await
         .context(|| "checking foreign keys".into())?;
     if rows.is_empty() {
@@ -569,10 +771,17 @@ async fn check_foreign_keys(txn: &impl ConnectionTrait, revision: &RevisionId, d
             let table: String = r.try_get_by_index(0).unwrap_or_default();
             let rowid: Option<i64> = r.try_get_by_index(1).unwrap_or_default();
             let parent: String = r.try_get_by_index(2).unwrap_or_default();
-            format!("{table} rowid {} -> {parent}", rowid.map_or_else(|| "?".to_owned(), |r| r.to_string()))
+            format!(
+                "{table} rowid {} -> {parent}",
+                rowid.map_or_else(|| "?".to_owned(), |r| r.to_string())
+            )
         })
         .collect();
-    let more = if rows.len() > 20 { format!(" and {} more", rows.len() - 20) } else { String::new() };
+    let more = if rows.len() > 20 {
+        format!(" and {} more", rows.len() - 20)
+    } else {
+        String::new()
+    };
     Err(Error::ForeignKeyViolation {
         revision: revision.to_string(),
         direction: direction.as_str(),
@@ -580,7 +789,13 @@ async fn check_foreign_keys(txn: &impl ConnectionTrait, revision: &RevisionId, d
     })
 }
 
-fn describe(direction: Direction, from: &str, revision: &RevisionId, to: &str, message: &str) -> String {
+fn describe(
+    direction: Direction,
+    from: &str,
+    revision: &RevisionId,
+    to: &str,
+    message: &str,
+) -> String {
     match direction {
         Direction::Upgrade => format!("{from} -> {revision}, {message}"),
         Direction::Downgrade => format!("{revision} -> {to}, {message}"),
@@ -588,7 +803,11 @@ fn describe(direction: Direction, from: &str, revision: &RevisionId, to: &str, m
 }
 
 fn fmt_heads(heads: &[String]) -> String {
-    if heads.is_empty() { "<base>".to_owned() } else { heads.join(", ") }
+    if heads.is_empty() {
+        "<base>".to_owned()
+    } else {
+        heads.join(", ")
+    }
 }
 
 fn millis(d: Duration) -> i64 {

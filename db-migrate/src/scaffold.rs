@@ -37,21 +37,34 @@ pub struct NewRevision {
 /// written; nothing is left half-written (the registry is written last, after the new file).
 pub fn write_revision(dir: &Path, new: &NewRevision) -> Result<PathBuf> {
     let registry = dir.with_extension("rs");
-    let err = |path: &Path, reason: String| Error::RevisionFile { path: path.display().to_string(), reason };
+    let err = |path: &Path, reason: String| Error::RevisionFile {
+        path: path.display().to_string(),
+        reason,
+    };
     let text = std::fs::read_to_string(&registry).map_err(|e| err(&registry, e.to_string()))?;
     if !text.contains(MODULES_END) || !text.contains(SCRIPTS_END) {
         return Err(err(
             &registry,
-            format!("it must contain the marker lines `{MODULES_END}` (after the `mod` lines) and `{SCRIPTS_END}` (inside the list of scripts)"),
+            format!(
+                "it must contain the marker lines `{MODULES_END}` (after the `mod` lines) and `{SCRIPTS_END}` (inside the list of scripts)"
+            ),
         ));
     }
     let mut slug = new.message.to_snake_case();
     slug.truncate(40);
-    let module = if slug.is_empty() { format!("r{}", new.revision) } else { format!("r{}_{slug}", new.revision) };
+    let module = if slug.is_empty() {
+        format!("r{}", new.revision)
+    } else {
+        format!("r{}_{slug}", new.revision)
+    };
     let file = dir.join(format!("{module}.rs"));
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
     std::fs::write(&file, render(new, &module)).map_err(|e| err(&file, e.to_string()))?;
-    let updated = insert_before(&insert_before(&text, MODULES_END, &format!("mod {module};")), SCRIPTS_END, &format!("{module}::script(),"));
+    let updated = insert_before(
+        &insert_before(&text, MODULES_END, &format!("mod {module};")),
+        SCRIPTS_END,
+        &format!("{module}::script(),"),
+    );
     if let Err(e) = std::fs::write(&registry, updated) {
         let _ = std::fs::remove_file(&file);
         return Err(err(&registry, e.to_string()));
@@ -79,8 +92,15 @@ fn rust_str(s: &str) -> String {
 /// The source of a new revision file.
 #[must_use]
 pub fn render(new: &NewRevision, module: &str) -> String {
-    let revises = if new.down_revisions.is_empty() { "<base>".to_owned() } else { new.down_revisions.join(", ") };
-    let mut builder = format!("    Script::new({}, Migration)\n", rust_str(new.revision.as_str()));
+    let revises = if new.down_revisions.is_empty() {
+        "<base>".to_owned()
+    } else {
+        new.down_revisions.join(", ")
+    };
+    let mut builder = format!(
+        "    Script::new({}, Migration)\n",
+        rust_str(new.revision.as_str())
+    );
     for d in &new.down_revisions {
         builder.push_str(&format!("        .revises({})\n", rust_str(d)));
     }
@@ -91,7 +111,9 @@ pub fn render(new: &NewRevision, module: &str) -> String {
         builder.push_str(&format!("        .depends_on({})\n", rust_str(d)));
     }
     builder.push_str(&format!("        .message({})\n", rust_str(&new.message)));
-    builder.push_str(&format!("        .source(file!(), include_str!(\"{module}.rs\"))\n"));
+    builder.push_str(&format!(
+        "        .source(file!(), include_str!(\"{module}.rs\"))\n"
+    ));
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
     let doc = new.message.replace('\n', " ");
     format!(
@@ -150,12 +172,19 @@ mod tests {
             depends_on: vec![],
         };
         let file = write_revision(&migrations, &new).expect("written");
-        assert!(file.ends_with("migrations/r0123456789ab_add_course_codes.rs"), "{}", file.display());
+        assert!(
+            file.ends_with("migrations/r0123456789ab_add_course_codes.rs"),
+            "{}",
+            file.display()
+        );
         let source = std::fs::read_to_string(&file).expect("file");
         assert!(source.contains(".revises(\"a1\")"), "{source}");
         assert!(source.contains("//! Revision ID: 0123456789ab"), "{source}");
         let registry = std::fs::read_to_string(dir.path().join("migrations.rs")).expect("registry");
-        assert!(registry.contains("mod r0123456789ab_add_course_codes;\n// db-migrate: modules end"), "{registry}");
+        assert!(
+            registry.contains("mod r0123456789ab_add_course_codes;\n// db-migrate: modules end"),
+            "{registry}"
+        );
         assert!(registry.contains("        r0123456789ab_add_course_codes::script(),\n        // db-migrate: scripts end"), "{registry}");
     }
 
@@ -170,8 +199,16 @@ mod tests {
             branch_labels: vec![],
             depends_on: vec![],
         };
-        let err = write_revision(&dir.path().join("m"), &new).expect_err("no markers").to_string();
+        let err = write_revision(&dir.path().join("m"), &new)
+            .expect_err("no markers")
+            .to_string();
         assert!(err.contains("marker lines"), "{err}");
-        assert!(!dir.path().join("m").exists() || std::fs::read_dir(dir.path().join("m")).map(|d| d.count()).unwrap_or(0) == 0);
+        assert!(
+            !dir.path().join("m").exists()
+                || std::fs::read_dir(dir.path().join("m"))
+                    .map(|d| d.count())
+                    .unwrap_or(0)
+                    == 0
+        );
     }
 }

@@ -20,7 +20,11 @@ impl RevisionId {
         let valid = !id.is_empty()
             && id.len() <= 32
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if valid { Ok(Self(id)) } else { Err(Error::InvalidRevisionId { revision: id }) }
+        if valid {
+            Ok(Self(id))
+        } else {
+            Err(Error::InvalidRevisionId { revision: id })
+        }
     }
 
     /// A fresh random id of 12 hex digits, as `alembic revision` makes
@@ -123,7 +127,8 @@ impl Script {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.down_revisions.extend(down_revisions.into_iter().map(Into::into));
+        self.down_revisions
+            .extend(down_revisions.into_iter().map(Into::into));
         self
     }
 

@@ -42,10 +42,10 @@ pub(crate) fn parse(target: &str) -> Spec {
             },
         };
     }
-    if let Some(i) = t.rfind(['+', '-']).filter(|&i| i > 0) {
-        if let Some(n) = relative_number(&t[i..]) {
-            return Spec::RevRelative(t[..i].to_owned(), n);
-        }
+    if let Some(i) = t.rfind(['+', '-']).filter(|&i| i > 0)
+        && let Some(n) = relative_number(&t[i..])
+    {
+        return Spec::RevRelative(t[..i].to_owned(), n);
     }
     Spec::Rev(t.to_owned())
 }
@@ -86,7 +86,11 @@ impl RevisionGraph {
             }),
             many => Err(Error::AmbiguousRevision {
                 target: input.to_owned(),
-                candidates: many.iter().map(|&i| self.id(i).as_str()).collect::<Vec<_>>().join(", "),
+                candidates: many
+                    .iter()
+                    .map(|&i| self.id(i).as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }
@@ -105,41 +109,73 @@ impl RevisionGraph {
             );
         }
         if !close.is_empty() {
-            return format!("revisions starting with `{}`: {}", &input[..1], close.join(", "));
+            return format!(
+                "revisions starting with `{}`: {}",
+                &input[..1],
+                close.join(", ")
+            );
         }
         let heads: Vec<&str> = self.heads().into_iter().map(|h| h.as_str()).collect();
         if heads.is_empty() {
             "there are no revisions".to_owned()
         } else {
-            format!("known heads: {} (see `history` for all revisions)", heads.join(", "))
+            format!(
+                "known heads: {} (see `history` for all revisions)",
+                heads.join(", ")
+            )
         }
     }
 
     fn single_head(&self) -> Result<usize> {
         match self.head_indexes().as_slice() {
             [one] => Ok(*one),
-            [] => Err(Error::UnknownRevision { target: "head".into(), candidates: "there are no revisions".into() }),
-            many => Err(Error::MultipleHeads { heads: self.format_set(&many.iter().copied().collect()) }),
+            [] => Err(Error::UnknownRevision {
+                target: "head".into(),
+                candidates: "there are no revisions".into(),
+            }),
+            many => Err(Error::MultipleHeads {
+                heads: self.format_set(&many.iter().copied().collect()),
+            }),
         }
     }
 
     fn branch_head(&self, branch: &str) -> Result<usize> {
         let root = self.resolve_rev(branch)?;
         let below = self.descendants(&RevSet::from([root]));
-        let heads: RevSet = self.head_indexes().into_iter().filter(|h| below.contains(h)).collect();
+        let heads: RevSet = self
+            .head_indexes()
+            .into_iter()
+            .filter(|h| below.contains(h))
+            .collect();
         match heads.len() {
             1 => Ok(heads.into_iter().next().unwrap_or(root)),
-            _ => Err(Error::MultipleHeads { heads: self.format_set(&heads) }),
+            _ => Err(Error::MultipleHeads {
+                heads: self.format_set(&heads),
+            }),
         }
     }
 
     /// Members of `applied` that nothing else in it needs.
     fn leaves(&self, applied: &RevSet) -> Vec<usize> {
-        let needed: RevSet = applied.iter().flat_map(|&i| self.parents[i].iter().chain(&self.deps[i])).copied().collect();
-        applied.iter().copied().filter(|i| !needed.contains(i)).collect()
+        let needed: RevSet = applied
+            .iter()
+            .flat_map(|&i| self.parents[i].iter().chain(&self.deps[i]))
+            .copied()
+            .collect();
+        applied
+            .iter()
+            .copied()
+            .filter(|i| !needed.contains(i))
+            .collect()
     }
 
-    fn ambiguous(&self, target: &str, operation: &'static str, options: &[usize], sign: char) -> Error {
+    fn ambiguous(
+        &self,
+        target: &str,
+        operation: &'static str,
+        options: &[usize],
+        sign: char,
+    ) -> Error {
         Error::InvalidTarget {
             target: target.to_owned(),
             operation,
@@ -157,7 +193,9 @@ impl RevisionGraph {
         for taken in 0..n {
             let options: Vec<usize> = match at {
                 Some(i) => self.children[i].clone(),
-                None => (0..self.len()).filter(|&i| self.parents[i].is_empty()).collect(),
+                None => (0..self.len())
+                    .filter(|&i| self.parents[i].is_empty())
+                    .collect(),
             };
             at = Some(match options.as_slice() {
                 [one] => *one,
@@ -249,7 +287,10 @@ impl RevisionGraph {
                 if n >= 0 {
                     RevSet::from([self.walk_up(target, Some(rev), n.unsigned_abs())?])
                 } else {
-                    self.walk_down(target, rev, n.unsigned_abs())?.0.into_iter().collect()
+                    self.walk_down(target, rev, n.unsigned_abs())?
+                        .0
+                        .into_iter()
+                        .collect()
                 }
             }
         })
@@ -257,13 +298,19 @@ impl RevisionGraph {
 
     /// The applied set a downgrade to `target` must end with, given the current applied set.
     pub(crate) fn downgrade_final(&self, target: &str, applied: &RevSet) -> Result<RevSet> {
-        let invalid = |reason: String| Error::InvalidTarget { target: target.to_owned(), operation: "downgrade", reason };
+        let invalid = |reason: String| Error::InvalidTarget {
+            target: target.to_owned(),
+            operation: "downgrade",
+            reason,
+        };
         match parse(target) {
             Spec::Base => Ok(RevSet::new()),
-            Spec::Head | Spec::Heads | Spec::BranchHead(_) => {
-                Err(invalid("heads are above the database; use `upgrade`".to_owned()))
-            }
-            Spec::Relative(n) if n > 0 => Err(invalid("a positive step moves up; use `upgrade`".to_owned())),
+            Spec::Head | Spec::Heads | Spec::BranchHead(_) => Err(invalid(
+                "heads are above the database; use `upgrade`".to_owned(),
+            )),
+            Spec::Relative(n) if n > 0 => Err(invalid(
+                "a positive step moves up; use `upgrade`".to_owned(),
+            )),
             Spec::Relative(n) => self.step_down(target, applied.clone(), n.unsigned_abs()),
             Spec::Rev(r) => {
                 let rev = self.resolve_rev(&r)?;
@@ -279,7 +326,9 @@ impl RevisionGraph {
             Spec::RevRelative(r, n) => {
                 let rev = self.resolve_rev(&r)?;
                 if n > 0 {
-                    return Err(invalid("a positive step moves up; use `upgrade`".to_owned()));
+                    return Err(invalid(
+                        "a positive step moves up; use `upgrade`".to_owned(),
+                    ));
                 }
                 match self.walk_down(target, rev, n.unsigned_abs())? {
                     (Some(keep), _) => Ok(self.keep_through(applied, keep)),

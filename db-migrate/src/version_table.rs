@@ -22,7 +22,11 @@ pub struct VersionTable {
 
 impl Default for VersionTable {
     fn default() -> Self {
-        Self { name: "alembic_version".into(), schema: None, history: "alembic_version_history".into() }
+        Self {
+            name: "alembic_version".into(),
+            schema: None,
+            history: "alembic_version_history".into(),
+        }
     }
 }
 
@@ -60,7 +64,11 @@ impl VersionTable {
     fn qualified(&self, backend: DbBackend, table: &str) -> String {
         match (&self.schema, backend) {
             (Some(schema), DbBackend::Postgres | DbBackend::MySql) => {
-                format!("{}.{}", Self::quote(backend, schema), Self::quote(backend, table))
+                format!(
+                    "{}.{}",
+                    Self::quote(backend, schema),
+                    Self::quote(backend, table)
+                )
             }
             _ => Self::quote(backend, table),
         }
@@ -85,7 +93,11 @@ impl VersionTable {
         (i64::from_be_bytes(bytes), lock_name)
     }
 
-    pub(crate) async fn table_exists(&self, db: &impl ConnectionTrait, table: &str) -> Result<bool, DbErr> {
+    pub(crate) async fn table_exists(
+        &self,
+        db: &impl ConnectionTrait,
+        table: &str,
+    ) -> Result<bool, DbErr> {
         let backend = db.get_database_backend();
         let stmt = match backend {
             DbBackend::Sqlite => Statement::from_sql_and_values(
@@ -122,7 +134,10 @@ impl VersionTable {
             let (id, ts) = match backend {
                 DbBackend::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "TIMESTAMP"),
                 DbBackend::Postgres => ("id BIGSERIAL PRIMARY KEY", "TIMESTAMP"),
-                _ => ("id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", "DATETIME(6)"),
+                _ => (
+                    "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+                    "DATETIME(6)",
+                ),
             };
             db.execute_unprepared(&format!(
                 "CREATE TABLE {} ({id}, revision VARCHAR(32) NOT NULL, down_revisions VARCHAR(255), \
@@ -144,15 +159,23 @@ impl VersionTable {
         self.read_heads_unchecked(db).await
     }
 
-    pub(crate) async fn read_heads_unchecked(&self, db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    pub(crate) async fn read_heads_unchecked(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> Result<Vec<String>, DbErr> {
         let backend = db.get_database_backend();
         let rows = db
             .query_all_raw(Statement::from_string(
                 backend,
-                format!("SELECT version_num FROM {} ORDER BY version_num", self.version_sql(backend)),
+                format!(
+                    "SELECT version_num FROM {} ORDER BY version_num",
+                    self.version_sql(backend)
+                ),
             ))
             .await?;
-        rows.iter().map(|r| r.try_get::<String>("", "version_num")).collect()
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "version_num"))
+            .collect()
     }
 
     /// Replaces the rows `old` with `new` (rows in both stay).
@@ -187,11 +210,17 @@ impl VersionTable {
     /// Deletes every row of the version table (`stamp --purge`).
     pub(crate) async fn purge(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
         let backend = db.get_database_backend();
-        db.execute_unprepared(&format!("DELETE FROM {}", self.version_sql(backend))).await.map(|_| ())
+        db.execute_unprepared(&format!("DELETE FROM {}", self.version_sql(backend)))
+            .await
+            .map(|_| ())
     }
 
     /// Appends a history row and returns its id.
-    pub(crate) async fn record(&self, db: &impl ConnectionTrait, entry: NewRecord<'_>) -> Result<i64, DbErr> {
+    pub(crate) async fn record(
+        &self,
+        db: &impl ConnectionTrait,
+        entry: NewRecord<'_>,
+    ) -> Result<i64, DbErr> {
         let backend = db.get_database_backend();
         let p = placeholder(backend);
         let now = match backend {
@@ -203,7 +232,15 @@ impl VersionTable {
             "INSERT INTO {} (revision, down_revisions, direction, status, applied_at, duration_ms, checksum, tool_version, message, error) \
              VALUES ({}, {}, {}, {}, {now}, {}, {}, {}, {}, {})",
             self.history_sql(backend),
-            p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9)
         );
         let values: [Value; 9] = [
             entry.revision.into(),
@@ -218,11 +255,17 @@ impl VersionTable {
         ];
         if backend == DbBackend::Postgres {
             let row = db
-                .query_one_raw(Statement::from_sql_and_values(backend, format!("{sql} RETURNING id"), values))
+                .query_one_raw(Statement::from_sql_and_values(
+                    backend,
+                    format!("{sql} RETURNING id"),
+                    values,
+                ))
                 .await?;
             return row.map_or(Ok(0), |r| r.try_get::<i64>("", "id"));
         }
-        let result = db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        let result = db
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
         Ok(i64::try_from(result.last_insert_id()).unwrap_or_default())
     }
 
@@ -242,20 +285,35 @@ impl VersionTable {
             format!(
                 "UPDATE {} SET status = {}, duration_ms = {}, error = {} WHERE id = {}",
                 self.history_sql(backend),
-                p(1), p(2), p(3), p(4)
+                p(1),
+                p(2),
+                p(3),
+                p(4)
             ),
-            [status.into(), duration_ms.into(), error.map(str::to_owned).into(), id.into()],
+            [
+                status.into(),
+                duration_ms.into(),
+                error.map(str::to_owned).into(),
+                id.into(),
+            ],
         ))
         .await
         .map(|_| ())
     }
 
     /// The oldest history row left `running` or `failed` (MySQL partial migrations).
-    pub(crate) async fn unresolved(&self, db: &impl ConnectionTrait) -> Result<Option<HistoryRecord>, DbErr> {
+    pub(crate) async fn unresolved(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> Result<Option<HistoryRecord>, DbErr> {
         if !self.table_exists(db, &self.history).await? {
             return Ok(None);
         }
-        Ok(self.records(db, "WHERE status IN ('running', 'failed')").await?.into_iter().next())
+        Ok(self
+            .records(db, "WHERE status IN ('running', 'failed')")
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Marks every `running` or `failed` history row `resolved` (after a `stamp`).
@@ -271,7 +329,11 @@ impl VersionTable {
     }
 
     /// History rows, oldest first, filtered by a `WHERE …` clause (or `""`).
-    pub(crate) async fn records(&self, db: &impl ConnectionTrait, filter: &str) -> Result<Vec<HistoryRecord>, DbErr> {
+    pub(crate) async fn records(
+        &self,
+        db: &impl ConnectionTrait,
+        filter: &str,
+    ) -> Result<Vec<HistoryRecord>, DbErr> {
         let backend = db.get_database_backend();
         let applied_at = match backend {
             DbBackend::Postgres => "CAST(applied_at AS TEXT) AS applied_at",
@@ -319,5 +381,11 @@ pub(crate) struct NewRecord<'a> {
 
 /// The `n`th bind placeholder of `backend` (`$n` on PostgreSQL, `?` elsewhere).
 pub(crate) fn placeholder(backend: DbBackend) -> impl Fn(usize) -> String {
-    move |n| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() }
+    move |n| {
+        if backend == DbBackend::Postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
+    }
 }

@@ -65,7 +65,8 @@ impl Backend {
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
             ),
             Self::MySql => Some(
-                std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".to_owned()),
+                std::env::var("TEST_MYSQL_URL")
+                    .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".to_owned()),
             ),
         }
     }
@@ -104,12 +105,25 @@ impl TestDb {
             &uuid::Uuid::new_v4().simple().to_string()[..6]
         );
         let Some(admin_url) = backend.admin_url() else {
-            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"));
-            let url = format!("sqlite://{}", dir.path().join(format!("{name}.sqlite3")).display());
-            return Some(Self { backend, url, name, admin_url: None, dir: Some(dir) });
+            let dir = tempfile::tempdir()
+                .unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"));
+            let url = format!(
+                "sqlite://{}",
+                dir.path().join(format!("{name}.sqlite3")).display()
+            );
+            return Some(Self {
+                backend,
+                url,
+                name,
+                admin_url: None,
+                dir: Some(dir),
+            });
         };
         if let Err(e) = create_database(backend, &admin_url, &name).await {
-            let why = format!("{backend} server at {} is not usable: {e}", db_core::redact_url(&admin_url));
+            let why = format!(
+                "{backend} server at {} is not usable: {e}",
+                db_core::redact_url(&admin_url)
+            );
             if std::env::var_os("CI").is_some() {
                 panic!("{why} (CI is set, so every backend is required)");
             }
@@ -117,7 +131,13 @@ impl TestDb {
             return None;
         }
         let url = replace_database(&admin_url, &name);
-        Some(Self { backend, url, name, admin_url: Some(admin_url), dir: None })
+        Some(Self {
+            backend,
+            url,
+            name,
+            admin_url: Some(admin_url),
+            dir: None,
+        })
     }
 
     /// The backend.
@@ -155,21 +175,27 @@ impl TestDb {
     /// # Panics
     /// When opening fails.
     pub async fn open(&self) -> Database {
-        Database::open(self.options()).await.unwrap_or_else(|e| panic!("cannot open {}: {e}", self.url))
+        Database::open(self.options())
+            .await
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.url))
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(admin_url) = self.admin_url.clone() else { return };
+        let Some(admin_url) = self.admin_url.clone() else {
+            return;
+        };
         let (backend, name) = (self.backend, self.name.clone());
         // Drop runs outside any async context we could borrow: use a thread with its own runtime.
         let handle = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            if let Ok(rt) = rt {
-                if let Err(e) = rt.block_on(drop_database(backend, &admin_url, &name)) {
-                    eprintln!("warning: could not drop test database {name}: {e}");
-                }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt
+                && let Err(e) = rt.block_on(drop_database(backend, &admin_url, &name))
+            {
+                eprintln!("warning: could not drop test database {name}: {e}");
             }
         });
         let _ = handle.join();
@@ -178,14 +204,22 @@ impl Drop for TestDb {
 
 async fn admin_connection(admin_url: &str) -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {
     let mut opts = ConnectOptions::new(admin_url.to_owned());
-    opts.max_connections(1).connect_timeout(Duration::from_secs(3)).sqlx_logging(false);
+    opts.max_connections(1)
+        .connect_timeout(Duration::from_secs(3))
+        .sqlx_logging(false);
     sea_orm::Database::connect(opts).await
 }
 
-async fn create_database(backend: Backend, admin_url: &str, name: &str) -> Result<(), sea_orm::DbErr> {
+async fn create_database(
+    backend: Backend,
+    admin_url: &str,
+    name: &str,
+) -> Result<(), sea_orm::DbErr> {
     let conn = admin_connection(admin_url).await?;
     let sql = match backend {
-        Backend::MySql => format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"),
+        Backend::MySql => {
+            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        }
         _ => format!("CREATE DATABASE \"{name}\""),
     };
     let result = conn.execute_unprepared(&sql).await.map(|_| ());
@@ -193,7 +227,11 @@ async fn create_database(backend: Backend, admin_url: &str, name: &str) -> Resul
     result
 }
 
-async fn drop_database(backend: Backend, admin_url: &str, name: &str) -> Result<(), sea_orm::DbErr> {
+async fn drop_database(
+    backend: Backend,
+    admin_url: &str,
+    name: &str,
+) -> Result<(), sea_orm::DbErr> {
     let conn = admin_connection(admin_url).await?;
     let sql = match backend {
         Backend::MySql => format!("DROP DATABASE IF EXISTS `{name}`"),
@@ -239,17 +277,28 @@ pub async fn schema_snapshot(db: &impl ConnectionTrait) -> Result<String, sea_or
     };
     let mut lines = Vec::new();
     for q in queries {
-        for row in db.query_all_raw(Statement::from_string(backend, (*q).to_owned())).await? {
+        for row in db
+            .query_all_raw(Statement::from_string(backend, (*q).to_owned()))
+            .await?
+        {
             lines.push(row.try_get::<String>("", "line")?);
         }
     }
-    let has_version = lines.iter().any(|l| l.contains("alembic_version.version_num") || l.starts_with("table alembic_version "));
+    let has_version = lines.iter().any(|l| {
+        l.contains("alembic_version.version_num") || l.starts_with("table alembic_version ")
+    });
     if has_version {
         for row in db
-            .query_all_raw(Statement::from_string(backend, "SELECT version_num FROM alembic_version ORDER BY version_num".to_owned()))
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT version_num FROM alembic_version ORDER BY version_num".to_owned(),
+            ))
             .await?
         {
-            lines.push(format!("version {}", row.try_get::<String>("", "version_num")?));
+            lines.push(format!(
+                "version {}",
+                row.try_get::<String>("", "version_num")?
+            ));
         }
     }
     Ok(lines.join("\n"))
@@ -262,7 +311,9 @@ fn replace_database(url: &str, name: &str) -> String {
         None => (url, String::new()),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     format!("{}/{name}{query}", &base[..authority_end])
 }
 
@@ -312,8 +363,17 @@ mod tests {
 
     #[test]
     fn replaces_the_database_name() {
-        assert_eq!(replace_database("postgres://p@h:5432/postgres", "t1"), "postgres://p@h:5432/t1");
-        assert_eq!(replace_database("mysql://root@h:3306", "t1"), "mysql://root@h:3306/t1");
-        assert_eq!(replace_database("postgres://p@h/x?sslmode=disable", "t"), "postgres://p@h/t?sslmode=disable");
+        assert_eq!(
+            replace_database("postgres://p@h:5432/postgres", "t1"),
+            "postgres://p@h:5432/t1"
+        );
+        assert_eq!(
+            replace_database("mysql://root@h:3306", "t1"),
+            "mysql://root@h:3306/t1"
+        );
+        assert_eq!(
+            replace_database("postgres://p@h/x?sslmode=disable", "t"),
+            "postgres://p@h/t?sslmode=disable"
+        );
     }
 }

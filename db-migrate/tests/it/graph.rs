@@ -6,7 +6,9 @@ use crate::support::noop;
 
 #[track_caller]
 fn check_invalid(scripts: Vec<Script>, expected: &str) {
-    let err = Migrator::new(scripts).expect_err("graph must be rejected").to_string();
+    let err = Migrator::new(scripts)
+        .expect_err("graph must be rejected")
+        .to_string();
     assert_eq!(err, expected);
 }
 
@@ -35,7 +37,10 @@ fn validation_names_the_revisions_at_fault() {
         "the revisions aaaa1111, bbbb2222, cccc3333 form a cycle through down_revision/depends_on",
     );
     check_invalid(
-        vec![noop("aaaa1111").branch_label("x"), noop("bbbb2222").revises("aaaa1111").branch_label("x")],
+        vec![
+            noop("aaaa1111").branch_label("x"),
+            noop("bbbb2222").revises("aaaa1111").branch_label("x"),
+        ],
         "branch label `x` is used by more than one revision (aaaa1111, bbbb2222)",
     );
     check_invalid(
@@ -74,7 +79,10 @@ fn history_heads_branches_and_show_read_like_alembic() {
     );
     assert_eq!(
         g.history(Some("c3c3:e5e5"), &[]).expect("range"),
-        ["c3c3c3c3, c3d4d4d4 -> e5e5e5e5 (mergepoint), migration e5e5e5e5", "b2b2b2b2 -> c3c3c3c3 (left), migration c3c3c3c3"]
+        [
+            "c3c3c3c3, c3d4d4d4 -> e5e5e5e5 (mergepoint), migration e5e5e5e5",
+            "b2b2b2b2 -> c3c3c3c3 (left), migration c3c3c3c3"
+        ]
     );
     assert_eq!(g.heads_lines(false), ["f6f6f6f6 (head)"]);
     assert_eq!(
@@ -87,7 +95,13 @@ fn history_heads_branches_and_show_read_like_alembic() {
     );
     assert_eq!(
         g.show("e5e5").expect("show"),
-        ["Rev: e5e5e5e5", "Parent: c3c3c3c3, c3d4d4d4", "Merges: c3c3c3c3, c3d4d4d4", "", "    migration e5e5e5e5"]
+        [
+            "Rev: e5e5e5e5",
+            "Parent: c3c3c3c3, c3d4d4d4",
+            "Merges: c3c3c3c3, c3d4d4d4",
+            "",
+            "    migration e5e5e5e5"
+        ]
     );
 }
 
@@ -107,19 +121,36 @@ fn unknown_and_ambiguous_revisions_list_candidates() {
         g.show("9999").expect_err("unknown").to_string(),
         "unknown revision `9999`; known heads: f6f6f6f6 (see `history` for all revisions)"
     );
-    let two_heads = Migrator::new(vec![noop("a1a1a1a1"), noop("b2b2b2b2").revises("a1a1a1a1"), noop("b2b3b3b3").revises("a1a1a1a1")])
-        .expect("valid");
+    let two_heads = Migrator::new(vec![
+        noop("a1a1a1a1"),
+        noop("b2b2b2b2").revises("a1a1a1a1"),
+        noop("b2b3b3b3").revises("a1a1a1a1"),
+    ])
+    .expect("valid");
     assert_eq!(
-        two_heads.graph().show("b2b").expect_err("ambiguous").to_string(),
+        two_heads
+            .graph()
+            .show("b2b")
+            .expect_err("ambiguous")
+            .to_string(),
         "unknown revision `b2b`; a partial id needs at least 4 characters; revisions starting with `b`: b2b2b2b2, b2b3b3b3"
     );
     assert_eq!(
-        two_heads.graph().history(Some("b2b2:b2b3"), &[]).map(|h| h.len()).expect("exact prefixes"),
+        two_heads
+            .graph()
+            .history(Some("b2b2:b2b3"), &[])
+            .map(|h| h.len())
+            .expect("exact prefixes"),
         0
     );
-    let ambiguous = Migrator::new(vec![noop("abcd1111"), noop("abcd2222").revises("abcd1111")]).expect("valid");
+    let ambiguous =
+        Migrator::new(vec![noop("abcd1111"), noop("abcd2222").revises("abcd1111")]).expect("valid");
     assert_eq!(
-        ambiguous.graph().show("abcd").expect_err("ambiguous").to_string(),
+        ambiguous
+            .graph()
+            .show("abcd")
+            .expect_err("ambiguous")
+            .to_string(),
         "ambiguous revision `abcd` matches abcd1111, abcd2222; give more characters"
     );
 }

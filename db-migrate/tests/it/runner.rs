@@ -21,37 +21,109 @@ fn branched() -> Migrator {
 
 #[tokio::test]
 async fn targets_resolve_as_in_alembic() {
-    type Case = (&'static [&'static str], &'static str, &'static str, Result<&'static [&'static str], &'static str>);
+    type Case = (
+        &'static [&'static str],
+        &'static str,
+        &'static str,
+        Result<&'static [&'static str], &'static str>,
+    );
     let cases: &[Case] = &[
         (&[], "upgrade", "head", Ok(&["f6f6f6f6"])),
         (&[], "upgrade", "+1", Ok(&["a1a1a1a1"])),
         (&["a1a1a1a1"], "upgrade", "+1", Ok(&["b2b2b2b2"])),
-        (&["b2b2b2b2"], "upgrade", "+1", Err("the step is ambiguous between c3c3c3c3, c3d4d4d4")),
+        (
+            &["b2b2b2b2"],
+            "upgrade",
+            "+1",
+            Err("the step is ambiguous between c3c3c3c3, c3d4d4d4"),
+        ),
         (&["b2b2b2b2"], "upgrade", "c3c3", Ok(&["c3c3c3c3"])),
         (&["b2b2b2b2"], "upgrade", "left", Ok(&["c3c3c3c3"])),
-        (&["c3c3c3c3"], "upgrade", "c3d4d", Ok(&["c3c3c3c3", "c3d4d4d4"])),
+        (
+            &["c3c3c3c3"],
+            "upgrade",
+            "c3d4d",
+            Ok(&["c3c3c3c3", "c3d4d4d4"]),
+        ),
         (&["b2b2b2b2"], "upgrade", "left@head", Ok(&["f6f6f6f6"])),
-        (&["a1a1a1a1"], "upgrade", "b2b2b2b2+1", Err("the step is ambiguous")),
+        (
+            &["a1a1a1a1"],
+            "upgrade",
+            "b2b2b2b2+1",
+            Err("the step is ambiguous"),
+        ),
         (&["a1a1a1a1"], "upgrade", "c3c3+2", Ok(&["f6f6f6f6"])),
-        (&["a1a1a1a1"], "upgrade", "-1", Err("a negative step moves down")),
-        (&["a1a1a1a1"], "upgrade", "9999", Err("unknown revision `9999`")),
+        (
+            &["a1a1a1a1"],
+            "upgrade",
+            "-1",
+            Err("a negative step moves down"),
+        ),
+        (
+            &["a1a1a1a1"],
+            "upgrade",
+            "9999",
+            Err("unknown revision `9999`"),
+        ),
         (&["f6f6f6f6"], "downgrade", "-1", Ok(&["e5e5e5e5"])),
-        (&["e5e5e5e5"], "downgrade", "-1", Ok(&["c3c3c3c3", "c3d4d4d4"])),
-        (&["e5e5e5e5"], "downgrade", "-2", Err("the step is ambiguous between c3c3c3c3, c3d4d4d4")),
+        (
+            &["e5e5e5e5"],
+            "downgrade",
+            "-1",
+            Ok(&["c3c3c3c3", "c3d4d4d4"]),
+        ),
+        (
+            &["e5e5e5e5"],
+            "downgrade",
+            "-2",
+            Err("the step is ambiguous between c3c3c3c3, c3d4d4d4"),
+        ),
         (&["f6f6f6f6"], "downgrade", "f6f6-1", Ok(&["e5e5e5e5"])),
-        (&["f6f6f6f6"], "downgrade", "f6f6-2", Err("the step is ambiguous between c3c3c3c3, c3d4d4d4")),
+        (
+            &["f6f6f6f6"],
+            "downgrade",
+            "f6f6-2",
+            Err("the step is ambiguous between c3c3c3c3, c3d4d4d4"),
+        ),
         (&["b2b2b2b2"], "downgrade", "b2b2-2", Ok(&[])),
-        (&["b2b2b2b2"], "downgrade", "b2b2-3", Err("it goes below base")),
-        (&["c3c3c3c3", "c3d4d4d4"], "downgrade", "c3c3", Ok(&["c3c3c3c3", "c3d4d4d4"])),
-        (&["c3c3c3c3", "c3d4d4d4"], "downgrade", "b2b2", Ok(&["b2b2b2b2"])),
+        (
+            &["b2b2b2b2"],
+            "downgrade",
+            "b2b2-3",
+            Err("it goes below base"),
+        ),
+        (
+            &["c3c3c3c3", "c3d4d4d4"],
+            "downgrade",
+            "c3c3",
+            Ok(&["c3c3c3c3", "c3d4d4d4"]),
+        ),
+        (
+            &["c3c3c3c3", "c3d4d4d4"],
+            "downgrade",
+            "b2b2",
+            Ok(&["b2b2b2b2"]),
+        ),
         (&["f6f6f6f6"], "downgrade", "base", Ok(&[])),
         (&["a1a1a1a1"], "downgrade", "-2", Err("it goes below base")),
-        (&["a1a1a1a1"], "downgrade", "c3c3", Err("c3c3c3c3 is not applied; the database is at a1a1a1a1")),
-        (&["f6f6f6f6"], "downgrade", "head", Err("heads are above the database")),
+        (
+            &["a1a1a1a1"],
+            "downgrade",
+            "c3c3",
+            Err("c3c3c3c3 is not applied; the database is at a1a1a1a1"),
+        ),
+        (
+            &["f6f6f6f6"],
+            "downgrade",
+            "head",
+            Err("heads are above the database"),
+        ),
     ];
     let m = branched();
     for (start, op, target, expected) in cases {
-        let db = Database::connect("sqlite::memory:").await.expect("memory db");
+        let db = Database::connect("sqlite::memory:")
+            .await
+            .expect("memory db");
         if !start.is_empty() {
             m.stamp(&db, start, false).await.expect("stamp");
         }
@@ -61,10 +133,16 @@ async fn targets_resolve_as_in_alembic() {
         };
         let case = format!("{op} {target} from {start:?}");
         match (outcome, expected) {
-            (Ok(_), Ok(heads)) => assert_eq!(m.current(&db).await.expect("current"), *heads, "{case}"),
+            (Ok(_), Ok(heads)) => {
+                assert_eq!(m.current(&db).await.expect("current"), *heads, "{case}")
+            }
             (Err(e), Err(text)) => {
                 assert!(e.to_string().contains(text), "{case}: {e}");
-                assert_eq!(m.current(&db).await.expect("current"), *start, "{case}: changed the database");
+                assert_eq!(
+                    m.current(&db).await.expect("current"),
+                    *start,
+                    "{case}: changed the database"
+                );
             }
             (Ok(_), Err(text)) => panic!("{case}: expected an error containing {text:?}"),
             (Err(e), Ok(_)) => panic!("{case}: {e}"),
@@ -74,7 +152,11 @@ async fn targets_resolve_as_in_alembic() {
 
 fn two_tables() -> Migrator {
     Migrator::new(vec![
-        sql("r1r1r1r1", &["CREATE TABLE t1 (id INTEGER PRIMARY KEY)"], &["DROP TABLE t1"]),
+        sql(
+            "r1r1r1r1",
+            &["CREATE TABLE t1 (id INTEGER PRIMARY KEY)"],
+            &["DROP TABLE t1"],
+        ),
         sql(
             "r2r2r2r2",
             &[
@@ -90,8 +172,16 @@ fn two_tables() -> Migrator {
 }
 
 async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.expect("query");
-    row.expect("a row").try_get_by_index::<i64>(0).expect("a count")
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .expect("query");
+    row.expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a count")
 }
 
 backend_tests! {
@@ -198,18 +288,40 @@ async fn foreign_key_violations_abort_the_migration_on_sqlite() {
     assert_eq!(count(&db, "SELECT COUNT(*) FROM child").await, 0);
     assert_eq!(m.current(&db).await.expect("current"), ["p1p1p1p1"]);
     // Foreign keys are still on for the application's connections.
-    assert!(db.execute_unprepared("INSERT INTO child (id, parent_id) VALUES (8, 42)").await.is_err());
+    assert!(
+        db.execute_unprepared("INSERT INTO child (id, parent_id) VALUES (8, 42)")
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn postgres_schema_holds_tables_and_version_table() {
-    let Some(test_db) = TestDb::new(Backend::Postgres).await else { return };
-    let db = Database::open(OpenOptions::new(test_db.url()).schema("crmp")).await.expect("open");
+    let Some(test_db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let db = Database::open(OpenOptions::new(test_db.url()).schema("crmp"))
+        .await
+        .expect("open");
     let m = two_tables();
     m.upgrade(&db, "r1r1").await.expect("upgrade");
     let admin = test_db.open().await;
-    assert_eq!(count(&admin, "SELECT COUNT(*) FROM crmp.alembic_version WHERE version_num = 'r1r1r1r1'").await, 1);
+    assert_eq!(
+        count(
+            &admin,
+            "SELECT COUNT(*) FROM crmp.alembic_version WHERE version_num = 'r1r1r1r1'"
+        )
+        .await,
+        1
+    );
     assert_eq!(count(&admin, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'crmp' AND table_name = 't1'").await, 1);
-    assert_eq!(count(&admin, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'").await, 0);
+    assert_eq!(
+        count(
+            &admin,
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        .await,
+        0
+    );
     assert_eq!(db.backend(), DbBackend::Postgres);
 }

@@ -37,7 +37,11 @@ impl MigrationTrait for Sql {
 pub(crate) fn sql(rev: &str, up: &[&str], down: &[&str]) -> Script {
     Script::new(
         rev,
-        Sql { name: rev.to_owned(), up: up.iter().map(|s| (*s).to_owned()).collect(), down: down.iter().map(|s| (*s).to_owned()).collect() },
+        Sql {
+            name: rev.to_owned(),
+            up: up.iter().map(|s| (*s).to_owned()).collect(),
+            down: down.iter().map(|s| (*s).to_owned()).collect(),
+        },
     )
     .message(format!("migration {rev}"))
 }

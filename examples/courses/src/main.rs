@@ -4,11 +4,18 @@
 //! Run with: `cargo run -p example-courses` (embedded SQLite), or with `DATABASE_URL` set to a
 //! PostgreSQL or MariaDB URL.
 
+#![allow(clippy::print_stdout, reason = "a demo program prints its results")]
+
 use std::process::ExitCode;
 
 use db_core::{Database, OpenOptions};
-use example_courses::entities::{course, course_family, course_member, course_role, organization, user};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder};
+use example_courses::entities::{
+    course, course_family, course_member, course_role, organization, user,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, ModelTrait, QueryFilter,
+    QueryOrder,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -64,7 +71,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             .insert(txn)
             .await?;
-            for (name, role) in [("ada", "_lecturer"), ("grace", "_tutor"), ("linus", "_student")] {
+            for (name, role) in [
+                ("ada", "_lecturer"),
+                ("grace", "_tutor"),
+                ("linus", "_student"),
+            ] {
                 let suffix = &new_id()[..8];
                 let u = user::ActiveModel {
                     id: Set(new_id()),
@@ -95,10 +106,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err("the course just inserted is missing".into());
     };
     println!("course {} ({}): {}", c.code, c.id, c.name);
-    let members = c.find_related(course_member::Entity).order_by_asc(course_member::Column::CourseRoleId).all(&db).await?;
+    let members = c
+        .find_related(course_member::Entity)
+        .order_by_asc(course_member::Column::CourseRoleId)
+        .all(&db)
+        .await?;
     for m in members {
         let who = user::Entity::find_by_id(m.user_id.clone()).one(&db).await?;
-        let role = course_role::Entity::find().filter(course_role::Column::Id.eq(m.course_role_id.clone())).one(&db).await?;
+        let role = course_role::Entity::find()
+            .filter(course_role::Column::Id.eq(m.course_role_id.clone()))
+            .one(&db)
+            .await?;
         println!(
             "  member {:<20} role {}",
             who.map_or_else(|| m.user_id.clone(), |u| u.username),

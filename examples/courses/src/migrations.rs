@@ -19,15 +19,15 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{date_time_default_now, date_time_null, string_len_null};
 
 mod r1b9f0c7e5a21_create_users_and_organizations;
-mod r8d41b6e2c9a7_create_course_families;
-mod rc5e07a93d1f2_create_courses;
 mod r1b9f4d2a6e83_create_course_roles_and_members;
-mod re7a2c8b41d56_insert_default_course_roles;
 mod r4c6d9e1f3a28_add_course_code;
-mod r9a3b5c7d2e14_populate_course_code;
-mod rf1e2d3c4b5a6_rename_course_title;
 mod r6b8a4f2e1c93_merge_codes_and_naming;
+mod r8d41b6e2c9a7_create_course_families;
+mod r9a3b5c7d2e14_populate_course_code;
+mod rc5e07a93d1f2_create_courses;
 mod rd2c4e6a8b0f1_course_code_not_null;
+mod re7a2c8b41d56_insert_default_course_roles;
+mod rf1e2d3c4b5a6_rename_course_title;
 // db-migrate: modules end
 
 /// Every revision of the course platform.

@@ -13,7 +13,10 @@ use super::with_audit_columns;
 pub(crate) fn script() -> Script {
     Script::new("1b9f0c7e5a21", Migration)
         .message("create users and organizations")
-        .source(file!(), include_str!("r1b9f0c7e5a21_create_users_and_organizations.rs"))
+        .source(
+            file!(),
+            include_str!("r1b9f0c7e5a21_create_users_and_organizations.rs"),
+        )
 }
 
 #[derive(DeriveMigrationName)]
@@ -48,7 +51,11 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table("organizations").to_owned()).await?;
-        manager.drop_table(Table::drop().table("users").to_owned()).await
+        manager
+            .drop_table(Table::drop().table("organizations").to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table("users").to_owned())
+            .await
     }
 }

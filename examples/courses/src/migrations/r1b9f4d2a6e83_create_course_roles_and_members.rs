@@ -14,7 +14,10 @@ pub(crate) fn script() -> Script {
     Script::new("1b9f4d2a6e83", Migration)
         .revises("c5e07a93d1f2")
         .message("create course roles and members")
-        .source(file!(), include_str!("r1b9f4d2a6e83_create_course_roles_and_members.rs"))
+        .source(
+            file!(),
+            include_str!("r1b9f4d2a6e83_create_course_roles_and_members.rs"),
+        )
 }
 
 #[derive(DeriveMigrationName)]
@@ -78,12 +81,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("ix_course_members_user_id").table("course_members").col("user_id").to_owned())
+            .create_index(
+                Index::create()
+                    .name("ix_course_members_user_id")
+                    .table("course_members")
+                    .col("user_id")
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table("course_members").to_owned()).await?;
-        manager.drop_table(Table::drop().table("course_roles").to_owned()).await
+        manager
+            .drop_table(Table::drop().table("course_members").to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table("course_roles").to_owned())
+            .await
     }
 }

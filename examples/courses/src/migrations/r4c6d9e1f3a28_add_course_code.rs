@@ -25,10 +25,24 @@ struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table("courses").add_column(string_len_null("code", 20)).to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("courses")
+                    .add_column(string_len_null("code", 20))
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table("courses").drop_column("code").to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("courses")
+                    .drop_column("code")
+                    .to_owned(),
+            )
+            .await
     }
 }

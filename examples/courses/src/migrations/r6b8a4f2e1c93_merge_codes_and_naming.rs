@@ -11,7 +11,10 @@ pub(crate) fn script() -> Script {
     Script::new("6b8a4f2e1c93", Migration)
         .merges(["9a3b5c7d2e14", "f1e2d3c4b5a6"])
         .message("merge codes and naming")
-        .source(file!(), include_str!("r6b8a4f2e1c93_merge_codes_and_naming.rs"))
+        .source(
+            file!(),
+            include_str!("r6b8a4f2e1c93_merge_codes_and_naming.rs"),
+        )
 }
 
 #[derive(DeriveMigrationName)]

@@ -14,7 +14,10 @@ pub(crate) fn script() -> Script {
     Script::new("8d41b6e2c9a7", Migration)
         .revises("1b9f0c7e5a21")
         .message("create course families")
-        .source(file!(), include_str!("r8d41b6e2c9a7_create_course_families.rs"))
+        .source(
+            file!(),
+            include_str!("r8d41b6e2c9a7_create_course_families.rs"),
+        )
 }
 
 #[derive(DeriveMigrationName)]
@@ -54,6 +57,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table("course_families").to_owned()).await
+        manager
+            .drop_table(Table::drop().table("course_families").to_owned())
+            .await
     }
 }

@@ -13,7 +13,10 @@ pub(crate) fn script() -> Script {
     Script::new("9a3b5c7d2e14", Migration)
         .revises("4c6d9e1f3a28")
         .message("populate courses.code")
-        .source(file!(), include_str!("r9a3b5c7d2e14_populate_course_code.rs"))
+        .source(
+            file!(),
+            include_str!("r9a3b5c7d2e14_populate_course_code.rs"),
+        )
 }
 
 #[derive(DeriveMigrationName)]
@@ -24,12 +27,18 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared("UPDATE courses SET code = UPPER(SUBSTR(id, 1, 8)) WHERE code IS NULL")
+            .execute_unprepared(
+                "UPDATE courses SET code = UPPER(SUBSTR(id, 1, 8)) WHERE code IS NULL",
+            )
             .await
             .map(|_| ())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared("UPDATE courses SET code = NULL").await.map(|_| ())
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE courses SET code = NULL")
+            .await
+            .map(|_| ())
     }
 }

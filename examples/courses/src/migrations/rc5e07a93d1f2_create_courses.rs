@@ -47,11 +47,19 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("ix_courses_course_family_id").table("courses").col("course_family_id").to_owned())
+            .create_index(
+                Index::create()
+                    .name("ix_courses_course_family_id")
+                    .table("courses")
+                    .col("course_family_id")
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table("courses").to_owned()).await
+        manager
+            .drop_table(Table::drop().table("courses").to_owned())
+            .await
     }
 }

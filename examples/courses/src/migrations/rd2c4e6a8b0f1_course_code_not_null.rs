@@ -21,7 +21,10 @@ pub(crate) fn script() -> Script {
     Script::new("d2c4e6a8b0f1", Migration)
         .revises("6b8a4f2e1c93")
         .message("make courses.code NOT NULL")
-        .source(file!(), include_str!("rd2c4e6a8b0f1_course_code_not_null.rs"))
+        .source(
+            file!(),
+            include_str!("rd2c4e6a8b0f1_course_code_not_null.rs"),
+        )
 }
 
 #[derive(DeriveMigrationName)]
@@ -32,7 +35,11 @@ const COLUMNS: &str = "id, course_family_id, name, description, start_date, end_
 
 /// Rebuilds `courses` on SQLite with `code` NOT NULL or nullable.
 async fn rebuild_courses(manager: &SchemaManager<'_>, code_not_null: bool) -> Result<(), DbErr> {
-    let code = if code_not_null { string_len("code", 20) } else { string_len_null("code", 20) };
+    let code = if code_not_null {
+        string_len("code", 20)
+    } else {
+        string_len_null("code", 20)
+    };
     let mut create = Table::create();
     with_audit_columns(
         create
@@ -55,11 +62,24 @@ async fn rebuild_courses(manager: &SchemaManager<'_>, code_not_null: bool) -> Re
     .col(code);
     manager.create_table(create.to_owned()).await?;
     let conn = manager.get_connection();
-    conn.execute_unprepared(&format!("INSERT INTO courses_new ({COLUMNS}) SELECT {COLUMNS} FROM courses")).await?;
-    manager.drop_table(Table::drop().table("courses").to_owned()).await?;
-    manager.rename_table(Table::rename().table("courses_new", "courses").to_owned()).await?;
+    conn.execute_unprepared(&format!(
+        "INSERT INTO courses_new ({COLUMNS}) SELECT {COLUMNS} FROM courses"
+    ))
+    .await?;
     manager
-        .create_index(Index::create().name("ix_courses_course_family_id").table("courses").col("course_family_id").to_owned())
+        .drop_table(Table::drop().table("courses").to_owned())
+        .await?;
+    manager
+        .rename_table(Table::rename().table("courses_new", "courses").to_owned())
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("ix_courses_course_family_id")
+                .table("courses")
+                .col("course_family_id")
+                .to_owned(),
+        )
         .await
 }
 
@@ -69,13 +89,27 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == sea_orm::DbBackend::Sqlite {
             return rebuild_courses(manager, true).await;
         }
-        manager.alter_table(Table::alter().table("courses").modify_column(string_len("code", 20)).to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("courses")
+                    .modify_column(string_len("code", 20))
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() == sea_orm::DbBackend::Sqlite {
             return rebuild_courses(manager, false).await;
         }
-        manager.alter_table(Table::alter().table("courses").modify_column(string_len_null("code", 20)).to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("courses")
+                    .modify_column(string_len_null("code", 20))
+                    .to_owned(),
+            )
+            .await
     }
 }

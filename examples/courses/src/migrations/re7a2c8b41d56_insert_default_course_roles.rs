@@ -22,7 +22,10 @@ pub(crate) fn script() -> Script {
     Script::new("e7a2c8b41d56", Migration)
         .revises("1b9f4d2a6e83")
         .message("insert the default course roles")
-        .source(file!(), include_str!("re7a2c8b41d56_insert_default_course_roles.rs"))
+        .source(
+            file!(),
+            include_str!("re7a2c8b41d56_insert_default_course_roles.rs"),
+        )
 }
 
 #[derive(DeriveMigrationName)]
@@ -32,7 +35,9 @@ struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let mut insert = Query::insert();
-        insert.into_table("course_roles").columns(["id", "title", "hierarchy_level"]);
+        insert
+            .into_table("course_roles")
+            .columns(["id", "title", "hierarchy_level"]);
         for (id, title, level) in DEFAULT_ROLES {
             insert.values_panic([id.into(), title.into(), level.into()]);
         }
@@ -42,7 +47,12 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let ids = DEFAULT_ROLES.iter().map(|(id, _, _)| *id);
         manager
-            .execute(Query::delete().from_table("course_roles").and_where(Expr::col("id").is_in(ids)).to_owned())
+            .execute(
+                Query::delete()
+                    .from_table("course_roles")
+                    .and_where(Expr::col("id").is_in(ids))
+                    .to_owned(),
+            )
             .await
     }
 }

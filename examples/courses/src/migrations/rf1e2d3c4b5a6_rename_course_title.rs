@@ -15,7 +15,10 @@ pub(crate) fn script() -> Script {
         .revises("e7a2c8b41d56")
         .branch_label("naming")
         .message("rename courses.title to name")
-        .source(file!(), include_str!("rf1e2d3c4b5a6_rename_course_title.rs"))
+        .source(
+            file!(),
+            include_str!("rf1e2d3c4b5a6_rename_course_title.rs"),
+        )
 }
 
 #[derive(DeriveMigrationName)]
@@ -24,10 +27,24 @@ struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table("courses").rename_column("title", "name").to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("courses")
+                    .rename_column("title", "name")
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table("courses").rename_column("name", "title").to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("courses")
+                    .rename_column("name", "title")
+                    .to_owned(),
+            )
+            .await
     }
 }

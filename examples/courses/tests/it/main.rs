@@ -1,0 +1,71 @@
+//! End-to-end tests of the course example: the `courses-migrate` binary on SQLite, PostgreSQL
+//! and MariaDB, concurrent runners, and hand-over with Alembic.
+
+mod alembic;
+mod cli;
+mod concurrency;
+
+use std::process::{Command, Output};
+
+use sea_orm::{ConnectionTrait, Statement};
+
+/// The head of the course revisions.
+const HEAD: &str = "d2c4e6a8b0f1";
+
+/// Runs `courses-migrate --url URL ARGS…` with no configuration from the environment.
+fn migrate(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_courses-migrate"))
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_SCHEMA")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("courses-migrate runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `courses-migrate`, asserting success, and returns its stdout.
+#[track_caller]
+fn ok(url: &str, args: &[&str]) -> String {
+    let o = migrate(url, args);
+    assert!(
+        o.status.success(),
+        "courses-migrate {args:?} failed: {}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+async fn strings(db: &impl ConnectionTrait, sql: &str) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .expect("query")
+    .iter()
+    .map(|r| r.try_get_by_index::<String>(0).expect("text column"))
+    .collect()
+}
+
+async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .expect("query");
+    row.expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a count")
+}

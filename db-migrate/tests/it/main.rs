@@ -2,5 +2,7 @@
 //! PostgreSQL and MariaDB.
 
 mod graph;
+mod r0123456789ab_add_course_capacity;
 mod runner;
+mod scaffold;
 mod support;

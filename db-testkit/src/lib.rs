@@ -320,13 +320,15 @@ fn replace_database(url: &str, name: &str) -> String {
 /// Writes one `#[tokio::test]` per backend (`sqlite`, `postgres`, `mysql`) in a module named
 /// after each function, all running the same body with a fresh [`TestDb`]:
 ///
-/// ```ignore
+/// ```no_run
 /// db_testkit::backend_tests! {
 ///     async fn creates_a_table(test_db: TestDb) {
+///         use sea_orm::ConnectionTrait;
 ///         let db = test_db.open().await;
-///         // …
+///         db.execute_unprepared("CREATE TABLE t (x INTEGER)").await.expect("create");
 ///     }
 /// }
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! backend_tests {

@@ -500,8 +500,8 @@ impl Migrator {
                 .await
                 .map_err(&fail)?;
             let txn = begin(conn).await.map_err(&fail)?;
-            self.finish(
-                &txn, table, script, &revision, direction, old_heads, &new_heads, started,
+            finish(
+                &txn, table, script, direction, old_heads, &new_heads, started,
             )
             .await
             .map_err(&fail)?;
@@ -510,8 +510,8 @@ impl Migrator {
         } else {
             let result = async {
                 run_migration(script, direction, &SchemaManager::new(&txn)).await?;
-                self.finish(
-                    &txn, table, script, &revision, direction, old_heads, &new_heads, started,
+                finish(
+                    &txn, table, script, direction, old_heads, &new_heads, started,
                 )
                 .await
             }
@@ -541,40 +541,6 @@ impl Migrator {
         })
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "private helper shared by both transaction paths"
-    )]
-    async fn finish(
-        &self,
-        txn: &impl ConnectionTrait,
-        table: &VersionTable,
-        script: &Script,
-        revision: &RevisionId,
-        direction: Direction,
-        old_heads: &[String],
-        new_heads: &[String],
-        started: Instant,
-    ) -> Result<(), DbErr> {
-        table.write_heads(txn, old_heads, new_heads).await?;
-        table
-            .record(
-                txn,
-                NewRecord {
-                    revision: revision.as_str(),
-                    down_revisions: script.down_revisions.join(","),
-                    direction: direction.as_str(),
-                    status: "applied",
-                    duration_ms: Some(millis(started.elapsed())),
-                    checksum: script.checksum.as_deref(),
-                    message: &script.message,
-                    error: None,
-                },
-            )
-            .await
-            .map(|_| ())
-    }
-
     /// MySQL/MariaDB: DDL commits implicitly, so the step is bracketed by a history row that
     /// says `running` until it has finished; a failure leaves it `failed`.
     async fn apply_mysql(
@@ -596,16 +562,7 @@ impl Migrator {
         let marker = table
             .record(
                 conn,
-                NewRecord {
-                    revision: revision.as_str(),
-                    down_revisions: script.down_revisions.join(","),
-                    direction: direction.as_str(),
-                    status: "running",
-                    duration_ms: None,
-                    checksum: script.checksum.as_deref(),
-                    message: &script.message,
-                    error: None,
-                },
+                NewRecord::of(script, direction.as_str(), "running", None),
             )
             .await
             .context(|| "writing the history table".into())?;
@@ -720,6 +677,31 @@ impl Migrate for Migrator {
             .map(|_| ())
             .map_err(Into::into)
     }
+}
+
+/// Writes the version table and the history row of a finished step.
+async fn finish(
+    txn: &impl ConnectionTrait,
+    table: &VersionTable,
+    script: &Script,
+    direction: Direction,
+    old_heads: &[String],
+    new_heads: &[String],
+    started: Instant,
+) -> Result<(), DbErr> {
+    table.write_heads(txn, old_heads, new_heads).await?;
+    table
+        .record(
+            txn,
+            NewRecord::of(
+                script,
+                direction.as_str(),
+                "applied",
+                Some(millis(started.elapsed())),
+            ),
+        )
+        .await
+        .map(|_| ())
 }
 
 async fn begin(conn: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {

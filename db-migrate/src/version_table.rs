@@ -3,6 +3,8 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use sha2::{Digest, Sha256};
 
+use crate::script::Script;
+
 /// Where the migrator keeps its state: Alembic's version table (one row per head) and a
 /// history table of every upgrade, downgrade and stamp.
 ///
@@ -377,6 +379,27 @@ pub(crate) struct NewRecord<'a> {
     pub(crate) checksum: Option<&'a str>,
     pub(crate) message: &'a str,
     pub(crate) error: Option<&'a str>,
+}
+
+impl<'a> NewRecord<'a> {
+    /// The row for running `script` in `direction` with `status`.
+    pub(crate) fn of(
+        script: &'a Script,
+        direction: &'a str,
+        status: &'a str,
+        duration_ms: Option<i64>,
+    ) -> Self {
+        Self {
+            revision: &script.revision,
+            down_revisions: script.down_revisions.join(","),
+            direction,
+            status,
+            duration_ms,
+            checksum: script.checksum.as_deref(),
+            message: &script.message,
+            error: None,
+        }
+    }
 }
 
 /// The `n`th bind placeholder of `backend` (`$n` on PostgreSQL, `?` elsewhere).

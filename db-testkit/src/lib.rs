@@ -242,6 +242,38 @@ async fn drop_database(
     result
 }
 
+/// The first column of the first row of `sql`, as an integer (a `COUNT(*)`).
+///
+/// # Panics
+/// When the query fails or returns no integer: a fixture has no better way to fail.
+pub async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
+    let stmt = sea_orm::Statement::from_string(db.get_database_backend(), sql.to_owned());
+    let row = db
+        .query_one_raw(stmt)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    row.and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or_else(|| panic!("{sql}: no integer"))
+}
+
+/// The first column of every row of `sql`, as text.
+///
+/// # Panics
+/// When the query fails or a value is not text.
+pub async fn strings(db: &impl ConnectionTrait, sql: &str) -> Vec<String> {
+    let stmt = sea_orm::Statement::from_string(db.get_database_backend(), sql.to_owned());
+    let rows = db
+        .query_all_raw(stmt)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.iter()
+        .map(|r| {
+            r.try_get_by_index::<String>(0)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        })
+        .collect()
+}
+
 /// A text rendering of everything a schema holds — tables, columns with types, nullability
 /// and defaults, indexes, and the rows of `alembic_version` — to compare a database before and
 /// after an operation ("leaves no trace", "changes nothing"). Sorted, one item per line.

@@ -2,7 +2,7 @@
 
 use db_migrate::{Migrator, Script};
 
-use crate::support::noop;
+use crate::support::{branched, noop};
 
 #[track_caller]
 fn check_invalid(scripts: Vec<Script>, expected: &str) {
@@ -47,19 +47,6 @@ fn validation_names_the_revisions_at_fault() {
         vec![noop("not-valid!")],
         "invalid revision id `not-valid!`: use 1 to 32 ASCII letters, digits or `_`",
     );
-}
-
-/// base -> a1 -> b2 (branchpoint) -> c3 (label `left`) / d4 (label `right`) -> merge e5 -> f6
-fn branched() -> Migrator {
-    Migrator::new(vec![
-        noop("a1a1a1a1"),
-        noop("b2b2b2b2").revises("a1a1a1a1"),
-        noop("c3c3c3c3").revises("b2b2b2b2").branch_label("left"),
-        noop("c3d4d4d4").revises("b2b2b2b2").branch_label("right"),
-        noop("e5e5e5e5").merges(["c3c3c3c3", "c3d4d4d4"]),
-        noop("f6f6f6f6").revises("e5e5e5e5"),
-    ])
-    .expect("valid graph")
 }
 
 #[test]

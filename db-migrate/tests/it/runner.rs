@@ -2,22 +2,10 @@
 
 use db_core::{Database, OpenOptions};
 use db_migrate::{Error, Migrator};
-use db_testkit::{Backend, TestDb, backend_tests, schema_snapshot};
+use db_testkit::{Backend, TestDb, backend_tests, count, schema_snapshot};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::support::{noop, sql};
-
-fn branched() -> Migrator {
-    Migrator::new(vec![
-        noop("a1a1a1a1"),
-        noop("b2b2b2b2").revises("a1a1a1a1"),
-        noop("c3c3c3c3").revises("b2b2b2b2").branch_label("left"),
-        noop("c3d4d4d4").revises("b2b2b2b2").branch_label("right"),
-        noop("e5e5e5e5").merges(["c3c3c3c3", "c3d4d4d4"]),
-        noop("f6f6f6f6").revises("e5e5e5e5"),
-    ])
-    .expect("valid graph")
-}
+use crate::support::{branched, sql};
 
 #[tokio::test]
 async fn targets_resolve_as_in_alembic() {
@@ -169,19 +157,6 @@ fn two_tables() -> Migrator {
         .revises("r1r1r1r1"),
     ])
     .expect("valid graph")
-}
-
-async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .expect("query");
-    row.expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("a count")
 }
 
 backend_tests! {

@@ -1,6 +1,6 @@
 //! Migrations made of SQL strings, for tests.
 
-use db_migrate::Script;
+use db_migrate::{Migrator, Script};
 use sea_orm_migration::prelude::*;
 
 /// A migration that runs SQL statements up and down.
@@ -49,4 +49,17 @@ pub(crate) fn sql(rev: &str, up: &[&str], down: &[&str]) -> Script {
 /// A script that does nothing.
 pub(crate) fn noop(rev: &str) -> Script {
     sql(rev, &[], &[])
+}
+
+/// base -> a1 -> b2 (branchpoint) -> c3 (label `left`) / d4 (label `right`) -> merge e5 -> f6
+pub(crate) fn branched() -> Migrator {
+    Migrator::new(vec![
+        noop("a1a1a1a1"),
+        noop("b2b2b2b2").revises("a1a1a1a1"),
+        noop("c3c3c3c3").revises("b2b2b2b2").branch_label("left"),
+        noop("c3d4d4d4").revises("b2b2b2b2").branch_label("right"),
+        noop("e5e5e5e5").merges(["c3c3c3c3", "c3d4d4d4"]),
+        noop("f6f6f6f6").revises("e5e5e5e5"),
+    ])
+    .expect("valid graph")
 }

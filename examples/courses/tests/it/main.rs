@@ -7,7 +7,7 @@ mod concurrency;
 
 use std::process::{Command, Output};
 
-use sea_orm::{ConnectionTrait, Statement};
+pub(crate) use db_testkit::{count, strings};
 
 /// The head of the course revisions.
 const HEAD: &str = "d2c4e6a8b0f1";
@@ -43,29 +43,4 @@ fn ok(url: &str, args: &[&str]) -> String {
         stderr(&o)
     );
     stdout(&o)
-}
-
-async fn strings(db: &impl ConnectionTrait, sql: &str) -> Vec<String> {
-    db.query_all_raw(Statement::from_string(
-        db.get_database_backend(),
-        sql.to_owned(),
-    ))
-    .await
-    .expect("query")
-    .iter()
-    .map(|r| r.try_get_by_index::<String>(0).expect("text column"))
-    .collect()
-}
-
-async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .expect("query");
-    row.expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("a count")
 }

@@ -46,6 +46,7 @@
 //! | `postgres` | no      | PostgreSQL (advisory lock, schema) |
 //! | `mysql`    | no      | MySQL / MariaDB (`GET_LOCK`, partial-migration detection) |
 
+mod cleanup;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod error;
@@ -57,6 +58,7 @@ mod script;
 mod target;
 mod version_table;
 
+pub use crate::cleanup::{TMP_TABLE_PREFIX, drop_alembic_tmp_tables};
 pub use crate::error::{Error, Result};
 pub use crate::format::LineStyle;
 pub use crate::graph::RevisionGraph;

@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use sea_orm_migration::SchemaManager;
 
+use crate::cleanup::drop_alembic_tmp_tables;
 use crate::error::{DbContext, Error, Result};
 use crate::graph::{RevSet, RevisionGraph};
 use crate::script::{RevisionId, Script};
@@ -333,6 +334,9 @@ impl Migrator {
             let txn = begin(conn)
                 .await
                 .context(|| "starting a transaction".into())?;
+            drop_alembic_tmp_tables(&txn)
+                .await
+                .context(|| "dropping leftover temporary tables".into())?;
             table
                 .ensure(&txn)
                 .await

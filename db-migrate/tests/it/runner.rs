@@ -300,3 +300,25 @@ async fn postgres_schema_holds_tables_and_version_table() {
     );
     assert_eq!(db.backend(), DbBackend::Postgres);
 }
+
+#[tokio::test]
+async fn leftover_temporary_tables_are_dropped_before_migrating() {
+    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let db = test_db.open().await;
+    let m = branched();
+    m.upgrade(&db, "a1a1").await.expect("upgrade");
+    // What a rebuild interrupted outside a transaction leaves behind.
+    db.execute_unprepared("CREATE TABLE _alembic_tmp_courses (id INTEGER)")
+        .await
+        .expect("leftover");
+    db.execute_unprepared("CREATE TABLE alembic_tmp_lookalike (id INTEGER)")
+        .await
+        .expect("not a leftover");
+    m.upgrade(&db, "head").await.expect("upgrade");
+    let tables = db_testkit::strings(
+        &db,
+        "SELECT name FROM sqlite_master WHERE name LIKE '%tmp%' ORDER BY name",
+    )
+    .await;
+    assert_eq!(tables, ["alembic_tmp_lookalike"]);
+}

@@ -28,6 +28,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use db_core::{Config, Database, OpenOptions};
 
+use crate::backup::{BackupPolicy, SystemClock, backup, restore};
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
 use crate::scaffold::{NewRevision, write_revision};
@@ -79,6 +80,9 @@ enum Command {
     Upgrade {
         #[arg(allow_hyphen_values = true)]
         target: String,
+        /// Back up a SQLite database first when something is pending (kept: 3).
+        #[arg(long)]
+        backup: bool,
     },
     /// Revert to a previous version: base, <rev>, <prefix>, -N, <rev>-N.
     Downgrade {
@@ -106,6 +110,10 @@ enum Command {
     },
     /// Show branch points.
     Branches,
+    /// Back up the SQLite database now (`VACUUM INTO`, verified, pruned to the newest 3).
+    Backup,
+    /// Replace the SQLite database with a backup (the newest when FILE is not given).
+    Restore { file: Option<PathBuf> },
     /// Show one revision.
     Show { rev: String },
     /// Set the version table to the given revision(s) without running migrations.
@@ -292,14 +300,57 @@ async fn execute(
             let file = write_revision(&dir, &new)?;
             return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
         }
+        Command::Restore { file } => {
+            let options = open_options(app, &args, env)?;
+            let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url())
+            else {
+                return Err(Error::NotASqliteFile);
+            };
+            if options.backend()? != sea_orm::DbBackend::Sqlite {
+                return Err(Error::NotASqliteFile);
+            }
+            let used = restore(&path, file.as_deref(), &BackupPolicy::default()).await?;
+            return write_lines(
+                out,
+                &[format!(
+                    "restored {} from {}",
+                    path.display(),
+                    used.display()
+                )],
+            );
+        }
         _ => {}
     }
 
     let db = Database::open(open_options(app, &args, env)?).await?;
     let result = async {
         match &args.command {
-            Command::Upgrade { target } => {
+            Command::Upgrade {
+                target,
+                backup: false,
+            } => {
                 migrator.upgrade(&db, target).await?;
+            }
+            Command::Upgrade {
+                target,
+                backup: true,
+            } => {
+                let (_, taken) = migrator
+                    .upgrade_with_backup(&db, target, &BackupPolicy::default(), &SystemClock)
+                    .await?;
+                if let Some(b) = taken {
+                    write_lines(out, &[format!("backup {}", b.path.display())])?;
+                }
+            }
+            Command::Backup => {
+                let policy = BackupPolicy {
+                    min_interval: std::time::Duration::ZERO,
+                    ..BackupPolicy::default()
+                };
+                let revision = migrator.current(&db).await?.join("+");
+                if let Some(b) = backup(&db, &policy, &revision, &SystemClock).await? {
+                    write_lines(out, &[format!("backup {}", b.path.display())])?;
+                }
             }
             Command::Downgrade { target } => {
                 migrator.downgrade(&db, target).await?;

@@ -140,6 +140,33 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A backup operation needs a SQLite database file.
+    #[error("backups and restores need a SQLite database file, not a server or in-memory database")]
+    NotASqliteFile,
+    /// Taking, verifying or restoring a backup failed.
+    #[error("backup {path}: {reason}")]
+    Backup {
+        /// The backup file or folder.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An upgrade failed after a backup was taken.
+    #[error("{source}; a backup taken before migrating is at {backup}")]
+    FailedAfterBackup {
+        /// The backup.
+        backup: std::path::PathBuf,
+        /// Why the upgrade failed.
+        source: Box<Error>,
+    },
+    /// Migrating on open took longer than allowed; the running migration was rolled back.
+    #[error(
+        "migrating took longer than {seconds} s and was abandoned; the running migration was rolled back"
+    )]
+    Timeout {
+        /// The limit.
+        seconds: u64,
+    },
     /// Opening or configuring the database failed.
     #[error(transparent)]
     Core(#[from] db_core::Error),

@@ -46,6 +46,7 @@
 //! | `postgres` | no      | PostgreSQL (advisory lock, schema) |
 //! | `mysql`    | no      | MySQL / MariaDB (`GET_LOCK`, partial-migration detection) |
 
+mod backup;
 mod cleanup;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -58,11 +59,14 @@ mod script;
 mod target;
 mod version_table;
 
+pub use crate::backup::{
+    Backup, BackupPolicy, Clock, SystemClock, backup, list_backups, restore, sqlite_file, verify,
+};
 pub use crate::cleanup::{TMP_TABLE_PREFIX, drop_alembic_tmp_tables};
 pub use crate::error::{Error, Result};
 pub use crate::format::LineStyle;
 pub use crate::graph::RevisionGraph;
-pub use crate::migrator::{Direction, Migrator, Step};
+pub use crate::migrator::{Direction, Migrator, OnOpen, OnOpenOptions, Step};
 pub use crate::scaffold::{MODULES_END, NewRevision, SCRIPTS_END, render, write_revision};
 pub use crate::script::{RevisionId, Script, linear};
 pub use crate::version_table::{HistoryRecord, VersionTable};

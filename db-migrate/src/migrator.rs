@@ -1,4 +1,6 @@
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use db_core::{BoxError, Database, Migrate, SqliteLocation};
@@ -8,6 +10,7 @@ use sea_orm::{
 };
 use sea_orm_migration::SchemaManager;
 
+use crate::backup::{Backup, BackupPolicy, Clock, SystemClock, backup, list_backups, sqlite_file};
 use crate::cleanup::drop_alembic_tmp_tables;
 use crate::error::{DbContext, Error, Result};
 use crate::graph::{RevSet, RevisionGraph};
@@ -203,6 +206,20 @@ impl Migrator {
     /// [`Error::PartiallyApplied`] on MySQL.
     pub async fn upgrade(&self, db: &Database, target: &str) -> Result<Vec<Step>> {
         let table = self.table_for(db);
+        match self.pending(db, &table, target).await? {
+            None => Ok(Vec::new()),
+            Some((_, goal)) => self.run(db, &table, Goal::Up(goal)).await,
+        }
+    }
+
+    /// The version-table rows and the set to reach when `target` needs migrations; `None` when
+    /// the database is there already.
+    async fn pending(
+        &self,
+        db: &Database,
+        table: &VersionTable,
+        target: &str,
+    ) -> Result<Option<(Vec<String>, RevSet)>> {
         let heads = table
             .read_heads(db.connection())
             .await
@@ -211,10 +228,64 @@ impl Migrator {
         let goal = self
             .graph
             .ancestors(&self.graph.upgrade_target(target, &applied)?);
-        if goal.is_subset(&applied) {
-            return Ok(Vec::new());
+        Ok((!goal.is_subset(&applied)).then_some((heads, goal)))
+    }
+
+    /// As [`Migrator::upgrade`], but on a SQLite file first takes a [`backup`](crate::backup())
+    /// when (and only when) migrations are pending, following `policy`. Returns the steps and
+    /// the backup taken (`None` when nothing was pending or the newest backup is recent).
+    ///
+    /// # Errors
+    /// As [`Migrator::upgrade`] and [`backup`](crate::backup()); when the upgrade fails after a
+    /// backup exists, [`Error::FailedAfterBackup`] names the backup.
+    pub async fn upgrade_with_backup(
+        &self,
+        db: &Database,
+        target: &str,
+        policy: &BackupPolicy,
+        clock: &dyn Clock,
+    ) -> Result<(Vec<Step>, Option<Backup>)> {
+        let table = self.table_for(db);
+        let Some((heads, goal)) = self.pending(db, &table, target).await? else {
+            return Ok((Vec::new(), None));
+        };
+        let taken = match sqlite_file(db) {
+            Ok(file) => {
+                let taken = backup(db, policy, &heads.join("+"), clock).await?;
+                let newest = match &taken {
+                    Some(b) => Some(b.path.clone()),
+                    None => {
+                        let dir = policy.dir.clone().unwrap_or_else(|| {
+                            file.parent().map(Path::to_owned).unwrap_or_default()
+                        });
+                        list_backups(file, &dir)?.into_iter().next().map(|b| b.path)
+                    }
+                };
+                (taken, newest)
+            }
+            Err(_) => (None, None),
+        };
+        match self.run(db, &table, Goal::Up(goal)).await {
+            Ok(steps) => Ok((steps, taken.0)),
+            Err(e) => match taken.1 {
+                Some(backup) => Err(Error::FailedAfterBackup {
+                    backup,
+                    source: Box::new(e),
+                }),
+                None => Err(e),
+            },
         }
-        self.run(db, &table, Goal::Up(goal)).await
+    }
+
+    /// This migrator as the [`Migrate`] of a device: on open, back up when something is
+    /// pending, upgrade to every head within `options.timeout`, and refuse a database at a
+    /// revision these scripts do not know.
+    #[must_use]
+    pub fn on_open(self, options: OnOpenOptions) -> OnOpen {
+        OnOpen {
+            migrator: self,
+            options,
+        }
     }
 
     /// Reverts migrations until the database is at `target` (`alembic downgrade <target>`):
@@ -668,6 +739,63 @@ impl Migrator {
         };
         if let Err(e) = conn.execute_raw(stmt).await {
             tracing::warn!(error = %e, "releasing the migration lock failed; it ends with the connection");
+        }
+    }
+}
+
+/// How a device migrates its SQLite database when it opens it (see [`Migrator::on_open`]).
+#[derive(Clone, Debug)]
+pub struct OnOpenOptions {
+    /// Backups before migrating.
+    pub backup: BackupPolicy,
+    /// How long the whole migration may take (default 300 s); past it the run is abandoned,
+    /// the running migration's transaction is rolled back, and opening fails.
+    pub timeout: Duration,
+    /// The clock for backup names and intervals.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for OnOpenOptions {
+    fn default() -> Self {
+        Self {
+            backup: BackupPolicy::default(),
+            timeout: Duration::from_secs(300),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A [`Migrator`] with device options; implements [`Migrate`] for
+/// [`Database::open_migrated`].
+#[derive(Debug)]
+pub struct OnOpen {
+    migrator: Migrator,
+    options: OnOpenOptions,
+}
+
+impl OnOpen {
+    /// The migrator.
+    #[must_use]
+    pub fn migrator(&self) -> &Migrator {
+        &self.migrator
+    }
+}
+
+#[async_trait::async_trait]
+impl Migrate for OnOpen {
+    async fn migrate(&self, db: &Database) -> Result<(), BoxError> {
+        let run = self.migrator.upgrade_with_backup(
+            db,
+            "heads",
+            &self.options.backup,
+            self.options.clock.as_ref(),
+        );
+        match tokio::time::timeout(self.options.timeout, run).await {
+            Ok(result) => result.map(|_| ()).map_err(Into::into),
+            Err(_) => Err(Error::Timeout {
+                seconds: self.options.timeout.as_secs(),
+            }
+            .into()),
         }
     }
 }

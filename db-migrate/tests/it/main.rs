@@ -1,6 +1,7 @@
 //! Integration tests of db-migrate: the revision graph and targets, and the runner on SQLite,
 //! PostgreSQL and MariaDB.
 
+mod backups;
 mod graph;
 mod r0123456789ab_add_course_capacity;
 mod runner;

@@ -1,7 +1,7 @@
 //! The migrator binary round-trips, moves by steps and prefixes, keeps data through the rename
 //! and the three-step NOT NULL, and refuses bad targets without touching anything.
 
-use db_testkit::{backend_tests, schema_snapshot};
+use db_testkit::{TestDb, backend_tests, schema_snapshot};
 use sea_orm::ConnectionTrait;
 
 use crate::{HEAD, count, migrate, ok, stderr, strings};
@@ -122,5 +122,38 @@ async fn named_databases_come_from_the_configuration_file() {
     assert_eq!(
         String::from_utf8_lossy(&unknown.stderr),
         "error: no database labelled `prod` in the configuration; known labels: dev\n"
+    );
+}
+
+#[tokio::test]
+async fn backup_upgrade_and_restore_from_the_command_line() {
+    let Some(test_db) = TestDb::new(db_testkit::Backend::Sqlite).await else {
+        return;
+    };
+    let url = test_db.url();
+    let o = migrate(url, &["restore"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("there is no backup of this database"),
+        "{}",
+        stderr(&o)
+    );
+    ok(url, &["upgrade", "c5e07a93d1f2"]);
+    let printed = ok(url, &["upgrade", "--backup", "head"]);
+    assert!(
+        printed.starts_with("backup ")
+            && printed.trim_end().ends_with("_c5e07a93d1f2.sqlite3.backup"),
+        "{printed}"
+    );
+    assert_eq!(ok(url, &["current"]), format!("{HEAD} (head)\n"));
+    // Nothing pending: no second backup.
+    assert_eq!(ok(url, &["upgrade", "--backup", "head"]), "");
+    let restored = ok(url, &["restore"]);
+    assert!(restored.starts_with("restored "), "{restored}");
+    assert_eq!(ok(url, &["current"]), "c5e07a93d1f2\n");
+    let o = migrate("postgres://postgres@127.0.0.1/none", &["restore"]);
+    assert_eq!(
+        stderr(&o),
+        "error: backups and restores need a SQLite database file, not a server or in-memory database\n"
     );
 }

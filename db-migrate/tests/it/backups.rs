@@ -1,0 +1,246 @@
+//! Backups before migrating: only when something is pending, restorable, pruned to the
+//! retention, never two within the minimum interval (an injected clock, no sleeping).
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use db_core::Database;
+use db_migrate::{
+    BackupPolicy, Clock, Error, Migrator, OnOpenOptions, backup, list_backups, restore,
+};
+use db_testkit::{Backend, TestDb, count};
+use sea_orm::ConnectionTrait;
+
+use crate::support::sql;
+
+#[derive(Debug)]
+struct FakeClock(Mutex<DateTime<Utc>>);
+
+impl FakeClock {
+    fn new() -> Arc<Self> {
+        Arc::new(Self(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0)
+                .single()
+                .expect("valid date"),
+        )))
+    }
+
+    fn advance(&self, seconds: i64) {
+        let mut now = self.0.lock().expect("clock");
+        *now += chrono::Duration::seconds(seconds);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+fn notes() -> Migrator {
+    Migrator::new(vec![
+        sql(
+            "n1n1n1n1",
+            &["CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"],
+            &["DROP TABLE notes"],
+        ),
+        sql(
+            "n2n2n2n2",
+            &["ALTER TABLE notes ADD COLUMN tag TEXT"],
+            &["ALTER TABLE notes DROP COLUMN tag"],
+        )
+        .revises("n1n1n1n1"),
+        sql(
+            "n3n3n3n3",
+            &[
+                "CREATE TABLE broken (id INTEGER)",
+                "INSERT INTO nowhere VALUES (1)",
+            ],
+            &[],
+        )
+        .revises("n2n2n2n2"),
+    ])
+    .expect("valid")
+}
+
+#[tokio::test]
+async fn backups_are_taken_only_when_pending_and_restore_the_old_state() {
+    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let dir = test_db.dir().expect("temp dir").to_owned();
+    let file = dir.join(format!("{}.sqlite3", test_db.name()));
+    let clock = FakeClock::new();
+    let policy = BackupPolicy::default();
+    let m = notes();
+    let db = test_db.open().await;
+    m.upgrade(&db, "n1n1").await.expect("n1");
+    db.execute_unprepared("INSERT INTO notes (id, body) VALUES (1, 'keep me')")
+        .await
+        .expect("row");
+
+    let (steps, taken) = m
+        .upgrade_with_backup(&db, "n2n2", &policy, clock.as_ref())
+        .await
+        .expect("upgrade");
+    assert_eq!(steps.len(), 1);
+    let taken = taken.expect("a backup, something was pending");
+    assert_eq!(
+        taken.path.file_name().and_then(|n| n.to_str()),
+        Some(
+            format!(
+                "{}_20261121T080000Z_n1n1n1n1.sqlite3.backup",
+                test_db.name()
+            )
+            .as_str()
+        )
+    );
+    clock.advance(3600);
+    let (steps, none) = m
+        .upgrade_with_backup(&db, "n2n2", &policy, clock.as_ref())
+        .await
+        .expect("no-op");
+    assert!(
+        steps.is_empty() && none.is_none(),
+        "nothing pending, no backup"
+    );
+    assert_eq!(list_backups(&file, &dir).expect("list").len(), 1);
+
+    // A failing upgrade names the backup it took.
+    let err = m
+        .upgrade_with_backup(&db, "head", &policy, clock.as_ref())
+        .await
+        .expect_err("n3 fails");
+    assert!(matches!(err, Error::FailedAfterBackup { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("a backup taken before migrating is at"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("_20261121T090000Z_n2n2n2n2.sqlite3.backup"),
+        "{err}"
+    );
+
+    // Restore the first backup: the database is back at n1 with its row.
+    db.execute_unprepared("DELETE FROM notes")
+        .await
+        .expect("lose the row");
+    db.close().await.expect("close");
+    restore(&file, Some(&taken.path), &policy)
+        .await
+        .expect("restore");
+    let db = test_db.open().await;
+    assert_eq!(m.current(&db).await.expect("current"), ["n1n1n1n1"]);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM notes WHERE body = 'keep me'").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn retention_and_minimum_interval() {
+    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let dir = test_db.dir().expect("temp dir").join("backups");
+    let file = test_db
+        .dir()
+        .expect("temp dir")
+        .join(format!("{}.sqlite3", test_db.name()));
+    let clock = FakeClock::new();
+    let policy = BackupPolicy {
+        dir: Some(dir.clone()),
+        ..BackupPolicy::default()
+    };
+    let db = test_db.open().await;
+    db.execute_unprepared("CREATE TABLE t (x INTEGER)")
+        .await
+        .expect("table");
+    let mut kept = Vec::new();
+    for i in 0..5 {
+        let b = backup(&db, &policy, "r1r1", clock.as_ref())
+            .await
+            .expect("backup")
+            .expect("taken");
+        kept.push(b.path);
+        clock.advance(30);
+        assert!(
+            backup(&db, &policy, "r1r1", clock.as_ref())
+                .await
+                .expect("backup")
+                .is_none(),
+            "second within 60 s ({i})"
+        );
+        clock.advance(31);
+    }
+    let listed: Vec<_> = list_backups(&file, &dir)
+        .expect("list")
+        .into_iter()
+        .map(|b| b.path)
+        .collect();
+    let newest_three: Vec<_> = kept.iter().rev().take(3).cloned().collect();
+    assert_eq!(listed, newest_three);
+    // The newest restores with the latest-by-default rule.
+    db.close().await.expect("close");
+    assert_eq!(
+        restore(&file, None, &policy).await.expect("restore"),
+        kept[4]
+    );
+}
+
+#[tokio::test]
+async fn opening_a_device_database_backs_up_and_migrates() {
+    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let dir = test_db.dir().expect("temp dir").to_owned();
+    let file = dir.join(format!("{}.sqlite3", test_db.name()));
+    let old = Migrator::new(vec![sql(
+        "n1n1n1n1",
+        &["CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"],
+        &[],
+    )])
+    .expect("valid");
+    let db = Database::open_migrated(test_db.options(), &old)
+        .await
+        .expect("first boot");
+    db.close().await.expect("close");
+    let clock = FakeClock::new();
+    let options = OnOpenOptions {
+        clock: clock.clone(),
+        ..OnOpenOptions::default()
+    };
+    let two = Migrator::new(vec![
+        sql(
+            "n1n1n1n1",
+            &["CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"],
+            &[],
+        ),
+        sql("n2n2n2n2", &["ALTER TABLE notes ADD COLUMN tag TEXT"], &[]).revises("n1n1n1n1"),
+    ])
+    .expect("valid")
+    .on_open(options.clone());
+    let db = Database::open_migrated(test_db.options(), &two)
+        .await
+        .expect("second boot migrates");
+    assert_eq!(
+        two.migrator().current(&db).await.expect("current"),
+        ["n2n2n2n2"]
+    );
+    db.close().await.expect("close");
+    assert_eq!(list_backups(&file, &dir).expect("list").len(), 1);
+    // A later boot with nothing pending takes no backup.
+    clock.advance(3600);
+    let db = Database::open_migrated(test_db.options(), &two)
+        .await
+        .expect("third boot");
+    db.close().await.expect("close");
+    assert_eq!(list_backups(&file, &dir).expect("list").len(), 1);
+    // An older binary refuses the newer database instead of "migrating" it.
+    let err = Database::open_migrated(test_db.options(), &old.on_open(options))
+        .await
+        .expect_err("older binary");
+    let text = db_migrate::cli::error_chain(&err);
+    assert!(
+        text.contains(
+            "the database is at revision `n2n2n2n2`, which these migrations do not contain"
+        ),
+        "{text}"
+    );
+}

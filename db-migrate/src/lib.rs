@@ -47,6 +47,7 @@
 //! | `mysql`    | no      | MySQL / MariaDB (`GET_LOCK`, partial-migration detection) |
 
 mod backup;
+mod batch;
 mod cleanup;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -62,6 +63,7 @@ mod version_table;
 pub use crate::backup::{
     Backup, BackupPolicy, Clock, SystemClock, backup, list_backups, restore, sqlite_file, verify,
 };
+pub use crate::batch::{AlterColumn, BatchAlter, batch_alter_table};
 pub use crate::cleanup::{TMP_TABLE_PREFIX, drop_alembic_tmp_tables};
 pub use crate::error::{Error, Result};
 pub use crate::format::LineStyle;

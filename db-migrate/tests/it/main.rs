@@ -2,6 +2,7 @@
 //! PostgreSQL and MariaDB.
 
 mod backups;
+mod batch;
 mod graph;
 mod r0123456789ab_add_course_capacity;
 mod runner;

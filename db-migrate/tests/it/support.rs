@@ -63,3 +63,37 @@ pub(crate) fn branched() -> Migrator {
     ])
     .expect("valid graph")
 }
+
+/// A migration that applies batch alterations (and nothing down).
+pub(crate) struct Batch {
+    name: String,
+    batches: Vec<db_migrate::BatchAlter>,
+}
+
+impl MigrationName for Batch {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Batch {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for b in &self.batches {
+            db_migrate::batch_alter_table(manager.get_connection(), b.clone()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A script `rev` applying `batches`.
+pub(crate) fn batch(rev: &str, batches: Vec<db_migrate::BatchAlter>) -> Script {
+    Script::new(
+        rev,
+        Batch {
+            name: rev.to_owned(),
+            batches,
+        },
+    )
+    .message(format!("batch {rev}"))
+}

@@ -4,6 +4,7 @@
 mod alembic;
 mod cli;
 mod concurrency;
+mod crash;
 
 use std::process::{Command, Output};
 

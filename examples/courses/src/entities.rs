@@ -14,8 +14,8 @@ pub mod user {
         /// Unique login name.
         #[sea_orm(unique)]
         pub username: String,
-        /// E-mail address.
-        pub email: Option<String>,
+        /// E-mail address (NOT NULL since 3e5f7a9b1c2d).
+        pub email: String,
         /// When created (UTC).
         pub created_at: DateTime,
         /// When last updated (UTC).
@@ -122,8 +122,6 @@ pub mod course {
         pub start_date: Option<DateTime>,
         /// Last day.
         pub end_date: Option<DateTime>,
-        /// Whether it is running.
-        pub is_active: bool,
         /// When created (UTC).
         pub created_at: DateTime,
         /// When last updated (UTC).
@@ -134,7 +132,7 @@ pub mod course {
         pub updated_by: Option<String>,
         /// When archived (soft delete).
         pub archived_at: Option<DateTime>,
-        /// Short code, NOT NULL since d2c4e6a8b0f1.
+        /// Short code, NOT NULL since d2c4e6a8b0f1, up to 32 characters since 3e5f7a9b1c2d.
         pub code: String,
     }
 

@@ -10,7 +10,7 @@
 //! let db = db_core::Database::connect("sqlite::memory:").await?;
 //! let migrator = example_courses::migrations::migrator()?;
 //! migrator.upgrade(&db, "head").await?;
-//! assert_eq!(migrator.current(&db).await?, ["d2c4e6a8b0f1"]);
+//! assert_eq!(migrator.current(&db).await?, ["3e5f7a9b1c2d"]);
 //! # Ok(()) }
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 //! ```

@@ -64,7 +64,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 id: Set(cid.clone()),
                 course_family_id: Set(family.id),
                 name: Set("Introduction to Rust".into()),
-                is_active: Set(true),
                 code: Set(format!("RUST-{}", &cid[..4])),
                 created_at: Set(now),
                 ..Default::default()
@@ -80,7 +79,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 let u = user::ActiveModel {
                     id: Set(new_id()),
                     username: Set(format!("{name}-{suffix}")),
-                    email: Set(Some(format!("{name}@example.org"))),
+                    email: Set(format!("{name}@example.org")),
                     created_at: Set(now),
                     ..Default::default()
                 }

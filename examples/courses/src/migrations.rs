@@ -12,6 +12,7 @@
 //!   └─ f1e2d3c4b5a6  rename courses.title to name      (branch `naming`)
 //! 6b8a4f2e1c93  merge codes and naming                  (mergepoint)
 //! d2c4e6a8b0f1  make courses.code NOT NULL
+//! 3e5f7a9b1c2d  tighten courses and users (drop, retype, FK, NOT NULL: rebuilds on SQLite)
 //! ```
 
 use db_migrate::{Migrator, Script};
@@ -20,6 +21,7 @@ use sea_orm_migration::schema::{date_time_default_now, date_time_null, string_le
 
 mod r1b9f0c7e5a21_create_users_and_organizations;
 mod r1b9f4d2a6e83_create_course_roles_and_members;
+mod r3e5f7a9b1c2d_tighten_courses_and_users;
 mod r4c6d9e1f3a28_add_course_code;
 mod r6b8a4f2e1c93_merge_codes_and_naming;
 mod r8d41b6e2c9a7_create_course_families;
@@ -44,6 +46,7 @@ pub fn scripts() -> Vec<Script> {
         rf1e2d3c4b5a6_rename_course_title::script(),
         r6b8a4f2e1c93_merge_codes_and_naming::script(),
         rd2c4e6a8b0f1_course_code_not_null::script(),
+        r3e5f7a9b1c2d_tighten_courses_and_users::script(),
         // db-migrate: scripts end
     ]
 }

@@ -45,7 +45,7 @@ backend_tests! {
             s
         };
         for (args, message) in [
-            (["upgrade", "zzzz"], "error: unknown revision `zzzz`; known heads: d2c4e6a8b0f1 (see `history` for all revisions)\n"),
+            (["upgrade", "zzzz"], "error: unknown revision `zzzz`; known heads: 3e5f7a9b1c2d (see `history` for all revisions)\n"),
             (["upgrade", "1b9f"], "error: ambiguous revision `1b9f` matches 1b9f0c7e5a21, 1b9f4d2a6e83; give more characters\n"),
             (["downgrade", "1b9"], "error: unknown revision `1b9`; a partial id needs at least 4 characters; revisions starting with `1`: 1b9f0c7e5a21, 1b9f4d2a6e83\n"),
             (["downgrade", "e7a2"], "error: `e7a2` is not a valid downgrade target: e7a2c8b41d56 is not applied; the database is at c5e07a93d1f2\n"),

@@ -159,13 +159,14 @@ pub enum Error {
         /// Why the upgrade failed.
         source: Box<Error>,
     },
-    /// Migrating on open took longer than allowed; the running migration was rolled back.
-    #[error(
-        "migrating took longer than {seconds} s and was abandoned; the running migration was rolled back"
-    )]
+    /// Migrating on open took longer than allowed: the running migration was interrupted and
+    /// rolled back.
+    #[error("migrating took longer than {limit_ms} ms: {revision} was interrupted and rolled back")]
     Timeout {
-        /// The limit.
-        seconds: u64,
+        /// The limit, in milliseconds.
+        limit_ms: u64,
+        /// The revision that was running (`<unknown>` when the limit passed while waiting).
+        revision: String,
     },
     /// Opening or configuring the database failed.
     #[error(transparent)]

@@ -245,6 +245,18 @@ impl Migrator {
         policy: &BackupPolicy,
         clock: &dyn Clock,
     ) -> Result<(Vec<Step>, Option<Backup>)> {
+        self.upgrade_with_backup_until(db, target, policy, clock, None)
+            .await
+    }
+
+    async fn upgrade_with_backup_until(
+        &self,
+        db: &Database,
+        target: &str,
+        policy: &BackupPolicy,
+        clock: &dyn Clock,
+        deadline: Option<Instant>,
+    ) -> Result<(Vec<Step>, Option<Backup>)> {
         let table = self.table_for(db);
         let Some((heads, goal)) = self.pending(db, &table, target).await? else {
             return Ok((Vec::new(), None));
@@ -265,7 +277,7 @@ impl Migrator {
             }
             Err(_) => (None, None),
         };
-        match self.run(db, &table, Goal::Up(goal)).await {
+        match self.run_until(db, &table, Goal::Up(goal), deadline).await {
             Ok(steps) => Ok((steps, taken.0)),
             Err(e) => match taken.1 {
                 Some(backup) => Err(Error::FailedAfterBackup {
@@ -424,6 +436,18 @@ impl Migrator {
     }
 
     async fn run(&self, db: &Database, table: &VersionTable, goal: Goal) -> Result<Vec<Step>> {
+        self.run_until(db, table, goal, None).await
+    }
+
+    /// Runs towards `goal`; on SQLite a `deadline` interrupts the running statement through a
+    /// progress handler (the statement fails, its migration rolls back).
+    async fn run_until(
+        &self,
+        db: &Database,
+        table: &VersionTable,
+        goal: Goal,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<Step>> {
         let in_memory = matches!(db.sqlite_location(), Some(SqliteLocation::Memory));
         let conn = db.dedicated_connection(false).await?;
         if in_memory {
@@ -431,9 +455,29 @@ impl Migrator {
                 .await
                 .context(|| "disabling foreign keys".into())?;
         }
+        if let Some(deadline) = deadline {
+            set_deadline(&conn, Some(deadline)).await?;
+        }
         let locked = self.lock(&conn, table).await?;
         let result = self.run_locked(&conn, table, &goal).await;
         self.unlock(&conn, table, locked).await;
+        if deadline.is_some() {
+            set_deadline(&conn, None).await?;
+        }
+        let result = match (result, deadline) {
+            (Err(e), Some(d)) if Instant::now() >= d => {
+                tracing::error!(error = %e, "interrupted at the deadline");
+                let revision = match e {
+                    Error::MigrationFailed { revision, .. } => revision,
+                    _ => "<unknown>".to_owned(),
+                };
+                Err(Error::Timeout {
+                    limit_ms: 0,
+                    revision,
+                })
+            }
+            (r, _) => r,
+        };
         if in_memory {
             conn.execute_unprepared("PRAGMA foreign_keys = ON")
                 .await
@@ -784,16 +828,36 @@ impl OnOpen {
 #[async_trait::async_trait]
 impl Migrate for OnOpen {
     async fn migrate(&self, db: &Database) -> Result<(), BoxError> {
-        let run = self.migrator.upgrade_with_backup(
+        let limit_ms = u64::try_from(self.options.timeout.as_millis()).unwrap_or(u64::MAX);
+        let deadline = Instant::now() + self.options.timeout;
+        let run = self.migrator.upgrade_with_backup_until(
             db,
             "heads",
             &self.options.backup,
             self.options.clock.as_ref(),
+            Some(deadline),
         );
-        match tokio::time::timeout(self.options.timeout, run).await {
-            Ok(result) => result.map(|_| ()).map_err(Into::into),
+        // The progress handler interrupts SQLite statements at the deadline; the outer timeout
+        // (with a grace period) covers lock waits and the server backends.
+        let timeout_error = |e: Error| match e {
+            Error::Timeout { revision, .. } => Error::Timeout { limit_ms, revision },
+            Error::FailedAfterBackup { backup, source } => match *source {
+                Error::Timeout { revision, .. } => Error::FailedAfterBackup {
+                    backup,
+                    source: Box::new(Error::Timeout { limit_ms, revision }),
+                },
+                other => Error::FailedAfterBackup {
+                    backup,
+                    source: Box::new(other),
+                },
+            },
+            other => other,
+        };
+        match tokio::time::timeout(self.options.timeout + Duration::from_secs(5), run).await {
+            Ok(result) => result.map(|_| ()).map_err(|e| timeout_error(e).into()),
             Err(_) => Err(Error::Timeout {
-                seconds: self.options.timeout.as_secs(),
+                limit_ms,
+                revision: "<unknown>".to_owned(),
             }
             .into()),
         }
@@ -834,6 +898,32 @@ async fn finish(
         )
         .await
         .map(|_| ())
+}
+
+/// Installs (or removes, with `None`) a SQLite progress handler on the single connection of
+/// `conn` that interrupts the running statement once `deadline` has passed. No-op elsewhere.
+async fn set_deadline(conn: &DatabaseConnection, deadline: Option<Instant>) -> Result<()> {
+    if conn.get_database_backend() != DbBackend::Sqlite {
+        return Ok(());
+    }
+    #[cfg(feature = "sqlite")]
+    {
+        let fail = |e: sea_orm::sqlx::Error| Error::Db {
+            context: "setting the migration deadline".into(),
+            source: DbErr::Custom(e.to_string()),
+        };
+        let mut pooled = conn
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .map_err(fail)?;
+        let mut handle = pooled.lock_handle().await.map_err(fail)?;
+        match deadline {
+            Some(d) => handle.set_progress_handler(10_000, move || Instant::now() < d),
+            None => handle.remove_progress_handler(),
+        }
+    }
+    Ok(())
 }
 
 async fn begin(conn: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {

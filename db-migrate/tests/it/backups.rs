@@ -244,3 +244,57 @@ async fn opening_a_device_database_backs_up_and_migrates() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_migration_past_the_timeout_is_interrupted_and_rolled_back() {
+    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let m = Migrator::new(vec![
+        sql("t1t1t1t1", &["CREATE TABLE notes (id INTEGER PRIMARY KEY)"], &[]),
+        sql(
+            "t2t2t2t2",
+            &[
+                "CREATE TABLE half_done (id INTEGER)",
+                // Minutes of work unless interrupted.
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000000) SELECT COUNT(*) FROM n",
+            ],
+            &[],
+        )
+        .revises("t1t1t1t1"),
+    ])
+    .expect("valid");
+    let db = test_db.open().await;
+    m.upgrade(&db, "t1t1").await.expect("t1");
+    db.close().await.expect("close");
+    let options = OnOpenOptions {
+        timeout: std::time::Duration::from_millis(300),
+        clock: FakeClock::new(),
+        ..OnOpenOptions::default()
+    };
+    let err = Database::open_migrated(test_db.options(), &m.on_open(options))
+        .await
+        .expect_err("times out");
+    let text = db_migrate::cli::error_chain(&err);
+    assert!(
+        text.contains(
+            "migrating took longer than 300 ms: t2t2t2t2 was interrupted and rolled back"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("a backup taken before migrating is at"),
+        "{text}"
+    );
+    let db = test_db.open().await;
+    assert_eq!(
+        db_testkit::strings(&db, "SELECT version_num FROM alembic_version").await,
+        ["t1t1t1t1"]
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'"
+        )
+        .await,
+        0
+    );
+}

@@ -281,6 +281,16 @@ pub async fn batch_alter_table(db: &impl ConnectionTrait, batch: BatchAlter) -> 
     }
 }
 
+async fn add_column(
+    db: &impl ConnectionTrait,
+    table: &str,
+    column: &mut ColumnDef,
+) -> Result<(), DbErr> {
+    db.execute(Table::alter().table(Alias::new(table)).add_column(column))
+        .await
+        .map(|_| ())
+}
+
 async fn exec(db: &impl ConnectionTrait, sql: &str) -> Result<(), DbErr> {
     tracing::debug!(%sql, "batch");
     db.execute_unprepared(sql).await.map(|_| ())
@@ -296,14 +306,7 @@ async fn native(
     let mut renamed_to = None;
     for op in batch.ops {
         match op {
-            Op::AddColumn(mut c) => {
-                db.execute(
-                    Table::alter()
-                        .table(Alias::new(table.as_str()))
-                        .add_column(c.as_mut()),
-                )
-                .await?;
-            }
+            Op::AddColumn(mut c) => add_column(db, &table, c.as_mut()).await?,
             Op::DropColumn(c) => {
                 exec(
                     db,
@@ -515,14 +518,7 @@ async fn sqlite(db: &impl ConnectionTrait, batch: BatchAlter) -> Result<(), DbEr
     let mut renamed_to = None;
     for op in batch.ops {
         match op {
-            Op::AddColumn(mut c) => {
-                db.execute(
-                    Table::alter()
-                        .table(Alias::new(table.as_str()))
-                        .add_column(c.as_mut()),
-                )
-                .await?;
-            }
+            Op::AddColumn(mut c) => add_column(db, &table, c.as_mut()).await?,
             Op::RenameColumn(a, b) => {
                 exec(
                     db,

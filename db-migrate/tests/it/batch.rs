@@ -170,3 +170,22 @@ async fn outside_a_migration_sqlite_refuses_instead_of_cascading() {
             .expect_err("no column");
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+backend_tests! {
+    async fn renaming_a_table_keeps_rows_and_indexes(test_db: TestDb) {
+        let db = test_db.open().await;
+        let m = Migrator::new(vec![
+            sql("w1w1w1w1", &[PARENT, "CREATE INDEX ix_parent_name ON parent (name)", "INSERT INTO parent (id, name) VALUES (1, 'a'), (2, 'b')"], &[]),
+            batch("w2w2w2w2", vec![BatchAlter::new("parent").add_column(sea_orm::sea_query::ColumnDef::new("rank").integer().default(0).to_owned()).rename_table("owners")]).revises("w1w1w1w1"),
+        ])
+        .expect("valid");
+        m.upgrade(&db, "head").await.expect("rename");
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM owners WHERE rank = 0").await, 2);
+        let indexes = match test_db.backend() {
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'owners' AND name LIKE 'ix_%'",
+            Backend::Postgres => "SELECT indexname FROM pg_indexes WHERE tablename = 'owners' AND indexname LIKE 'ix_%'",
+            Backend::MySql => "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'owners' AND index_name LIKE 'ix_%'",
+        };
+        assert_eq!(strings(&db, indexes).await, ["ix_parent_name"]);
+    }
+}

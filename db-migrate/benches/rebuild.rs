@@ -58,57 +58,51 @@ fn copy(from: &Path, to: &Path) {
     }
 }
 
-async fn raw(path: &Path) -> Result<Duration, DbErr> {
-    let db = connect(path).await?;
-    db.execute_unprepared(
-        "CREATE TABLE readings_new (id INTEGER NOT NULL PRIMARY KEY, sensor VARCHAR(32) NOT NULL, value INTEGER NOT NULL, note TEXT)",
-    )
-    .await?;
-    let started = Instant::now();
-    let txn = db.begin().await?;
-    txn.execute_unprepared("INSERT INTO readings_new SELECT id, sensor, value, note FROM readings")
-        .await?;
-    txn.commit().await?;
-    let elapsed = started.elapsed();
-    db.close().await?;
-    Ok(elapsed)
-}
+const NEW_TABLE: &str = "CREATE TABLE readings_new (id INTEGER NOT NULL PRIMARY KEY, sensor VARCHAR(32) NOT NULL, value INTEGER NOT NULL, note TEXT)";
+const COPY: &str = "INSERT INTO readings_new SELECT id, sensor, value, note FROM readings";
 
-async fn raw_indexed(path: &Path) -> Result<Duration, DbErr> {
+/// Runs `setup` untimed, then times `steps` in one transaction.
+async fn timed_sql(path: &Path, setup: &[&str], steps: &[&str]) -> Result<Duration, DbErr> {
     let db = connect(path).await?;
-    db.execute_unprepared(
-        "CREATE TABLE readings_new (id INTEGER NOT NULL PRIMARY KEY, sensor VARCHAR(32) NOT NULL, value INTEGER NOT NULL, note TEXT)",
-    )
-    .await?;
-    db.execute_unprepared("CREATE INDEX ix_readings_new_sensor ON readings_new (sensor)")
-        .await?;
+    for sql in setup {
+        db.execute_unprepared(sql).await?;
+    }
     let started = Instant::now();
     let txn = db.begin().await?;
-    txn.execute_unprepared("INSERT INTO readings_new SELECT id, sensor, value, note FROM readings")
-        .await?;
-    txn.commit().await?;
-    let elapsed = started.elapsed();
-    db.close().await?;
-    Ok(elapsed)
-}
-
-async fn raw_rebuild(path: &Path) -> Result<Duration, DbErr> {
-    let db = connect(path).await?;
-    let started = Instant::now();
-    let txn = db.begin().await?;
-    for sql in [
-        "CREATE TABLE readings_new (id INTEGER NOT NULL PRIMARY KEY, sensor VARCHAR(32) NOT NULL, value INTEGER NOT NULL, note TEXT)",
-        "INSERT INTO readings_new SELECT id, sensor, value, note FROM readings",
-        "DROP TABLE readings",
-        "ALTER TABLE readings_new RENAME TO readings",
-        "CREATE INDEX ix_readings_sensor ON readings (sensor)",
-    ] {
+    for sql in steps {
         txn.execute_unprepared(sql).await?;
     }
     txn.commit().await?;
     let elapsed = started.elapsed();
     db.close().await?;
     Ok(elapsed)
+}
+
+async fn raw(path: &Path) -> Result<Duration, DbErr> {
+    timed_sql(path, &[NEW_TABLE], &[COPY]).await
+}
+
+async fn raw_indexed(path: &Path) -> Result<Duration, DbErr> {
+    timed_sql(
+        path,
+        &[
+            NEW_TABLE,
+            "CREATE INDEX ix_readings_new_sensor ON readings_new (sensor)",
+        ],
+        &[COPY],
+    )
+    .await
+}
+
+async fn raw_rebuild(path: &Path) -> Result<Duration, DbErr> {
+    let steps = [
+        NEW_TABLE,
+        COPY,
+        "DROP TABLE readings",
+        "ALTER TABLE readings_new RENAME TO readings",
+        "CREATE INDEX ix_readings_sensor ON readings (sensor)",
+    ];
+    timed_sql(path, &[], &steps).await
 }
 
 async fn batch(path: &Path) -> Result<Duration, DbErr> {

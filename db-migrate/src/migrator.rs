@@ -587,6 +587,37 @@ impl Migrator {
         Ok(Some((pick, direction, new_heads)))
     }
 
+    /// The step about to run (duration still zero), logged as Alembic logs it.
+    fn start_step(
+        &self,
+        index: usize,
+        direction: Direction,
+        old_heads: &[String],
+        new_heads: &[String],
+    ) -> Step {
+        let script = &self.graph.scripts[index];
+        let step = Step {
+            revision: self.graph.id(index).clone(),
+            direction,
+            from: fmt_heads(old_heads),
+            to: fmt_heads(new_heads),
+            message: script.message.clone(),
+            duration: Duration::ZERO,
+        };
+        tracing::info!(
+            "running {} {}",
+            direction.as_str(),
+            describe(
+                direction,
+                &step.from,
+                &step.revision,
+                &step.to,
+                &step.message
+            )
+        );
+        step
+    }
+
     async fn apply_in_transaction(
         &self,
         conn: &DatabaseConnection,
@@ -596,20 +627,14 @@ impl Migrator {
         old_heads: &[String],
     ) -> Result<Step> {
         let script = &self.graph.scripts[index];
-        let revision = self.graph.id(index).clone();
-        let from = fmt_heads(old_heads);
-        let to = fmt_heads(&new_heads);
+        let mut step = self.start_step(index, direction, old_heads, &new_heads);
+        let revision = step.revision.clone();
         let fail = |source: DbErr| Error::MigrationFailed {
             revision: revision.to_string(),
             direction: direction.as_str(),
-            at: from.clone(),
+            at: step.from.clone(),
             source,
         };
-        tracing::info!(
-            "running {} {}",
-            direction.as_str(),
-            describe(direction, &from, &revision, &to, &script.message)
-        );
         let started = Instant::now();
         let own_transaction = script.migration.use_transaction() == Some(false);
         let outcome = if own_transaction {
@@ -650,14 +675,8 @@ impl Migrator {
             }
         };
         outcome?;
-        Ok(Step {
-            revision,
-            direction,
-            from,
-            to,
-            message: script.message.clone(),
-            duration: started.elapsed(),
-        })
+        step.duration = started.elapsed();
+        Ok(step)
     }
 
     /// MySQL/MariaDB: DDL commits implicitly, so the step is bracketed by a history row that
@@ -670,14 +689,7 @@ impl Migrator {
         old_heads: &[String],
     ) -> Result<Step> {
         let script = &self.graph.scripts[index];
-        let revision = self.graph.id(index).clone();
-        let from = fmt_heads(old_heads);
-        let to = fmt_heads(&new_heads);
-        tracing::info!(
-            "running {} {}",
-            direction.as_str(),
-            describe(direction, &from, &revision, &to, &script.message)
-        );
+        let mut step = self.start_step(index, direction, old_heads, &new_heads);
         let marker = table
             .record(
                 conn,
@@ -698,14 +710,8 @@ impl Migrator {
                     .set_status(conn, marker, "applied", Some(elapsed), None)
                     .await
                     .context(|| "writing the history table".into())?;
-                Ok(Step {
-                    revision,
-                    direction,
-                    from,
-                    to,
-                    message: script.message.clone(),
-                    duration: started.elapsed(),
-                })
+                step.duration = started.elapsed();
+                Ok(step)
             }
             Err(e) => {
                 let text = e.to_string();
@@ -713,7 +719,7 @@ impl Migrator {
                     .set_status(conn, marker, "failed", Some(elapsed), Some(&text))
                     .await;
                 Err(Error::PartiallyApplied {
-                    revision: revision.to_string(),
+                    revision: step.revision.to_string(),
                     direction: direction.as_str().to_owned(),
                     error: text,
                 })

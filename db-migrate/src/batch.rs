@@ -2,7 +2,7 @@
 //! column and constraint changes that runs as native `ALTER TABLE` on PostgreSQL and MySQL and
 //! as SQLite's documented table rebuild on SQLite.
 
-mod sqlite_sql;
+pub(crate) mod sqlite_sql;
 
 use sea_orm::sea_query::backend::TableBuilder;
 use sea_orm::sea_query::{
@@ -74,6 +74,8 @@ enum Op {
         on_delete: Option<ForeignKeyAction>,
     },
     DropConstraint(String),
+    DropForeignKey(Vec<String>),
+    DropUnique(Vec<String>),
     RenameTable(String),
 }
 
@@ -185,6 +187,35 @@ impl BatchAlter {
     #[must_use]
     pub fn drop_constraint(mut self, name: impl Into<String>) -> Self {
         self.ops.push(Op::DropConstraint(name.into()));
+        self
+    }
+
+    /// Drops the foreign key on exactly `columns`, whatever its name (SQLite's inline
+    /// `REFERENCES` included): what autogenerate writes, since names differ by backend.
+    #[must_use]
+    pub fn drop_foreign_key<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.ops.push(Op::DropForeignKey(
+            columns.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// Drops the unique constraint or unique index on exactly `columns`, whatever its name
+    /// (an entity's `#[sea_orm(unique)]` is an inline `UNIQUE` on SQLite, a `<table>_<col>_key`
+    /// constraint on PostgreSQL and an index named after the column on MySQL).
+    #[must_use]
+    pub fn drop_unique<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.ops.push(Op::DropUnique(
+            columns.into_iter().map(Into::into).collect(),
+        ));
         self
     }
 
@@ -380,6 +411,52 @@ async fn native(
                 };
                 exec(db, &sql).await?;
             }
+            Op::DropForeignKey(cols) => {
+                let live = live_table(db, &table).await?;
+                let fk = live
+                    .foreign_keys
+                    .iter()
+                    .find(|f| f.columns == cols)
+                    .and_then(|f| f.name.clone())
+                    .ok_or_else(|| {
+                        err(
+                            &table,
+                            format!("drop foreign key: none on ({})", cols.join(", ")),
+                        )
+                    })?;
+                let sql = if backend == DbBackend::MySql {
+                    format!("ALTER TABLE {t} DROP FOREIGN KEY {}", quote(backend, &fk))
+                } else {
+                    format!("ALTER TABLE {t} DROP CONSTRAINT {}", quote(backend, &fk))
+                };
+                exec(db, &sql).await?;
+            }
+            Op::DropUnique(cols) => {
+                let live = live_table(db, &table).await?;
+                let name = live
+                    .indexes
+                    .iter()
+                    .find(|i| i.unique && i.columns == cols)
+                    .and_then(|i| i.name.clone())
+                    .ok_or_else(|| {
+                        err(
+                            &table,
+                            format!("drop unique: none on ({})", cols.join(", ")),
+                        )
+                    })?;
+                let n = quote(backend, &name);
+                if backend == DbBackend::MySql {
+                    exec(db, &format!("ALTER TABLE {t} DROP INDEX {n}")).await?;
+                } else {
+                    // A constraint takes its index with it; a bare unique index is dropped alone.
+                    exec(
+                        db,
+                        &format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {n}"),
+                    )
+                    .await?;
+                    exec(db, &format!("DROP INDEX IF EXISTS {n}")).await?;
+                }
+            }
             Op::RenameTable(to) => renamed_to = Some(to),
         }
     }
@@ -497,6 +574,54 @@ async fn master_sql(
 }
 
 /// Whether `sql` mentions the identifier `name` (as a token, quoted or not).
+/// The table as it is now (for finding constraint names by columns).
+async fn live_table(
+    db: &impl ConnectionTrait,
+    table: &str,
+) -> Result<crate::autogenerate::TableModel, DbErr> {
+    crate::autogenerate::discover(db, None)
+        .await?
+        .tables
+        .remove(table)
+        .ok_or_else(|| err(table, "no such table"))
+}
+
+/// Removes the table constraint of `kind` on exactly `cols`, or, for one column, the column
+/// constraint containing `keyword` (`REFERENCES …`, `UNIQUE`). Whether one was removed.
+fn drop_inline(
+    def: &mut sqlite_sql::CreateTable,
+    _table: &str,
+    cols: &[String],
+    kind: ConstraintKind,
+    keyword: &str,
+) -> bool {
+    let same = |a: &[String]| {
+        a.len() == cols.len() && a.iter().zip(cols).all(|(x, y)| x.eq_ignore_ascii_case(y))
+    };
+    let before = def.elements.len();
+    def.elements.retain(
+        |e| !matches!(e, Element::Constraint { kind: k, columns, .. } if *k == kind && same(columns)),
+    );
+    if def.elements.len() != before {
+        return true;
+    }
+    let [col] = cols else { return false };
+    for e in &mut def.elements {
+        if let Element::Column(c) = e
+            && c.name.eq_ignore_ascii_case(col)
+        {
+            let n = c.rest.len();
+            c.rest.retain(|r| {
+                !r.to_ascii_uppercase()
+                    .split_whitespace()
+                    .any(|w| w == keyword)
+            });
+            return c.rest.len() != n;
+        }
+    }
+    false
+}
+
 fn mentions(sql: &str, name: &str) -> bool {
     tokenize(sql)
         .into_iter()
@@ -531,6 +656,25 @@ async fn sqlite(db: &impl ConnectionTrait, batch: BatchAlter) -> Result<(), DbEr
                 .await?;
             }
             Op::RenameTable(to) => renamed_to = Some(to),
+            Op::DropUnique(cols) => {
+                // A CREATE UNIQUE INDEX goes natively; a UNIQUE in the table needs the rebuild.
+                let live = live_table(db, &table).await?;
+                match live
+                    .indexes
+                    .iter()
+                    .find(|i| i.unique && i.columns == cols && i.name.is_some())
+                    .and_then(|i| i.name.clone())
+                {
+                    Some(name) => {
+                        exec(
+                            db,
+                            &format!("DROP INDEX {}", quote(DbBackend::Sqlite, &name)),
+                        )
+                        .await?
+                    }
+                    None => rebuild.push(Op::DropUnique(cols)),
+                }
+            }
             other => rebuild.push(other),
         }
     }
@@ -678,6 +822,28 @@ async fn rebuild_sqlite(db: &impl ConnectionTrait, table: &str, ops: Vec<Op>) ->
                     return Err(err(
                         table,
                         format!("drop constraint: no constraint named `{n}`"),
+                    ));
+                }
+            }
+            Op::DropForeignKey(cols) => {
+                if !drop_inline(
+                    &mut def,
+                    table,
+                    &cols,
+                    ConstraintKind::ForeignKey,
+                    "REFERENCES",
+                ) {
+                    return Err(err(
+                        table,
+                        format!("drop foreign key: none on ({})", cols.join(", ")),
+                    ));
+                }
+            }
+            Op::DropUnique(cols) => {
+                if !drop_inline(&mut def, table, &cols, ConstraintKind::Unique, "UNIQUE") {
+                    return Err(err(
+                        table,
+                        format!("drop unique: none on ({})", cols.join(", ")),
                     ));
                 }
             }

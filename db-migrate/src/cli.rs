@@ -141,7 +141,28 @@ enum Command {
         /// Revisions the new one depends on.
         #[arg(long)]
         depends_on: Vec<String>,
+        /// Compare the registered entities with the database (at head) and write the
+        /// operations that make them match, for review.
+        #[arg(long)]
+        autogenerate: bool,
     },
+    /// Merge two or more revisions (default: all heads) into one new revision.
+    Merge {
+        /// The message.
+        #[arg(short, long)]
+        message: String,
+        /// The revisions to merge: ids, prefixes, `heads` (default).
+        revisions: Vec<String>,
+        /// Use this id instead of a random one.
+        #[arg(long)]
+        rev_id: Option<String>,
+        /// A branch label for the new revision.
+        #[arg(long)]
+        branch_label: Option<String>,
+    },
+    /// Exit 1 and print the differences when the entities and the migrated schema disagree
+    /// (`alembic check`, a CI gate); exit 0 when they match.
+    Check,
 }
 
 /// Runs the CLI with the process's arguments on a new Tokio runtime; prints errors as one
@@ -256,47 +277,65 @@ async fn execute(
             rev_id,
             branch_label,
             depends_on,
+            autogenerate: false,
         } => {
-            let dir = app
-                .migrations_dir
-                .clone()
-                .ok_or_else(|| Error::RevisionFile {
-                    path: "<none>".into(),
-                    reason: "this migrator has no migrations folder configured".into(),
-                })?;
+            let dir = migrations_dir(app)?;
             let down_revisions = match head.as_deref() {
                 Some("base") => Vec::new(),
                 Some(h) => vec![resolve_id(&migrator, h)?],
-                None => match graph.heads().as_slice() {
-                    [] => Vec::new(),
-                    [one] => vec![one.to_string()],
-                    many => {
-                        return Err(Error::MultipleHeads {
-                            heads: many
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        });
+                None => single_head(&migrator)?,
+            };
+            let new = new_revision(
+                &migrator,
+                message,
+                down_revisions,
+                rev_id,
+                branch_label,
+                depends_on,
+            )?;
+            let file = write_revision(&dir, &new)?;
+            return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
+        }
+        Command::Merge {
+            message,
+            revisions,
+            rev_id,
+            branch_label,
+        } => {
+            let dir = migrations_dir(app)?;
+            let mut down_revisions: Vec<String> = Vec::new();
+            let wanted: Vec<String> = if revisions.is_empty() {
+                vec!["heads".into()]
+            } else {
+                revisions.clone()
+            };
+            for r in &wanted {
+                let ids = if r == "heads" {
+                    graph.heads().iter().map(ToString::to_string).collect()
+                } else {
+                    vec![resolve_id(&migrator, r)?]
+                };
+                for id in ids {
+                    if !down_revisions.contains(&id) {
+                        down_revisions.push(id);
                     }
-                },
-            };
-            let revision = match rev_id {
-                Some(id) => RevisionId::new(id.clone())?,
-                None => RevisionId::generate(),
-            };
-            if graph.script(revision.as_str()).is_some() {
-                return Err(Error::DuplicateRevision {
-                    revision: revision.to_string(),
+                }
+            }
+            if down_revisions.len() < 2 {
+                return Err(Error::InvalidTarget {
+                    target: wanted.join(" "),
+                    operation: "merge",
+                    reason: "a merge needs at least two revisions (with one head there is nothing to merge)".into(),
                 });
             }
-            let new = NewRevision {
-                revision,
+            let new = new_revision(
+                &migrator,
+                message,
                 down_revisions,
-                message: message.clone(),
-                branch_labels: branch_label.iter().cloned().collect(),
-                depends_on: depends_on.clone(),
-            };
+                rev_id,
+                branch_label,
+                &[],
+            )?;
             let file = write_revision(&dir, &new)?;
             return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
         }
@@ -367,6 +406,56 @@ async fn execute(
                 let targets: Vec<&str> = revisions.iter().map(String::as_str).collect();
                 migrator.stamp(&db, &targets, *purge).await?;
             }
+            Command::Check => {
+                let changes = migrator.compare(&db).await?;
+                if changes.is_empty() {
+                    write_lines(out, &["No new upgrade operations detected.".into()])?;
+                } else {
+                    let lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
+                    write_lines(out, &lines)?;
+                    return Err(Error::SchemaDiffers {
+                        count: changes.len(),
+                    });
+                }
+            }
+            Command::Revision {
+                message,
+                head,
+                rev_id,
+                branch_label,
+                depends_on,
+                autogenerate: true,
+            } => {
+                let dir = migrations_dir(app)?;
+                let down_revisions = match head.as_deref() {
+                    Some(h) => vec![resolve_id(&migrator, h)?],
+                    None => single_head(&migrator)?,
+                };
+                let changes = migrator.compare(&db).await?;
+                if changes.is_empty() {
+                    write_lines(
+                        out,
+                        &["No changes in schema detected; nothing written.".into()],
+                    )?;
+                    return Ok(());
+                }
+                let new = new_revision(
+                    &migrator,
+                    message,
+                    down_revisions,
+                    rev_id,
+                    branch_label,
+                    depends_on,
+                )?;
+                let file = crate::scaffold::write_revision_source(&dir, &new, &|module| {
+                    crate::autogenerate::render_migration(&new, module, &changes)
+                })?;
+                rustfmt(&file);
+                let mut lines: Vec<String> =
+                    changes.iter().map(|c| format!("  Detected {c}")).collect();
+                lines.push(format!("  Generating {} ...  done", file.display()));
+                write_lines(out, &lines)?;
+            }
             _ => {}
         }
         Ok(())
@@ -374,6 +463,68 @@ async fn execute(
     .await;
     let _ = db.close().await;
     result
+}
+
+fn migrations_dir(app: &App) -> Result<PathBuf> {
+    app.migrations_dir
+        .clone()
+        .ok_or_else(|| Error::RevisionFile {
+            path: "<none>".into(),
+            reason: "this migrator has no migrations folder configured".into(),
+        })
+}
+
+/// The single head a new revision revises (none at base).
+fn single_head(migrator: &Migrator) -> Result<Vec<String>> {
+    match migrator.graph().heads().as_slice() {
+        [] => Ok(Vec::new()),
+        [one] => Ok(vec![one.to_string()]),
+        many => Err(Error::MultipleHeads {
+            heads: many
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+fn new_revision(
+    migrator: &Migrator,
+    message: &str,
+    down_revisions: Vec<String>,
+    rev_id: &Option<String>,
+    branch_label: &Option<String>,
+    depends_on: &[String],
+) -> Result<NewRevision> {
+    let revision = match rev_id {
+        Some(id) => RevisionId::new(id.clone())?,
+        None => RevisionId::generate(),
+    };
+    if migrator.graph().script(revision.as_str()).is_some() {
+        return Err(Error::DuplicateRevision {
+            revision: revision.to_string(),
+        });
+    }
+    Ok(NewRevision {
+        revision,
+        down_revisions,
+        message: message.to_owned(),
+        branch_labels: branch_label.iter().cloned().collect(),
+        depends_on: depends_on.to_vec(),
+    })
+}
+
+/// Formats a generated file with rustfmt when it is installed (as Alembic's post-write hooks
+/// run black); without it the file stays as generated, which is already formatted.
+fn rustfmt(file: &std::path::Path) {
+    let ran = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(file)
+        .status();
+    if let Err(e) = ran {
+        tracing::debug!("rustfmt not run on {}: {e}", file.display());
+    }
 }
 
 fn resolve_id(migrator: &Migrator, rev: &str) -> Result<String> {

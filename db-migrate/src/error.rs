@@ -171,6 +171,29 @@ pub enum Error {
     /// Opening or configuring the database failed.
     #[error(transparent)]
     Core(#[from] db_core::Error),
+    /// `check` found differences (printed before this error).
+    #[error(
+        "{count} difference(s) between the entities and the database; write a migration (`revision --autogenerate -m MSG`) and upgrade"
+    )]
+    SchemaDiffers {
+        /// How many.
+        count: usize,
+    },
+    /// `check` or autogenerate on a migrator without registered entities.
+    #[error(
+        "this migrator declares no entities; register them with `Migrator::entities(Entities::new().register(…))` to autogenerate or check"
+    )]
+    NoEntities,
+    /// Autogenerate or `check` on a database that is not at head.
+    #[error(
+        "the database is at {current}, not at head ({heads}); run `upgrade head` first so the comparison sees what the migrations make"
+    )]
+    NotAtHead {
+        /// The database's revisions.
+        current: String,
+        /// The graph's heads.
+        heads: String,
+    },
     /// A statement of the runner itself failed.
     #[error("{context}")]
     Db {

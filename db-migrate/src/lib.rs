@@ -46,6 +46,7 @@
 //! | `postgres` | no      | PostgreSQL (advisory lock, schema) |
 //! | `mysql`    | no      | MySQL / MariaDB (`GET_LOCK`, partial-migration detection) |
 
+mod autogenerate;
 mod backup;
 mod batch;
 mod cleanup;
@@ -60,6 +61,11 @@ mod script;
 mod target;
 mod version_table;
 
+pub use crate::autogenerate::{
+    Change, ColumnModel, Entities, Filter, ForeignKeyModel, IndexModel, SchemaModel, TableModel,
+    canonical_default, canonical_type, column_type_of, compare, discover, render_migration,
+    render_type,
+};
 pub use crate::backup::{
     Backup, BackupPolicy, Clock, SystemClock, backup, list_backups, restore, sqlite_file, verify,
 };

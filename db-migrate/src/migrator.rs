@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use sea_orm_migration::SchemaManager;
 
+use crate::autogenerate::{Change, Entities, Filter, compare};
 use crate::backup::{Backup, BackupPolicy, Clock, SystemClock, backup, list_backups, sqlite_file};
 use crate::cleanup::drop_alembic_tmp_tables;
 use crate::error::{DbContext, Error, Result};
@@ -35,6 +36,8 @@ pub struct Migrator {
     graph: RevisionGraph,
     table: VersionTable,
     lock_timeout: Duration,
+    entities: Option<Entities>,
+    filter: Filter,
 }
 
 /// Which way a [`Step`] went.
@@ -110,7 +113,67 @@ impl Migrator {
             graph: RevisionGraph::new(scripts)?,
             table: VersionTable::default(),
             lock_timeout: Duration::from_secs(600),
+            entities: None,
+            filter: Filter::default(),
         })
+    }
+
+    /// Declares the entities whose tables this migrator owns (Alembic's `target_metadata`,
+    /// openmodule's `register_bases`): [`compare`](Self::compare), `check` and
+    /// `revision --autogenerate` compare them with the database.
+    #[must_use]
+    pub fn entities(mut self, entities: Entities) -> Self {
+        self.entities = Some(entities);
+        self
+    }
+
+    /// Which other tables autogenerate manages or ignores, and whether it compares server
+    /// defaults (see [`Filter`]).
+    #[must_use]
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// The registered entities, if any.
+    #[must_use]
+    pub fn registered_entities(&self) -> Option<&Entities> {
+        self.entities.as_ref()
+    }
+
+    /// The changes that make the database match the registered entities (Alembic's
+    /// `compare_metadata`; empty = `alembic check` passes). The database must be at head, as
+    /// Alembic requires for autogenerate, so that the comparison sees what the migrations make.
+    ///
+    /// # Errors
+    /// [`Error::NoEntities`] without [`entities`](Self::entities); [`Error::NotAtHead`] when
+    /// the database is not at the head(s); [`Error::Db`] when reading the catalogs fails.
+    pub async fn compare(&self, db: &Database) -> Result<Vec<Change>> {
+        let entities = self.entities.as_ref().ok_or(Error::NoEntities)?;
+        let mut current = self.current(db).await?;
+        current.sort();
+        let mut heads: Vec<String> = self.graph.heads().iter().map(|h| h.to_string()).collect();
+        heads.sort();
+        if current != heads {
+            return Err(Error::NotAtHead {
+                current: if current.is_empty() {
+                    "<base>".into()
+                } else {
+                    current.join(", ")
+                },
+                heads: heads.join(", "),
+            });
+        }
+        let table = self.table_for(db);
+        compare(
+            db.connection(),
+            entities,
+            &self.filter,
+            table.schema.as_deref().or(db.schema()),
+            &[table.name.as_str(), table.history.as_str()],
+        )
+        .await
+        .context(|| "comparing the entities with the database".into())
     }
 
     /// Keeps state in `table` instead of `alembic_version` in the default schema.

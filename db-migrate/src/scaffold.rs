@@ -36,6 +36,15 @@ pub struct NewRevision {
 /// [`Error::RevisionFile`] when the registry file lacks the markers or a file cannot be
 /// written; nothing is left half-written (the registry is written last, after the new file).
 pub fn write_revision(dir: &Path, new: &NewRevision) -> Result<PathBuf> {
+    write_revision_source(dir, new, &|module| render(new, module))
+}
+
+/// [`write_revision`] with the file's source made by `source(module_name)`.
+pub(crate) fn write_revision_source(
+    dir: &Path,
+    new: &NewRevision,
+    source: &dyn Fn(&str) -> String,
+) -> Result<PathBuf> {
     let registry = dir.with_extension("rs");
     let err = |path: &Path, reason: String| Error::RevisionFile {
         path: path.display().to_string(),
@@ -59,7 +68,7 @@ pub fn write_revision(dir: &Path, new: &NewRevision) -> Result<PathBuf> {
     };
     let file = dir.join(format!("{module}.rs"));
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
-    std::fs::write(&file, render(new, &module)).map_err(|e| err(&file, e.to_string()))?;
+    std::fs::write(&file, source(&module)).map_err(|e| err(&file, e.to_string()))?;
     let updated = insert_before(
         &insert_before(&text, MODULES_END, &format!("mod {module};")),
         SCRIPTS_END,
@@ -89,9 +98,16 @@ fn rust_str(s: &str) -> String {
     format!("{s:?}")
 }
 
-/// The source of a new revision file.
+/// The source of a new revision file with empty `up` and `down`.
 #[must_use]
 pub fn render(new: &NewRevision, module: &str) -> String {
+    let empty = "        let _ = manager;\n        Ok(())\n";
+    render_with(new, module, empty, empty)
+}
+
+/// The source of a new revision file whose `up` and `down` have the given bodies (each line
+/// indented by 8 spaces, ending in the `Ok(())` expression).
+pub(crate) fn render_with(new: &NewRevision, module: &str, up: &str, down: &str) -> String {
     let revises = if new.down_revisions.is_empty() {
         "<base>".to_owned()
     } else {
@@ -123,8 +139,7 @@ pub fn render(new: &NewRevision, module: &str) -> String {
 //! Revises: {revises}
 //! Create Date: {date} UTC
 
-use db_migrate::Script;
-use sea_orm_migration::prelude::*;
+{imports}use sea_orm_migration::prelude::*;
 
 /// This revision, as the migrator registers it.
 pub(crate) fn script() -> Script {{
@@ -136,18 +151,35 @@ struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {{
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
-        let _ = manager;
-        Ok(())
-    }}
+{up}    }}
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
-        let _ = manager;
-        Ok(())
-    }}
+{down}    }}
 }}
 "#,
         rev = new.revision,
+        imports = imports(&format!("{up}{down}")),
     )
+}
+
+/// The `use db_migrate::…` line for what the bodies use.
+fn imports(bodies: &str) -> String {
+    let mut names = Vec::new();
+    if bodies.contains("AlterColumn::") {
+        names.push("AlterColumn");
+    }
+    if bodies.contains("BatchAlter::") {
+        names.push("BatchAlter");
+    }
+    names.push("Script");
+    if bodies.contains("batch_alter_table(") {
+        names.push("batch_alter_table");
+    }
+    if names.len() == 1 {
+        "use db_migrate::Script;\n".into()
+    } else {
+        format!("use db_migrate::{{{}}};\n", names.join(", "))
+    }
 }
 
 #[cfg(test)]

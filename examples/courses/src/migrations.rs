@@ -15,7 +15,7 @@
 //! 3e5f7a9b1c2d  tighten courses and users (drop, retype, FK, NOT NULL: rebuilds on SQLite)
 //! ```
 
-use db_migrate::{Migrator, Script};
+use db_migrate::{Entities, Migrator, Script};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{date_time_default_now, date_time_null, string_len_null};
 
@@ -56,7 +56,21 @@ pub fn scripts() -> Vec<Script> {
 /// # Errors
 /// A graph validation error (none for the revisions above; a test checks).
 pub fn migrator() -> db_migrate::Result<Migrator> {
-    Migrator::new(scripts())
+    Ok(Migrator::new(scripts())?.entities(entities()))
+}
+
+/// The entities whose tables these migrations own: `check` and `revision --autogenerate`
+/// compare them with the database.
+#[must_use]
+pub fn entities() -> Entities {
+    use crate::entities::{course, course_family, course_member, course_role, organization, user};
+    Entities::new()
+        .register(user::Entity)
+        .register(organization::Entity)
+        .register(course_family::Entity)
+        .register(course::Entity)
+        .register(course_role::Entity)
+        .register(course_member::Entity)
 }
 
 /// The audit columns every main table carries (the course platform's `AuditMixin`):

@@ -1,0 +1,467 @@
+//! Renders [`Change`]s as the body of a Rust migration: `up` applies them, `down` reverts
+//! them. The code is backend-neutral (sea-query builders and [`batch_alter_table`], which
+//! rebuilds tables on SQLite and alters natively elsewhere), so one generated file serves
+//! every backend.
+//!
+//! [`batch_alter_table`]: crate::batch_alter_table
+
+use std::fmt::Write;
+
+use sea_orm::sea_query::{ColumnType, ForeignKeyAction, StringLen};
+
+use super::diff::Change;
+use super::model::{ColumnModel, ForeignKeyModel, IndexModel, TableModel};
+
+/// The `up` and `down` bodies (indented for a method body) for `changes`.
+pub(crate) fn bodies(changes: &[Change]) -> (String, String) {
+    let down: Vec<Change> = changes.iter().rev().filter_map(invert).collect();
+    (body(changes), body(&down))
+}
+
+/// The change that undoes `c` (`None` for what is not generated).
+fn invert(c: &Change) -> Option<Change> {
+    Some(match c.clone() {
+        Change::AddTable(t) => Change::DropTable(t),
+        Change::DropTable(t) => Change::AddTable(t),
+        Change::AddColumn { table, column } => Change::DropColumn {
+            table,
+            column,
+            probable_rename_to: None,
+        },
+        Change::DropColumn { table, column, .. } => Change::AddColumn { table, column },
+        Change::RenameColumn {
+            table,
+            from,
+            column,
+        } => Change::RenameColumn {
+            table,
+            from: column.name.clone(),
+            column: ColumnModel {
+                name: from,
+                ..column
+            },
+        },
+        Change::AlterColumn { table, from, to } => Change::AlterColumn {
+            table,
+            from: to,
+            to: from,
+        },
+        Change::AddIndex { table, index } => Change::DropIndex { table, index },
+        Change::DropIndex { table, index } => Change::AddIndex { table, index },
+        Change::AddForeignKey { table, foreign_key } => {
+            Change::DropForeignKey { table, foreign_key }
+        }
+        Change::DropForeignKey { table, foreign_key } => {
+            Change::AddForeignKey { table, foreign_key }
+        }
+        Change::PrimaryKey { .. } => return None,
+    })
+}
+
+const I2: &str = "        ";
+
+fn body(changes: &[Change]) -> String {
+    let mut out = String::new();
+    if changes.is_empty() {
+        out.push_str(&format!("{I2}let _ = manager;\n{I2}Ok(())\n"));
+        return out;
+    }
+    let mut uses_conn = false;
+    // 1. New tables, parents first, with their indexes.
+    for c in changes {
+        if let Change::AddTable(t) = c {
+            create_table(&mut out, t);
+        }
+    }
+    // 2. Per existing table: index drops, one batch, index creates — tables in first-seen order.
+    let mut tables: Vec<&str> = Vec::new();
+    for c in changes {
+        if let Some(t) = altered_table(c) {
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        }
+    }
+    for table in tables {
+        let of_table: Vec<&Change> = changes
+            .iter()
+            .filter(|c| altered_table(c) == Some(table))
+            .collect();
+        for c in &of_table {
+            match c {
+                Change::DropIndex { index, .. } if !index.unique => {
+                    let name = index.name.as_deref().unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "{I2}manager\n{I2}    .drop_index(Index::drop().name({name:?}).table({table:?}).to_owned())\n{I2}    .await?;"
+                    );
+                }
+                Change::PrimaryKey { from, to, .. } => {
+                    let _ = writeln!(
+                        out,
+                        "{I2}// review: the primary key of `{table}` changes from ({}) to ({}); autogenerate does not write primary-key changes: write them here by hand.",
+                        from.join(", "),
+                        to.join(", ")
+                    );
+                }
+                _ => {}
+            }
+        }
+        let mut batch = String::new();
+        for c in &of_table {
+            batch_op(&mut batch, c);
+        }
+        if !batch.is_empty() {
+            uses_conn = true;
+            let _ = write!(
+                out,
+                "{I2}batch_alter_table(\n{I2}    conn,\n{I2}    BatchAlter::new({table:?}){batch},\n{I2})\n{I2}.await?;\n"
+            );
+        }
+        for c in &of_table {
+            if let Change::AddIndex { index, .. } = c {
+                create_index(&mut out, table, index);
+            }
+        }
+    }
+    // 3. Dropped tables, children first.
+    for c in changes {
+        if let Change::DropTable(t) = c {
+            let _ = writeln!(
+                out,
+                "{I2}// review: drops `{}` and every row in it; the downgrade recreates the table empty.",
+                t.name
+            );
+            let _ = writeln!(
+                out,
+                "{I2}manager\n{I2}    .drop_table(Table::drop().table({:?}).to_owned())\n{I2}    .await?;",
+                t.name
+            );
+        }
+    }
+    out.push_str(&format!("{I2}Ok(())\n"));
+    if uses_conn {
+        format!("{I2}let conn = manager.get_connection();\n{out}")
+    } else {
+        out
+    }
+}
+
+fn altered_table(c: &Change) -> Option<&str> {
+    match c {
+        Change::AddTable(_) | Change::DropTable(_) => None,
+        Change::AddColumn { table, .. }
+        | Change::DropColumn { table, .. }
+        | Change::RenameColumn { table, .. }
+        | Change::AlterColumn { table, .. }
+        | Change::AddIndex { table, .. }
+        | Change::DropIndex { table, .. }
+        | Change::AddForeignKey { table, .. }
+        | Change::DropForeignKey { table, .. }
+        | Change::PrimaryKey { table, .. } => Some(table),
+    }
+}
+
+const B: &str = "            ";
+
+fn batch_op(out: &mut String, c: &Change) {
+    match c {
+        Change::DropForeignKey { foreign_key, .. } => {
+            let _ = write!(
+                out,
+                "\n{B}.drop_foreign_key({})",
+                str_array(&foreign_key.columns)
+            );
+        }
+        Change::DropIndex { index, .. } if index.unique => {
+            let _ = write!(out, "\n{B}.drop_unique({})", str_array(&index.columns));
+        }
+        Change::RenameColumn { from, column, .. } => {
+            let _ = write!(out, "\n{B}.rename_column({from:?}, {:?})", column.name);
+        }
+        Change::AddColumn { table, column } => {
+            if !column.nullable && column.default.is_none() {
+                let _ = write!(
+                    out,
+                    "\n{B}// review: `{table}.{}` is NOT NULL without a default: adding it fails on a table with rows; give it a default or add it nullable, fill it, then alter it",
+                    column.name
+                );
+            }
+            let _ = write!(out, "\n{B}.add_column({})", column_def(column, false));
+        }
+        Change::DropColumn {
+            column,
+            probable_rename_to,
+            ..
+        } => {
+            if let Some(to) = probable_rename_to {
+                let _ = write!(
+                    out,
+                    "\n{B}// review: probable rename: `{}` is dropped and `{to}` added with a compatible type, so the data in `{}` is lost. If this is a rename, add #[sea_orm(renamed_from = \"{}\")] to the entity's `{to}` and autogenerate again",
+                    column.name, column.name, column.name
+                );
+            } else {
+                let _ = write!(out, "\n{B}// review: drops `{}` and its data", column.name);
+            }
+            let _ = write!(out, "\n{B}.drop_column({:?})", column.name);
+        }
+        Change::AlterColumn { from, to, .. } => {
+            let mut change = String::from("AlterColumn::new()");
+            if from.sql_type != to.sql_type {
+                let _ = write!(
+                    out,
+                    "\n{B}// review: type {} -> {}: check that every value converts",
+                    from.sql_type, to.sql_type
+                );
+                let _ = write!(change, ".type_({})", type_expr(to));
+            }
+            if from.nullable != to.nullable {
+                if !to.nullable {
+                    let _ = write!(
+                        out,
+                        "\n{B}// review: NOT NULL fails while `{}` holds NULLs: fill them first",
+                        to.name
+                    );
+                }
+                let _ = write!(change, ".nullable({})", to.nullable);
+            }
+            if from.default != to.default {
+                match &to.default {
+                    Some(d) => {
+                        let _ = write!(change, ".default_sql({d:?})");
+                    }
+                    None => change.push_str(".drop_default()"),
+                }
+            }
+            let _ = write!(out, "\n{B}.alter_column({:?}, {change})", to.name);
+        }
+        Change::AddForeignKey { foreign_key, .. } => add_fk(out, foreign_key),
+        _ => {}
+    }
+}
+
+fn add_fk(out: &mut String, fk: &ForeignKeyModel) {
+    let name = fk
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("fk_{}_{}", fk.ref_table, fk.columns.join("_")));
+    if fk
+        .on_update
+        .is_some_and(|a| !matches!(a, ForeignKeyAction::NoAction))
+    {
+        let _ = write!(
+            out,
+            "\n{B}// review: ON UPDATE is not written by batch alterations; add it by hand if it matters"
+        );
+    }
+    let _ = write!(
+        out,
+        "\n{B}.add_foreign_key(\n{B}    {name:?},\n{B}    {},\n{B}    {:?},\n{B}    {},\n{B}    {},\n{B})",
+        str_array(&fk.columns),
+        fk.ref_table,
+        str_array(&fk.ref_columns),
+        action_expr(fk.on_delete)
+    );
+}
+
+fn str_array(items: &[String]) -> String {
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn action_expr(a: Option<ForeignKeyAction>) -> String {
+    match a {
+        None => "None".into(),
+        Some(a) => format!("Some(ForeignKeyAction::{})", action_variant(a)),
+    }
+}
+
+fn action_variant(a: ForeignKeyAction) -> &'static str {
+    a.variant_name()
+}
+
+fn create_table(out: &mut String, t: &TableModel) {
+    let _ = write!(
+        out,
+        "{I2}manager\n{I2}    .create_table(\n{I2}        Table::create()\n{I2}            .table({:?})",
+        t.name
+    );
+    let single_pk = t.primary_key.len() == 1;
+    for c in &t.columns {
+        let pk = single_pk && t.primary_key[0] == c.name;
+        let inline_unique = t
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.name.is_none() && i.columns == [c.name.clone()]);
+        let mut def = column_def(c, pk);
+        if inline_unique {
+            def = def.replacen(
+                ".to_owned()",
+                ".unique_key()\n                        .to_owned()",
+                1,
+            );
+        }
+        let _ = write!(out, "\n{I2}            .col({def})");
+    }
+    if t.primary_key.len() > 1 {
+        let cols: String = t
+            .primary_key
+            .iter()
+            .map(|c| format!(".col({c:?})"))
+            .collect();
+        let _ = write!(out, "\n{I2}            .primary_key(Index::create(){cols})");
+    }
+    for fk in &t.foreign_keys {
+        let name = fk
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("fk_{}_{}", t.name, fk.columns.join("_")));
+        let mut s = format!(
+            "ForeignKey::create()\n{I2}                    .name({name:?})\n{I2}                    .from({:?}, {})\n{I2}                    .to({:?}, {})",
+            t.name,
+            tuple(&fk.columns),
+            fk.ref_table,
+            tuple(&fk.ref_columns)
+        );
+        if let Some(a) = fk.on_delete {
+            let _ = write!(
+                s,
+                "\n{I2}                    .on_delete(ForeignKeyAction::{})",
+                action_variant(a)
+            );
+        }
+        if let Some(a) = fk.on_update {
+            let _ = write!(
+                s,
+                "\n{I2}                    .on_update(ForeignKeyAction::{})",
+                action_variant(a)
+            );
+        }
+        let _ = write!(
+            out,
+            "\n{I2}            .foreign_key(\n{I2}                {s},\n{I2}            )"
+        );
+    }
+    let _ = write!(
+        out,
+        "\n{I2}            .to_owned(),\n{I2}    )\n{I2}    .await?;\n"
+    );
+    for ix in &t.indexes {
+        let inline = ix.unique && ix.name.is_none() && ix.columns.len() == 1;
+        if !inline {
+            create_index(out, &t.name, ix);
+        }
+    }
+}
+
+fn tuple(cols: &[String]) -> String {
+    if cols.len() == 1 {
+        format!("{:?}", cols[0])
+    } else {
+        format!(
+            "({})",
+            cols.iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+fn create_index(out: &mut String, table: &str, ix: &IndexModel) {
+    let name = ix.name.clone().unwrap_or_else(|| {
+        format!(
+            "{}_{}_{}",
+            if ix.unique { "uq" } else { "ix" },
+            table,
+            ix.columns.join("_")
+        )
+    });
+    let cols: String = ix
+        .columns
+        .iter()
+        .map(|c| format!("\n{I2}            .col({c:?})"))
+        .collect();
+    let unique = if ix.unique {
+        format!("\n{I2}            .unique()")
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        out,
+        "{I2}manager\n{I2}    .create_index(\n{I2}        Index::create()\n{I2}            .name({name:?})\n{I2}            .table({table:?}){cols}{unique}\n{I2}            .to_owned(),\n{I2}    )\n{I2}    .await?;\n"
+    );
+}
+
+/// `ColumnDef::new_with_type(…)…to_owned()` for a column.
+fn column_def(c: &ColumnModel, primary_key: bool) -> String {
+    let mut s = format!(
+        "\n                    ColumnDef::new_with_type({:?}, {})",
+        c.name,
+        type_expr(c)
+    );
+    let step = "\n                        ";
+    if c.nullable {
+        let _ = write!(s, "{step}.null()");
+    } else {
+        let _ = write!(s, "{step}.not_null()");
+    }
+    if let Some(d) = &c.default {
+        let _ = write!(s, "{step}.default(Expr::cust({d:?}))");
+    }
+    if c.auto_increment && primary_key {
+        let _ = write!(s, "{step}.auto_increment()");
+    }
+    if primary_key {
+        let _ = write!(s, "{step}.primary_key()");
+    }
+    let _ = write!(s, "{step}.to_owned()");
+    s
+}
+
+/// A Rust expression for the column's sea-query type.
+fn type_expr(c: &ColumnModel) -> String {
+    let Some(t) = &c.column_type else {
+        return format!("ColumnType::custom({:?})", c.sql_type);
+    };
+    let len = |l: &StringLen| match l {
+        StringLen::N(n) => format!("StringLen::N({n})"),
+        StringLen::Max => "StringLen::Max".into(),
+        StringLen::None => "StringLen::None".into(),
+    };
+    match t {
+        ColumnType::Char(n) => format!("ColumnType::Char({n:?})"),
+        ColumnType::String(l) => format!("ColumnType::String({})", len(l)),
+        ColumnType::VarBinary(l) => format!("ColumnType::VarBinary({})", len(l)),
+        ColumnType::Decimal(p) => format!("ColumnType::Decimal({p:?})"),
+        ColumnType::Binary(n) => format!("ColumnType::Binary({n})"),
+        ColumnType::Text => "ColumnType::Text".into(),
+        ColumnType::Blob => "ColumnType::Blob".into(),
+        ColumnType::TinyInteger => "ColumnType::TinyInteger".into(),
+        ColumnType::SmallInteger => "ColumnType::SmallInteger".into(),
+        ColumnType::Integer => "ColumnType::Integer".into(),
+        ColumnType::BigInteger => "ColumnType::BigInteger".into(),
+        ColumnType::TinyUnsigned => "ColumnType::TinyUnsigned".into(),
+        ColumnType::SmallUnsigned => "ColumnType::SmallUnsigned".into(),
+        ColumnType::Unsigned => "ColumnType::Unsigned".into(),
+        ColumnType::BigUnsigned => "ColumnType::BigUnsigned".into(),
+        ColumnType::Float => "ColumnType::Float".into(),
+        ColumnType::Double => "ColumnType::Double".into(),
+        ColumnType::DateTime => "ColumnType::DateTime".into(),
+        ColumnType::Timestamp => "ColumnType::Timestamp".into(),
+        ColumnType::TimestampWithTimeZone => "ColumnType::TimestampWithTimeZone".into(),
+        ColumnType::Time => "ColumnType::Time".into(),
+        ColumnType::Date => "ColumnType::Date".into(),
+        ColumnType::Boolean => "ColumnType::Boolean".into(),
+        ColumnType::Json => "ColumnType::Json".into(),
+        ColumnType::JsonBinary => "ColumnType::JsonBinary".into(),
+        ColumnType::Uuid => "ColumnType::Uuid".into(),
+        _ => format!("ColumnType::custom({:?})", c.sql_type),
+    }
+}

@@ -424,12 +424,35 @@ async fn native(
                             format!("drop foreign key: none on ({})", cols.join(", ")),
                         )
                     })?;
-                let sql = if backend == DbBackend::MySql {
-                    format!("ALTER TABLE {t} DROP FOREIGN KEY {}", quote(backend, &fk))
+                if backend == DbBackend::MySql {
+                    exec(
+                        db,
+                        &format!("ALTER TABLE {t} DROP FOREIGN KEY {}", quote(backend, &fk)),
+                    )
+                    .await?;
+                    // MySQL made an index named after the key when none covered its columns;
+                    // it outlives the key, so drop it too (what PostgreSQL and SQLite leave).
+                    let auto_index = db
+                        .query_one_raw(Statement::from_sql_and_values(
+                            backend,
+                            "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?",
+                            [table.as_str().into(), fk.as_str().into()],
+                        ))
+                        .await?;
+                    if auto_index.is_some() {
+                        exec(
+                            db,
+                            &format!("ALTER TABLE {t} DROP INDEX {}", quote(backend, &fk)),
+                        )
+                        .await?;
+                    }
                 } else {
-                    format!("ALTER TABLE {t} DROP CONSTRAINT {}", quote(backend, &fk))
-                };
-                exec(db, &sql).await?;
+                    exec(
+                        db,
+                        &format!("ALTER TABLE {t} DROP CONSTRAINT {}", quote(backend, &fk)),
+                    )
+                    .await?;
+                }
             }
             Op::DropUnique(cols) => {
                 let live = live_table(db, &table).await?;

@@ -98,7 +98,8 @@ impl TableModel {
 
 impl ForeignKeyModel {
     /// The actions compared: RESTRICT and NO ACTION count as the default.
-    pub(crate) fn actions(&self) -> (Option<&'static str>, Option<&'static str>) {
+    /// ON DELETE / ON UPDATE as compared (`None` = NO ACTION or RESTRICT).
+    pub fn actions(&self) -> (Option<&'static str>, Option<&'static str>) {
         (action_key(self.on_delete), action_key(self.on_update))
     }
 }

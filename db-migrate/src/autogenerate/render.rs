@@ -22,7 +22,13 @@ pub(crate) fn bodies(changes: &[Change]) -> (String, String) {
 fn invert(c: &Change) -> Option<Change> {
     Some(match c.clone() {
         Change::AddTable(t) => Change::DropTable(t),
-        Change::DropTable(t) => Change::AddTable(t),
+        Change::DropTable(mut t) => {
+            // Names read from the database differ by backend; restore with generated ones.
+            for fk in &mut t.foreign_keys {
+                fk.name = None;
+            }
+            Change::AddTable(t)
+        }
         Change::AddColumn { table, column } => Change::DropColumn {
             table,
             column,
@@ -51,7 +57,11 @@ fn invert(c: &Change) -> Option<Change> {
         Change::AddForeignKey { table, foreign_key } => {
             Change::DropForeignKey { table, foreign_key }
         }
-        Change::DropForeignKey { table, foreign_key } => {
+        Change::DropForeignKey {
+            table,
+            mut foreign_key,
+        } => {
+            foreign_key.name = None;
             Change::AddForeignKey { table, foreign_key }
         }
         Change::PrimaryKey { .. } => return None,
@@ -235,20 +245,17 @@ fn batch_op(out: &mut String, c: &Change) {
             }
             let _ = write!(out, "\n{B}.alter_column({:?}, {change})", to.name);
         }
-        Change::AddForeignKey { foreign_key, .. } => add_fk(out, foreign_key),
+        Change::AddForeignKey { table, foreign_key } => add_fk(out, table, foreign_key),
         _ => {}
     }
 }
 
-fn add_fk(out: &mut String, fk: &ForeignKeyModel) {
+fn add_fk(out: &mut String, table: &str, fk: &ForeignKeyModel) {
     let name = fk
         .name
         .clone()
-        .unwrap_or_else(|| format!("fk_{}_{}", fk.ref_table, fk.columns.join("_")));
-    if fk
-        .on_update
-        .is_some_and(|a| !matches!(a, ForeignKeyAction::NoAction))
-    {
+        .unwrap_or_else(|| fk_name(table, &fk.columns));
+    if fk.actions().1.is_some() {
         let _ = write!(
             out,
             "\n{B}// review: ON UPDATE is not written by batch alterations; add it by hand if it matters"
@@ -262,6 +269,11 @@ fn add_fk(out: &mut String, fk: &ForeignKeyModel) {
         str_array(&fk.ref_columns),
         action_expr(fk.on_delete)
     );
+}
+
+/// sea-orm's naming of a relation's foreign key: `fk-<table>-<columns>`.
+fn fk_name(table: &str, columns: &[String]) -> String {
+    format!("fk-{table}-{}", columns.join("-"))
 }
 
 fn str_array(items: &[String]) -> String {
@@ -321,7 +333,7 @@ fn create_table(out: &mut String, t: &TableModel) {
         let name = fk
             .name
             .clone()
-            .unwrap_or_else(|| format!("fk_{}_{}", t.name, fk.columns.join("_")));
+            .unwrap_or_else(|| fk_name(&t.name, &fk.columns));
         let mut s = format!(
             "ForeignKey::create()\n{I2}                    .name({name:?})\n{I2}                    .from({:?}, {})\n{I2}                    .to({:?}, {})",
             t.name,
@@ -375,14 +387,18 @@ fn tuple(cols: &[String]) -> String {
 }
 
 fn create_index(out: &mut String, table: &str, ix: &IndexModel) {
-    let name = ix.name.clone().unwrap_or_else(|| {
-        format!(
+    // Unique constraints get `uq_<table>_<columns>`: their own names differ by backend
+    // (`<table>_<col>_key` on PostgreSQL, the column on MySQL, none on SQLite), and the
+    // generated code must be the same whichever database it was generated against.
+    let name = match &ix.name {
+        Some(n) if !ix.unique => n.clone(),
+        _ => format!(
             "{}_{}_{}",
             if ix.unique { "uq" } else { "ix" },
             table,
             ix.columns.join("_")
-        )
-    });
+        ),
+    };
     let cols: String = ix
         .columns
         .iter()

@@ -1,6 +1,7 @@
 //! Integration tests of db-migrate: the revision graph and targets, and the runner on SQLite,
 //! PostgreSQL and MariaDB.
 
+mod autogen;
 mod backups;
 mod batch;
 mod graph;

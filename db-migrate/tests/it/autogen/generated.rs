@@ -1,0 +1,20 @@
+//! Migrations written by autogenerate (see `autogen.rs`): committed, compiled and applied.
+
+use db_migrate::Script;
+
+mod ra60000000001_create_authors_and_posts;
+mod ra60000000002_change_columns;
+mod ra60000000003_change_indexes;
+mod ra60000000004_change_foreign_keys;
+mod ra60000000005_rename_author_name;
+
+/// The generated revisions, oldest first.
+pub(crate) fn scripts() -> Vec<Script> {
+    vec![
+        ra60000000001_create_authors_and_posts::script(),
+        ra60000000002_change_columns::script(),
+        ra60000000003_change_indexes::script(),
+        ra60000000004_change_foreign_keys::script(),
+        ra60000000005_rename_author_name::script(),
+    ]
+}

@@ -170,3 +170,50 @@ backend_tests! {
         }
     }
 }
+
+backend_tests! {
+    async fn probable_rename_is_flagged(t: TestDb) {
+        let db = t.open().await;
+        let v6 = Entities::new()
+            .register(entities::v6::author::Entity)
+            .register(entities::v6::post::Entity);
+        let m = migrator(5, v6);
+        m.upgrade(&db, "head").await.expect("upgrade");
+        let changes = m.compare(&db).await.expect("compare");
+        let lines: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert!(
+            lines.iter().any(|l| l.starts_with("drop column authors.display_name (probable rename to full_name: add #[sea_orm(renamed_from = \"display_name\")]")),
+            "{lines:#?}"
+        );
+        let new = NewRevision {
+            revision: RevisionId::new("a60000000006").expect("id"),
+            down_revisions: vec!["a60000000005".into()],
+            message: "rename again".into(),
+            branch_labels: vec![],
+            depends_on: vec![],
+        };
+        let source = render_migration(&new, "ra60000000006_rename_again", &changes);
+        assert!(source.contains("// review: probable rename: `display_name` is dropped and `full_name` added"), "{source}");
+        assert!(source.contains("add #[sea_orm(renamed_from = \"display_name\")] to the entity's `full_name`"), "{source}");
+    }
+
+    async fn check_needs_head_and_entities(t: TestDb) {
+        let db = t.open().await;
+        let v1 = Entities::new()
+            .register(entities::v1::author::Entity)
+            .register(entities::v1::post::Entity);
+        let m = migrator(2, v1.clone());
+        m.upgrade(&db, "a60000000001").await.expect("upgrade");
+        let err = m.compare(&db).await.expect_err("not at head").to_string();
+        assert_eq!(err, "the database is at a60000000001, not at head (a60000000002); run `upgrade head` first so the comparison sees what the migrations make");
+        let bare = Migrator::new(generated::scripts().into_iter().take(1).collect()).expect("graph");
+        let err = bare.compare(&db).await.expect_err("no entities").to_string();
+        assert!(err.starts_with("this migrator declares no entities"), "{err}");
+        // Unregistered tables are left alone unless included.
+        db.connection().execute_unprepared("CREATE TABLE other_package (id INTEGER PRIMARY KEY)").await.expect("create");
+        assert!(migrator(1, v1.clone()).compare(&db).await.expect("compare").is_empty());
+        let managed = migrator(1, v1).filter(db_migrate::Filter { include: vec!["other_*".into()], ..Default::default() });
+        let lines: Vec<String> = managed.compare(&db).await.expect("compare").iter().map(ToString::to_string).collect();
+        assert_eq!(lines, ["drop table other_package"]);
+    }
+}

@@ -21,7 +21,8 @@ pub mod user {
         /// E-mail address (NOT NULL since 3e5f7a9b1c2d).
         #[sea_orm(column_type = "String(StringLen::N(255))")]
         pub email: String,
-        /// When created (UTC).
+        /// When created (UTC); the server fills it in.
+        #[sea_orm(default_expr = "Expr::current_timestamp()")]
         pub created_at: DateTime,
         /// When last updated (UTC).
         pub updated_at: Option<DateTime>,
@@ -60,7 +61,8 @@ pub mod organization {
         /// Display title.
         #[sea_orm(column_type = "String(StringLen::N(255))")]
         pub title: String,
-        /// When created (UTC).
+        /// When created (UTC); the server fills it in.
+        #[sea_orm(default_expr = "Expr::current_timestamp()")]
         pub created_at: DateTime,
         /// When last updated (UTC).
         pub updated_at: Option<DateTime>,
@@ -102,7 +104,8 @@ pub mod course_family {
         /// Display title.
         #[sea_orm(column_type = "String(StringLen::N(255))")]
         pub title: String,
-        /// When created (UTC).
+        /// When created (UTC); the server fills it in.
+        #[sea_orm(default_expr = "Expr::current_timestamp()")]
         pub created_at: DateTime,
         /// When last updated (UTC).
         pub updated_at: Option<DateTime>,
@@ -160,7 +163,8 @@ pub mod course {
         pub start_date: Option<DateTime>,
         /// Last day.
         pub end_date: Option<DateTime>,
-        /// When created (UTC).
+        /// When created (UTC); the server fills it in.
+        #[sea_orm(default_expr = "Expr::current_timestamp()")]
         pub created_at: DateTime,
         /// When last updated (UTC).
         pub updated_at: Option<DateTime>,
@@ -270,7 +274,8 @@ pub mod course_member {
         /// The role.
         #[sea_orm(column_type = "String(StringLen::N(36))")]
         pub course_role_id: String,
-        /// When created (UTC).
+        /// When created (UTC); the server fills it in.
+        #[sea_orm(default_expr = "Expr::current_timestamp()")]
         pub created_at: DateTime,
         /// When last updated (UTC).
         pub updated_at: Option<DateTime>,

@@ -303,3 +303,29 @@ pub(crate) mod v5 {
         impl ActiveModelBehavior for ActiveModel {}
     }
 }
+
+/// v6: `authors.display_name` becomes `full_name` *without* `renamed_from`: a probable rename.
+#[allow(unreachable_pub)]
+pub(crate) mod v6 {
+    pub(crate) mod author {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "authors")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            #[sea_orm(unique, column_type = "String(StringLen::N(100))")]
+            pub full_name: String,
+            #[sea_orm(column_type = "String(StringLen::N(255))")]
+            pub email: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    pub(crate) use super::v5::post;
+}

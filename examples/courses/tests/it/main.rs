@@ -2,6 +2,7 @@
 //! and MariaDB, concurrent runners, and hand-over with Alembic.
 
 mod alembic;
+mod check;
 mod cli;
 mod concurrency;
 mod crash;

@@ -83,11 +83,17 @@ enum Command {
         /// Back up a SQLite database first when something is pending (kept: 3).
         #[arg(long)]
         backup: bool,
+        /// Print the SQL instead of running it (offline mode); TARGET may be `start:end`.
+        #[arg(long)]
+        sql: bool,
     },
     /// Revert to a previous version: base, <rev>, <prefix>, -N, <rev>-N.
     Downgrade {
         #[arg(allow_hyphen_values = true)]
         target: String,
+        /// Print the SQL instead of running it (offline mode); TARGET must be `start:end`.
+        #[arg(long)]
+        sql: bool,
     },
     /// Display the current revision(s) of the database.
     Current {
@@ -123,6 +129,9 @@ enum Command {
         /// Delete every row of the version table first, even unknown revisions.
         #[arg(long)]
         purge: bool,
+        /// Print the SQL instead of running it (offline mode); a revision may be `start:end`.
+        #[arg(long)]
+        sql: bool,
     },
     /// Create a new revision file whose down_revision is the current head.
     Revision {
@@ -339,6 +348,34 @@ async fn execute(
             let file = write_revision(&dir, &new)?;
             return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
         }
+        Command::Upgrade {
+            target, sql: true, ..
+        } => {
+            let (backend, schema) = offline_backend(app, &args, env)?;
+            let text = migrator
+                .upgrade_sql(backend, target, schema.as_deref())
+                .await?;
+            return write_lines(out, &[text]);
+        }
+        Command::Downgrade { target, sql: true } => {
+            let (backend, schema) = offline_backend(app, &args, env)?;
+            let text = migrator
+                .downgrade_sql(backend, target, schema.as_deref())
+                .await?;
+            return write_lines(out, &[text]);
+        }
+        Command::Stamp {
+            revisions,
+            sql: true,
+            ..
+        } => {
+            let (backend, schema) = offline_backend(app, &args, env)?;
+            let mut text = String::new();
+            for r in revisions {
+                text.push_str(&migrator.stamp_sql(backend, r, schema.as_deref()).await?);
+            }
+            return write_lines(out, &[text]);
+        }
         Command::Restore { file } => {
             let options = open_options(app, &args, env)?;
             let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url())
@@ -367,12 +404,14 @@ async fn execute(
             Command::Upgrade {
                 target,
                 backup: false,
+                ..
             } => {
                 migrator.upgrade(&db, target).await?;
             }
             Command::Upgrade {
                 target,
                 backup: true,
+                ..
             } => {
                 let (_, taken) = migrator
                     .upgrade_with_backup(&db, target, &BackupPolicy::default(), &SystemClock)
@@ -391,7 +430,7 @@ async fn execute(
                     write_lines(out, &[format!("backup {}", b.path.display())])?;
                 }
             }
-            Command::Downgrade { target } => {
+            Command::Downgrade { target, .. } => {
                 migrator.downgrade(&db, target).await?;
             }
             Command::Current { verbose } => {
@@ -402,7 +441,9 @@ async fn execute(
                 let current = migrator.current(&db).await?;
                 write_lines(out, &graph.history(rev_range.as_deref(), &current)?)?;
             }
-            Command::Stamp { revisions, purge } => {
+            Command::Stamp {
+                revisions, purge, ..
+            } => {
                 let targets: Vec<&str> = revisions.iter().map(String::as_str).collect();
                 migrator.stamp(&db, &targets, *purge).await?;
             }
@@ -463,6 +504,16 @@ async fn execute(
     .await;
     let _ = db.close().await;
     result
+}
+
+/// The backend and schema of the database the options name, without connecting (`--sql`).
+fn offline_backend(
+    app: &App,
+    args: &Args,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(sea_orm::DbBackend, Option<String>)> {
+    let options = open_options(app, args, env)?;
+    Ok((options.backend()?, options.schema_name().map(str::to_owned)))
 }
 
 fn migrations_dir(app: &App) -> Result<PathBuf> {

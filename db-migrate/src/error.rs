@@ -171,6 +171,17 @@ pub enum Error {
     /// Opening or configuring the database failed.
     #[error(transparent)]
     Core(#[from] db_core::Error),
+    /// `--sql` mode could not render a migration (nothing was run anywhere).
+    #[error("cannot render {direction} {revision} as SQL offline")]
+    Offline {
+        /// The revision.
+        revision: String,
+        /// `upgrade` or `downgrade`.
+        direction: &'static str,
+        /// What stopped it.
+        #[source]
+        source: DbErr,
+    },
     /// `check` found differences (printed before this error).
     #[error(
         "{count} difference(s) between the entities and the database; write a migration (`revision --autogenerate -m MSG`) and upgrade"

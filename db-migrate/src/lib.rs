@@ -56,6 +56,7 @@ mod error;
 mod format;
 mod graph;
 mod migrator;
+mod offline;
 mod scaffold;
 mod script;
 mod target;

@@ -96,7 +96,7 @@ impl fmt::Display for Step {
 }
 
 #[derive(Clone, Debug)]
-enum Goal {
+pub(crate) enum Goal {
     /// Reach this ancestor-closed set (upgrade).
     Up(RevSet),
     /// Shrink to this ancestor-closed set (downgrade).
@@ -609,7 +609,7 @@ impl Migrator {
     }
 
     /// The next revision to apply or revert towards `goal` from version-table `heads`.
-    fn next_step(
+    pub(crate) fn next_step(
         &self,
         goal: &Goal,
         heads: &[String],
@@ -945,7 +945,7 @@ impl Migrate for Migrator {
 }
 
 /// Writes the version table and the history row of a finished step.
-async fn finish(
+pub(crate) async fn finish(
     txn: &impl ConnectionTrait,
     table: &VersionTable,
     script: &Script,
@@ -1007,7 +1007,7 @@ async fn begin(conn: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction
     }
 }
 
-async fn run_migration(
+pub(crate) async fn run_migration(
     script: &Script,
     direction: Direction,
     manager: &SchemaManager<'_>,

@@ -124,33 +124,40 @@ impl VersionTable {
     /// Creates the version and history tables when missing.
     pub(crate) async fn ensure(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
         let backend = db.get_database_backend();
+        let [version, history] = self.create_sql(backend);
         if !self.table_exists(db, &self.name).await? {
-            let pk = Self::quote(backend, &format!("{}_pkc", self.name));
-            db.execute_unprepared(&format!(
-                "CREATE TABLE {} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {pk} PRIMARY KEY (version_num))",
-                self.version_sql(backend)
-            ))
-            .await?;
+            db.execute_unprepared(&version).await?;
         }
         if !self.table_exists(db, &self.history).await? {
-            let (id, ts) = match backend {
-                DbBackend::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "TIMESTAMP"),
-                DbBackend::Postgres => ("id BIGSERIAL PRIMARY KEY", "TIMESTAMP"),
-                _ => (
-                    "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
-                    "DATETIME(6)",
-                ),
-            };
-            db.execute_unprepared(&format!(
+            db.execute_unprepared(&history).await?;
+        }
+        Ok(())
+    }
+
+    /// `CREATE TABLE` of the version table (Alembic's exact shape) and of the history table.
+    pub(crate) fn create_sql(&self, backend: DbBackend) -> [String; 2] {
+        let pk = Self::quote(backend, &format!("{}_pkc", self.name));
+        let (id, ts) = match backend {
+            DbBackend::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "TIMESTAMP"),
+            DbBackend::Postgres => ("id BIGSERIAL PRIMARY KEY", "TIMESTAMP"),
+            _ => (
+                "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+                "DATETIME(6)",
+            ),
+        };
+        [
+            format!(
+                "CREATE TABLE {} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {pk} PRIMARY KEY (version_num))",
+                self.version_sql(backend)
+            ),
+            format!(
                 "CREATE TABLE {} ({id}, revision VARCHAR(32) NOT NULL, down_revisions VARCHAR(255), \
                  direction VARCHAR(16) NOT NULL, status VARCHAR(16) NOT NULL, applied_at {ts} NOT NULL, \
                  duration_ms BIGINT, checksum VARCHAR(64), tool_version VARCHAR(64) NOT NULL, \
                  message TEXT, error TEXT)",
                 self.history_sql(backend)
-            ))
-            .await?;
-        }
-        Ok(())
+            ),
+        ]
     }
 
     /// The version table's rows; empty when the table does not exist.

@@ -230,8 +230,10 @@ pub fn canonical_type(backend: DbBackend, raw: &str) -> String {
             {
                 return "bool".into();
             }
-            if let Some(unsigned) = base.strip_suffix(" unsigned") {
-                if ints.contains(&unsigned) {
+            if let Some(unsigned) = base.strip_suffix(" unsigned")
+                && ints.contains(&unsigned)
+            {
+                {
                     let n = if unsigned == "integer" {
                         "int"
                     } else {
@@ -354,10 +356,10 @@ pub fn canonical_default(raw: &str, sql_type: &str) -> Option<String> {
         s = s[1..s.len() - 1].trim().to_owned();
     }
     // PostgreSQL: 'x'::character varying, 0::numeric, …
-    if let Some(i) = s.rfind("::") {
-        if !s[i + 2..].contains('\'') {
-            s = s[..i].trim().to_owned();
-        }
+    if let Some(i) = s.rfind("::")
+        && !s[i + 2..].contains('\'')
+    {
+        s = s[..i].trim().to_owned();
     }
     let lower = s.to_ascii_lowercase();
     if matches!(
@@ -411,7 +413,7 @@ mod tests {
 
     #[test]
     fn canonical_types() {
-        use DbBackend::*;
+        use sea_orm::DatabaseBackend::*;
         check(Postgres, "character varying(32)", "varchar(32)");
         check(Postgres, "varchar ( 32 )", "varchar(32)");
         check(Postgres, "timestamp with time zone", "timestamptz");

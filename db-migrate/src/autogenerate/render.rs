@@ -86,10 +86,10 @@ fn body(changes: &[Change]) -> String {
     // 2. Per existing table: index drops, one batch, index creates — tables in first-seen order.
     let mut tables: Vec<&str> = Vec::new();
     for c in changes {
-        if let Some(t) = altered_table(c) {
-            if !tables.contains(&t) {
-                tables.push(t);
-            }
+        if let Some(t) = altered_table(c)
+            && !tables.contains(&t)
+        {
+            tables.push(t);
         }
     }
     for table in tables {

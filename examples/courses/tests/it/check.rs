@@ -1,7 +1,7 @@
 //! `check` and autogenerate on the course platform: a freshly migrated database matches the
 //! entities on every backend, defaults included; a database behind head is refused.
 
-use db_testkit::{TestDb, backend_tests};
+use db_testkit::backend_tests;
 
 use crate::{HEAD, migrate, ok, stderr, stdout};
 

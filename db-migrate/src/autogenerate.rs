@@ -43,6 +43,20 @@ pub async fn compare(
     Ok(diff::diff(&target, &live, filter, version_tables))
 }
 
+/// [`compare`] on two models already read: the changes that turn `live` into `target`.
+pub(crate) fn diff_models(
+    target: &SchemaModel,
+    live: &SchemaModel,
+    filter: &Filter,
+) -> Vec<Change> {
+    diff::diff(
+        target,
+        live,
+        filter,
+        &["alembic_version", "alembic_version_history"],
+    )
+}
+
 /// The source of a migration file applying `changes` in `up` and reverting them in `down`,
 /// with a `// review:` comment on every guess (probable renames, data-losing drops, NOT
 /// NULL without a default, type changes), as `alembic revision --autogenerate` writes a

@@ -169,6 +169,10 @@ enum Command {
         #[arg(long)]
         branch_label: Option<String>,
     },
+    /// Report dangerous operations in the migrations (drop table/column, rename as drop+add,
+    /// NOT NULL without default, type narrowing, SQLite ALTERs that need a rebuild); exit 1
+    /// when any is not allowed by its script's `allow_lint`.
+    Lint,
     /// Exit 1 and print the differences when the entities and the migrated schema disagree
     /// (`alembic check`, a CI gate); exit 0 when they match.
     Check,
@@ -375,6 +379,17 @@ async fn execute(
                 text.push_str(&migrator.stamp_sql(backend, r, schema.as_deref()).await?);
             }
             return write_lines(out, &[text]);
+        }
+        Command::Lint => {
+            let findings = migrator.lint().await?;
+            if findings.is_empty() {
+                return write_lines(out, &["No dangerous operations found.".into()]);
+            }
+            let lines: Vec<String> = findings.iter().map(|f| format!("  {f}")).collect();
+            write_lines(out, &lines)?;
+            return Err(Error::LintFindings {
+                count: findings.len(),
+            });
         }
         Command::Restore { file } => {
             let options = open_options(app, &args, env)?;

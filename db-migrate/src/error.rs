@@ -182,6 +182,14 @@ pub enum Error {
         #[source]
         source: DbErr,
     },
+    /// `lint` found dangerous operations (printed before this error).
+    #[error(
+        "{count} dangerous operation(s) found; fix them, or mark deliberate ones with `Script::allow_lint(\"<rule>\")`"
+    )]
+    LintFindings {
+        /// How many.
+        count: usize,
+    },
     /// `check` found differences (printed before this error).
     #[error(
         "{count} difference(s) between the entities and the database; write a migration (`revision --autogenerate -m MSG`) and upgrade"

@@ -24,7 +24,7 @@ pub struct RevisionGraph {
     /// Position of each revision in the topological order (parents before children).
     position: Vec<usize>,
     /// Revisions in topological order.
-    order: Vec<usize>,
+    pub(crate) order: Vec<usize>,
 }
 
 impl RevisionGraph {

@@ -446,22 +446,24 @@ impl Migrator {
 }
 
 /// The recording connection and the handles to its switch and its statements.
-struct Recording {
+pub(crate) struct Recording {
     recording: Arc<Mutex<bool>>,
     statements: Arc<Mutex<Vec<String>>>,
 }
 
 impl Recording {
-    fn take(&self) -> Vec<String> {
+    pub(crate) fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.statements.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn set_recording(&self, on: bool) {
+    pub(crate) fn set_recording(&self, on: bool) {
         *self.recording.lock().unwrap_or_else(|e| e.into_inner()) = on;
     }
 }
 
-async fn recording_connection(backend: DbBackend) -> Result<(DatabaseConnection, Recording)> {
+pub(crate) async fn recording_connection(
+    backend: DbBackend,
+) -> Result<(DatabaseConnection, Recording)> {
     let shadow = if backend == DbBackend::Sqlite {
         Some(Mutex::new(start_shadow()?))
     } else {

@@ -80,6 +80,7 @@ pub struct Script {
     pub(crate) message: String,
     pub(crate) path: Option<String>,
     pub(crate) checksum: Option<String>,
+    pub(crate) allowed_lints: Vec<String>,
     pub(crate) migration: Box<dyn MigrationTrait>,
 }
 
@@ -109,8 +110,18 @@ impl Script {
             message,
             path: None,
             checksum: None,
+            allowed_lints: Vec::new(),
             migration: Box::new(migration),
         }
+    }
+
+    /// Marks a `lint` rule as deliberate for this migration (e.g. `"drop-column"` for a column
+    /// dropped on purpose): `lint` then stops reporting exactly that rule here. The rules are
+    /// listed in [`LintFinding`](crate::LintFinding).
+    #[must_use]
+    pub fn allow_lint(mut self, rule: impl Into<String>) -> Self {
+        self.allowed_lints.push(rule.into());
+        self
     }
 
     /// Adds a down_revision (call twice, or use [`Script::merges`], for a merge point).
@@ -251,6 +262,7 @@ where
                 message,
                 path: None,
                 checksum: None,
+                allowed_lints: Vec::new(),
                 migration,
             };
             previous = Some(revision);

@@ -5,6 +5,7 @@ mod autogen;
 mod backups;
 mod batch;
 mod graph;
+mod lint;
 mod r0123456789ab_add_course_capacity;
 mod runner;
 mod scaffold;

@@ -49,3 +49,10 @@ backend_tests! {
         );
     }
 }
+
+#[test]
+fn lint_is_clean_with_the_deliberate_drop_allowed() {
+    let o = migrate("sqlite:///nonexistent/never.sqlite3", &["lint"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).trim(), "No dangerous operations found.");
+}

@@ -1,0 +1,253 @@
+//! `lint`: dangerous operations in migrations, found by running every upgrade on an in-memory
+//! SQLite shadow database and comparing the schema before and after each step.
+
+use std::fmt;
+
+use sea_orm::DbBackend;
+use sea_orm_migration::SchemaManager;
+
+use crate::autogenerate::{Change, Filter, diff_models, discover};
+use crate::error::{DbContext, Result};
+use crate::migrator::{Goal, Migrator, run_migration};
+use crate::offline::recording_connection;
+
+/// One dangerous operation in one migration.
+///
+/// Rules: `drop-table`, `drop-column`, `rename-as-drop-add` (a column dropped and a
+/// compatible one added: the data-loss trap of a rename autogenerate could not see),
+/// `not-null-without-default` (fails on a table with rows), `type-narrowing` (values may not
+/// fit), `sqlite-needs-rebuild` (an ALTER SQLite cannot run; use `batch_alter_table`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LintFinding {
+    /// The migration.
+    pub revision: String,
+    /// The rule's name, as [`Script::allow_lint`](crate::Script::allow_lint) takes it.
+    pub rule: &'static str,
+    /// What was found.
+    pub message: String,
+}
+
+impl fmt::Display for LintFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.revision, self.rule, self.message)
+    }
+}
+
+impl Migrator {
+    /// Lints every migration's upgrade, oldest first, skipping the rules each script allows.
+    /// Migrations run on an empty in-memory SQLite database; one that fails there is reported
+    /// (`sqlite-needs-rebuild` for an ALTER SQLite lacks, `not-null-without-default` for
+    /// SQLite's refusal to add such a column) and ends the run.
+    ///
+    /// # Errors
+    /// [`Error::Db`](crate::Error::Db) when the shadow database cannot be opened or read.
+    pub async fn lint(&self) -> Result<Vec<LintFinding>> {
+        let g = self.graph();
+        let (conn, recording) = recording_connection(DbBackend::Sqlite).await?;
+        recording.set_recording(true);
+        let goal = Goal::Up(g.order.iter().copied().collect());
+        let mut heads: Vec<String> = Vec::new();
+        let mut findings = Vec::new();
+        let everything = Filter {
+            include: vec!["*".into()],
+            ..Filter::default()
+        };
+        while let Some((idx, dir, new_heads)) = self.next_step(&goal, &heads)? {
+            let script = &g.scripts[idx];
+            let revision = g.id(idx).to_string();
+            let mut found = Vec::new();
+            let before = discover(&conn, None)
+                .await
+                .context(|| "reading the shadow schema".into())?;
+            if let Err(e) = run_migration(script, dir, &SchemaManager::new(&conn)).await {
+                let text = e.to_string();
+                let rule = if text.contains("NOT NULL column with default value NULL") {
+                    "not-null-without-default"
+                } else {
+                    "sqlite-needs-rebuild"
+                };
+                found.push(LintFinding {
+                    revision: revision.clone(),
+                    rule,
+                    message: format!("fails on SQLite ({text}); use batch_alter_table, or give the column a default; linting stops here"),
+                });
+                findings.extend(
+                    found
+                        .into_iter()
+                        .filter(|f| !script.allowed_lints.iter().any(|a| a == f.rule)),
+                );
+                break;
+            }
+            let after = discover(&conn, None)
+                .await
+                .context(|| "reading the shadow schema".into())?;
+            let renames = renamed_columns(&recording.take());
+            for change in diff_models(&after, &before, &everything) {
+                if is_rename(&change, &renames) {
+                    continue;
+                }
+                if let Some((rule, message)) = rule_of(&change, &before, &renames) {
+                    found.push(LintFinding {
+                        revision: revision.clone(),
+                        rule,
+                        message,
+                    });
+                }
+            }
+            findings.extend(
+                found
+                    .into_iter()
+                    .filter(|f| !script.allowed_lints.iter().any(|a| a == f.rule)),
+            );
+            heads = new_heads;
+        }
+        Ok(findings)
+    }
+}
+
+/// `(table, from, to)` of every `ALTER TABLE t RENAME COLUMN a TO b` among `statements`.
+fn renamed_columns(statements: &[String]) -> Vec<(String, String, String)> {
+    statements
+        .iter()
+        .filter_map(|s| {
+            let words: Vec<String> = s
+                .trim_end_matches(';')
+                .replace(['"', '`'], "")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+            let at = upper
+                .windows(2)
+                .position(|w| w[0] == "RENAME" && w[1] == "COLUMN")?;
+            (upper.first()? == "ALTER" && upper.get(1)? == "TABLE" && upper.get(at + 3)? == "TO")
+                .then(|| {
+                    (
+                        words[2].clone(),
+                        words[at + 2].clone(),
+                        words[at + 4].clone(),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// A dropped or added column that a recorded `RENAME COLUMN` explains.
+fn is_rename(change: &Change, renames: &[(String, String, String)]) -> bool {
+    match change {
+        Change::DropColumn { table, column, .. } => renames
+            .iter()
+            .any(|(t, from, _)| t == table && *from == column.name),
+        Change::AddColumn { table, column } => renames
+            .iter()
+            .any(|(t, _, to)| t == table && *to == column.name),
+        _ => false,
+    }
+}
+
+fn rule_of(
+    change: &Change,
+    before: &crate::autogenerate::SchemaModel,
+    renames: &[(String, String, String)],
+) -> Option<(&'static str, String)> {
+    let renamed_to = |table: &str, to: &str| renames.iter().any(|(t, _, b)| t == table && b == to);
+    Some(match change {
+        Change::DropTable(t) => (
+            "drop-table",
+            format!("drops table `{}` and its rows", t.name),
+        ),
+        Change::DropColumn {
+            table,
+            column,
+            probable_rename_to: Some(to),
+        } if !renamed_to(table, to) => (
+            "rename-as-drop-add",
+            format!(
+                "drops `{table}.{}` and adds `{to}` of a compatible type: if this is a rename, rename the column (the data in `{}` is lost)",
+                column.name, column.name
+            ),
+        ),
+        Change::DropColumn { table, column, .. } => (
+            "drop-column",
+            format!("drops `{table}.{}` and its data", column.name),
+        ),
+        Change::AddColumn { table, column }
+            if !column.nullable
+                && column.default.is_none()
+                && before.tables.contains_key(table) =>
+        {
+            (
+                "not-null-without-default",
+                format!(
+                    "adds `{table}.{}` NOT NULL without a default: fails on a table with rows",
+                    column.name
+                ),
+            )
+        }
+        Change::AlterColumn { table, from, to } if narrows(&from.sql_type, &to.sql_type) => (
+            "type-narrowing",
+            format!(
+                "changes `{table}.{}` from {} to {}: values may not fit",
+                to.name, from.sql_type, to.sql_type
+            ),
+        ),
+        _ => return None,
+    })
+}
+
+/// Whether `to` holds less than `from`: a shorter varchar, text to varchar, a smaller integer.
+fn narrows(from: &str, to: &str) -> bool {
+    let len = |t: &str| {
+        t.split_once('(').and_then(|(_, r)| {
+            r.trim_end_matches(')')
+                .split(',')
+                .next()?
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+    };
+    let base = |t: &str| t.split('(').next().unwrap_or(t).to_owned();
+    let rank = |t: &str| match t {
+        "tinyint" => 1,
+        "smallint" => 2,
+        "integer" | "int" => 3,
+        "bigint" => 4,
+        _ => 0,
+    };
+    let (fb, tb) = (base(from), base(to));
+    if (fb == "text" || fb.ends_with("text")) && tb == "varchar" {
+        return true;
+    }
+    if fb == tb {
+        return matches!((len(from), len(to)), (Some(a), Some(b)) if b < a)
+            || (len(from).is_none() && len(to).is_some() && fb == "varchar");
+    }
+    rank(&fb) > 0 && rank(&tb) > 0 && rank(&tb) < rank(&fb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::narrows;
+
+    #[test]
+    fn renames_from_statements() {
+        assert_eq!(
+            super::renamed_columns(&[
+                "ALTER TABLE \"courses\" RENAME COLUMN \"title\" TO \"name\";".into(),
+                "ALTER TABLE t RENAME TO u;".into(),
+            ]),
+            [("courses".to_owned(), "title".to_owned(), "name".to_owned())]
+        );
+    }
+
+    #[test]
+    fn narrowing() {
+        assert!(narrows("varchar(64)", "varchar(32)"));
+        assert!(!narrows("varchar(20)", "varchar(32)"));
+        assert!(narrows("text", "varchar(32)"));
+        assert!(narrows("bigint", "integer"));
+        assert!(!narrows("integer", "bigint"));
+        assert!(!narrows("integer", "text"));
+    }
+}

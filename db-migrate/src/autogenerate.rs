@@ -16,6 +16,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 pub use self::diff::{Change, Filter};
 pub use self::discover::discover;
+pub(crate) use self::discover::discover_table;
 pub use self::entity::Entities;
 pub use self::model::{
     ColumnModel, ForeignKeyModel, IndexModel, SchemaModel, TableModel, canonical_default,

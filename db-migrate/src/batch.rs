@@ -602,10 +602,8 @@ async fn live_table(
     db: &impl ConnectionTrait,
     table: &str,
 ) -> Result<crate::autogenerate::TableModel, DbErr> {
-    crate::autogenerate::discover(db, None)
+    crate::autogenerate::discover_table(db, table)
         .await?
-        .tables
-        .remove(table)
         .ok_or_else(|| err(table, "no such table"))
 }
 

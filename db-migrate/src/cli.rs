@@ -293,11 +293,7 @@ async fn execute(
             autogenerate: false,
         } => {
             let dir = migrations_dir(app)?;
-            let down_revisions = match head.as_deref() {
-                Some("base") => Vec::new(),
-                Some(h) => vec![resolve_id(&migrator, h)?],
-                None => single_head(&migrator)?,
-            };
+            let down_revisions = revision_parents(&migrator, head.as_deref())?;
             let new = new_revision(
                 &migrator,
                 message,
@@ -374,10 +370,10 @@ async fn execute(
             ..
         } => {
             let (backend, schema) = offline_backend(app, &args, env)?;
-            let mut text = String::new();
-            for r in revisions {
-                text.push_str(&migrator.stamp_sql(backend, r, schema.as_deref()).await?);
-            }
+            let targets: Vec<&str> = revisions.iter().map(String::as_str).collect();
+            let text = migrator
+                .stamp_sql(backend, &targets, schema.as_deref())
+                .await?;
             return write_lines(out, &[text]);
         }
         Command::Lint => {
@@ -483,10 +479,7 @@ async fn execute(
                 autogenerate: true,
             } => {
                 let dir = migrations_dir(app)?;
-                let down_revisions = match head.as_deref() {
-                    Some(h) => vec![resolve_id(&migrator, h)?],
-                    None => single_head(&migrator)?,
-                };
+                let down_revisions = revision_parents(&migrator, head.as_deref())?;
                 let changes = migrator.compare(&db).await?;
                 if changes.is_empty() {
                     write_lines(
@@ -540,8 +533,14 @@ fn migrations_dir(app: &App) -> Result<PathBuf> {
         })
 }
 
-/// The single head a new revision revises (none at base).
-fn single_head(migrator: &Migrator) -> Result<Vec<String>> {
+/// The down_revisions of a new revision: `--head` (`base` = a new root), else the single
+/// head (none at base).
+fn revision_parents(migrator: &Migrator, head: Option<&str>) -> Result<Vec<String>> {
+    match head {
+        Some("base") => return Ok(Vec::new()),
+        Some(h) => return Ok(vec![resolve_id(migrator, h)?]),
+        None => {}
+    }
     match migrator.graph().heads().as_slice() {
         [] => Ok(Vec::new()),
         [one] => Ok(vec![one.to_string()]),

@@ -52,14 +52,18 @@ impl Migrator {
             include: vec!["*".into()],
             ..Filter::default()
         };
+        // Each step's schema after is the next one's before: one read per step.
+        let mut before = discover(&conn, None)
+            .await
+            .context(|| "reading the shadow schema".into())?;
         while let Some((idx, dir, new_heads)) = self.next_step(&goal, &heads)? {
             let script = &g.scripts[idx];
             let revision = g.id(idx).to_string();
             let mut found = Vec::new();
-            let before = discover(&conn, None)
+            let failed = run_migration(script, dir, &SchemaManager::new(&conn))
                 .await
-                .context(|| "reading the shadow schema".into())?;
-            if let Err(e) = run_migration(script, dir, &SchemaManager::new(&conn)).await {
+                .err();
+            if let Some(e) = &failed {
                 let text = e.to_string();
                 let rule = if text.contains("NOT NULL column with default value NULL") {
                     "not-null-without-default"
@@ -71,34 +75,33 @@ impl Migrator {
                     rule,
                     message: format!("fails on SQLite ({text}); use batch_alter_table, or give the column a default; linting stops here"),
                 });
-                findings.extend(
-                    found
-                        .into_iter()
-                        .filter(|f| !script.allowed_lints.iter().any(|a| a == f.rule)),
-                );
-                break;
-            }
-            let after = discover(&conn, None)
-                .await
-                .context(|| "reading the shadow schema".into())?;
-            let renames = renamed_columns(&recording.take());
-            for change in diff_models(&after, &before, &everything) {
-                if is_rename(&change, &renames) {
-                    continue;
+            } else {
+                let after = discover(&conn, None)
+                    .await
+                    .context(|| "reading the shadow schema".into())?;
+                let renames = renamed_columns(&recording.take());
+                for change in diff_models(&after, &before, &everything) {
+                    if is_rename(&change, &renames) {
+                        continue;
+                    }
+                    if let Some((rule, message)) = rule_of(&change, &before, &renames) {
+                        found.push(LintFinding {
+                            revision: revision.clone(),
+                            rule,
+                            message,
+                        });
+                    }
                 }
-                if let Some((rule, message)) = rule_of(&change, &before, &renames) {
-                    found.push(LintFinding {
-                        revision: revision.clone(),
-                        rule,
-                        message,
-                    });
-                }
+                before = after;
             }
             findings.extend(
                 found
                     .into_iter()
                     .filter(|f| !script.allowed_lints.iter().any(|a| a == f.rule)),
             );
+            if failed.is_some() {
+                break;
+            }
             heads = new_heads;
         }
         Ok(findings)

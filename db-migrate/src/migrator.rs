@@ -408,24 +408,7 @@ impl Migrator {
             } else {
                 self.applied(&old)?
             };
-            let mut wanted = RevSet::new();
-            for t in targets {
-                wanted.extend(self.graph.stamp_target(t, &applied)?);
-            }
-            let related = self
-                .graph
-                .ancestors(&wanted)
-                .union(&self.graph.descendants(&wanted))
-                .copied()
-                .collect::<RevSet>();
-            let current_heads = self.graph.heads_of(&applied);
-            let mut new_set: RevSet = current_heads.difference(&related).copied().collect();
-            new_set.extend(wanted.iter().copied());
-            let new_heads = self.graph.heads_of(&self.graph.ancestors(&new_set));
-            let new: Vec<String> = new_heads
-                .iter()
-                .map(|&i| self.graph.id(i).to_string())
-                .collect();
+            let new = self.stamp_heads(&applied, targets)?;
             if purge {
                 table
                     .purge(&txn)
@@ -473,6 +456,29 @@ impl Migrator {
         .await;
         self.unlock(&conn, &table, locked).await;
         result
+    }
+
+    /// The heads after stamping `targets` over `applied`: heads on a target's lineage are
+    /// replaced, unrelated heads stay.
+    pub(crate) fn stamp_heads(&self, applied: &RevSet, targets: &[&str]) -> Result<Vec<String>> {
+        let mut wanted = RevSet::new();
+        for t in targets {
+            wanted.extend(self.graph.stamp_target(t, applied)?);
+        }
+        let related = self
+            .graph
+            .ancestors(&wanted)
+            .union(&self.graph.descendants(&wanted))
+            .copied()
+            .collect::<RevSet>();
+        let current_heads = self.graph.heads_of(applied);
+        let mut new_set: RevSet = current_heads.difference(&related).copied().collect();
+        new_set.extend(wanted.iter().copied());
+        let new_heads = self.graph.heads_of(&self.graph.ancestors(&new_set));
+        Ok(new_heads
+            .iter()
+            .map(|&i| self.graph.id(i).to_string())
+            .collect())
     }
 
     async fn ensure_tables(&self, conn: &DatabaseConnection, table: &VersionTable) -> Result<()> {

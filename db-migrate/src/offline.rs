@@ -305,35 +305,46 @@ impl Migrator {
         .await
     }
 
-    /// The SQL `stamp` would run for `range` = `[start:]end` (`alembic stamp --sql`).
+    /// The SQL `stamp` would run for `targets` (`alembic stamp --sql`); the first may be a
+    /// range `start:end`, else the stamp starts from base.
     ///
     /// # Errors
     /// Target errors.
     pub async fn stamp_sql(
         &self,
         backend: DbBackend,
-        range: &str,
+        targets: &[&str],
         schema: Option<&str>,
     ) -> Result<String> {
-        let (start, end) = split_range(range);
+        let (start, first) = split_range(targets.first().copied().unwrap_or("heads"));
         let applied = self.offline_start(start)?;
         let g = self.graph();
-        let wanted = g.ancestors(&g.stamp_target(end, &applied)?);
+        let ends: Vec<&str> = std::iter::once(first)
+            .chain(targets.iter().skip(1).copied())
+            .collect();
         let old: Vec<String> = g
             .heads_of(&applied)
             .iter()
             .map(|&i| g.id(i).to_string())
             .collect();
-        let new: Vec<String> = g
-            .heads_of(&wanted)
-            .iter()
-            .map(|&i| g.id(i).to_string())
-            .collect();
+        let new = self.stamp_heads(&applied, &ends)?;
+        let range = targets.join(" ");
         let (conn, recorder) = recording_connection(backend).await?;
         let table = self.offline_table(schema);
         let mut out = header(backend, schema, &format!("stamp {range}"));
         if start.is_none() || applied.is_empty() {
             create_tables(&mut out, &table, backend);
+        }
+        if backend == DbBackend::Sqlite {
+            // The shadow runs the statements: it needs the tables (not recorded).
+            table
+                .ensure(&conn)
+                .await
+                .context(|| "preparing the shadow database".into())?;
+            table
+                .write_heads(&conn, &[], &old)
+                .await
+                .context(|| "preparing the shadow database".into())?;
         }
         recorder.set_recording(true);
         table

@@ -24,10 +24,35 @@ pub async fn discover(
     db: &impl ConnectionTrait,
     schema: Option<&str>,
 ) -> Result<SchemaModel, DbErr> {
+    discover_in(db, schema, None).await
+}
+
+/// One table of the connection's default schema, as [`discover`] reads it (`None` when there
+/// is no such table); the catalog queries are restricted to that table.
+///
+/// # Errors
+/// The database's error when a catalog query fails.
+pub(crate) async fn discover_table(
+    db: &impl ConnectionTrait,
+    table: &str,
+) -> Result<Option<TableModel>, DbErr> {
+    Ok(discover_in(db, None, Some(table))
+        .await?
+        .tables
+        .remove(table))
+}
+
+/// Every table, or only `table` when given (the queries take it as a nullable parameter).
+async fn discover_in(
+    db: &impl ConnectionTrait,
+    schema: Option<&str>,
+    table: Option<&str>,
+) -> Result<SchemaModel, DbErr> {
+    let only = Value::String(table.map(str::to_owned));
     match db.get_database_backend() {
-        DbBackend::Postgres => postgres(db, schema).await,
-        DbBackend::MySql => mysql(db).await,
-        _ => sqlite(db).await,
+        DbBackend::Postgres => postgres(db, schema, only).await,
+        DbBackend::MySql => mysql(db, only).await,
+        _ => sqlite(db, only).await,
     }
 }
 
@@ -63,13 +88,14 @@ fn b(r: &QueryResult, idx: usize) -> Result<bool, DbErr> {
         .or_else(|_| i(r, idx).map(|v| v != 0))
 }
 
-async fn sqlite(db: &impl ConnectionTrait) -> Result<SchemaModel, DbErr> {
+async fn sqlite(db: &impl ConnectionTrait, only: Value) -> Result<SchemaModel, DbErr> {
     let backend = DbBackend::Sqlite;
     let mut model = SchemaModel::default();
     let tables = rows(
         db,
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-        vec![],
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+         AND (? IS NULL OR name = ?) ORDER BY name",
+        vec![only.clone(), only],
     )
     .await?;
     for row in tables {
@@ -185,7 +211,11 @@ async fn sqlite(db: &impl ConnectionTrait) -> Result<SchemaModel, DbErr> {
     Ok(model)
 }
 
-async fn postgres(db: &impl ConnectionTrait, schema: Option<&str>) -> Result<SchemaModel, DbErr> {
+async fn postgres(
+    db: &impl ConnectionTrait,
+    schema: Option<&str>,
+    only: Value,
+) -> Result<SchemaModel, DbErr> {
     let backend = DbBackend::Postgres;
     let schema = match schema {
         Some(s) => s.to_owned(),
@@ -205,8 +235,9 @@ async fn postgres(db: &impl ConnectionTrait, schema: Option<&str>) -> Result<Sch
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
          LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
-         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum",
-        vec![schema.clone().into()],
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND ($2::text IS NULL OR c.relname = $2) \
+         ORDER BY c.relname, a.attnum",
+        vec![schema.clone().into(), only.clone()],
     )
     .await?
     {
@@ -242,8 +273,9 @@ async fn postgres(db: &impl ConnectionTrait, schema: Option<&str>) -> Result<Sch
             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum), \
          x.indexprs IS NOT NULL OR x.indpred IS NOT NULL \
          FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid \
-         JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = $1 ORDER BY t.relname, i.relname",
-        vec![schema.clone().into()],
+         JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = $1 AND ($2::text IS NULL OR t.relname = $2) \
+         ORDER BY t.relname, i.relname",
+        vec![schema.clone().into(), only.clone()],
     )
     .await?
     {
@@ -274,8 +306,9 @@ async fn postgres(db: &impl ConnectionTrait, schema: Option<&str>) -> Result<Sch
             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum), \
          c.confdeltype::text, c.confupdtype::text \
          FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class r ON r.oid = c.confrelid \
-         JOIN pg_namespace n ON n.oid = t.relnamespace WHERE c.contype = 'f' AND n.nspname = $1 ORDER BY t.relname, c.conname",
-        vec![schema.into()],
+         JOIN pg_namespace n ON n.oid = t.relnamespace WHERE c.contype = 'f' AND n.nspname = $1 \
+         AND ($2::text IS NULL OR t.relname = $2) ORDER BY t.relname, c.conname",
+        vec![schema.into(), only],
     )
     .await?
     {
@@ -301,15 +334,15 @@ async fn postgres(db: &impl ConnectionTrait, schema: Option<&str>) -> Result<Sch
     Ok(model)
 }
 
-async fn mysql(db: &impl ConnectionTrait) -> Result<SchemaModel, DbErr> {
+async fn mysql(db: &impl ConnectionTrait, only: Value) -> Result<SchemaModel, DbErr> {
     let backend = DbBackend::MySql;
     let mut model = SchemaModel::default();
     // MariaDB stores JSON as LONGTEXT with a json_valid() check named after the column.
     let json_checks: Vec<(String, String)> = rows(
         db,
         "SELECT table_name, constraint_name FROM information_schema.check_constraints \
-         WHERE constraint_schema = DATABASE() AND check_clause LIKE 'json\\_valid(%'",
-        vec![],
+         WHERE constraint_schema = DATABASE() AND check_clause LIKE 'json\\_valid(%' AND (? IS NULL OR table_name = ?)",
+        vec![only.clone(), only.clone()],
     )
     .await
     .unwrap_or_default()
@@ -321,9 +354,9 @@ async fn mysql(db: &impl ConnectionTrait) -> Result<SchemaModel, DbErr> {
         "SELECT c.table_name, c.column_name, c.column_type, c.is_nullable, c.column_default, c.extra \
          FROM information_schema.columns c JOIN information_schema.tables t \
            ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
-         WHERE c.table_schema = DATABASE() AND t.table_type = 'BASE TABLE' \
+         WHERE c.table_schema = DATABASE() AND t.table_type = 'BASE TABLE' AND (? IS NULL OR c.table_name = ?) \
          ORDER BY c.table_name, c.ordinal_position",
-        vec![],
+        vec![only.clone(), only.clone()],
     )
     .await?
     {
@@ -352,8 +385,8 @@ async fn mysql(db: &impl ConnectionTrait) -> Result<SchemaModel, DbErr> {
     for ix in rows(
         db,
         "SELECT table_name, index_name, non_unique, column_name FROM information_schema.statistics \
-         WHERE table_schema = DATABASE() ORDER BY table_name, index_name, seq_in_index",
-        vec![],
+         WHERE table_schema = DATABASE() AND (? IS NULL OR table_name = ?) ORDER BY table_name, index_name, seq_in_index",
+        vec![only.clone(), only.clone()],
     )
     .await?
     {
@@ -377,9 +410,9 @@ async fn mysql(db: &impl ConnectionTrait) -> Result<SchemaModel, DbErr> {
          r.delete_rule, r.update_rule FROM information_schema.key_column_usage k \
          JOIN information_schema.referential_constraints r \
            ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name AND r.table_name = k.table_name \
-         WHERE k.table_schema = DATABASE() AND k.referenced_table_name IS NOT NULL \
+         WHERE k.table_schema = DATABASE() AND k.referenced_table_name IS NOT NULL AND (? IS NULL OR k.table_name = ?) \
          ORDER BY k.table_name, k.constraint_name, k.ordinal_position",
-        vec![],
+        vec![only.clone(), only],
     )
     .await?
     {

@@ -197,7 +197,11 @@ fn batch_op(out: &mut String, c: &Change) {
                     column.name
                 );
             }
-            let _ = write!(out, "\n{B}.add_column({})", column_def(column, false));
+            let _ = write!(
+                out,
+                "\n{B}.add_column({})",
+                column_def(column, false, false)
+            );
         }
         Change::DropColumn {
             column,
@@ -311,14 +315,7 @@ fn create_table(out: &mut String, t: &TableModel) {
             .indexes
             .iter()
             .any(|i| i.unique && i.name.is_none() && i.columns == [c.name.clone()]);
-        let mut def = column_def(c, pk);
-        if inline_unique {
-            def = def.replacen(
-                ".to_owned()",
-                ".unique_key()\n                        .to_owned()",
-                1,
-            );
-        }
+        let def = column_def(c, pk, inline_unique);
         let _ = write!(out, "\n{I2}            .col({def})");
     }
     if t.primary_key.len() > 1 {
@@ -415,8 +412,8 @@ fn create_index(out: &mut String, table: &str, ix: &IndexModel) {
     );
 }
 
-/// `ColumnDef::new_with_type(…)…to_owned()` for a column.
-fn column_def(c: &ColumnModel, primary_key: bool) -> String {
+/// `ColumnDef::new_with_type(…)…to_owned()` for a column; `unique` for an inline UNIQUE.
+fn column_def(c: &ColumnModel, primary_key: bool, unique: bool) -> String {
     let mut s = format!(
         "\n                    ColumnDef::new_with_type({:?}, {})",
         c.name,
@@ -436,6 +433,9 @@ fn column_def(c: &ColumnModel, primary_key: bool) -> String {
     }
     if primary_key {
         let _ = write!(s, "{step}.primary_key()");
+    }
+    if unique {
+        let _ = write!(s, "{step}.unique_key()");
     }
     let _ = write!(s, "{step}.to_owned()");
     s

@@ -107,3 +107,29 @@ fn offline_downgrade_needs_a_start() {
         "error: `base` is not a valid downgrade --sql target: give the range to render, e.g. `head:base` (there is no database to read the start from)"
     );
 }
+
+#[test]
+fn offline_stamp_of_two_branches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("stamped.sqlite3");
+    let url = format!("sqlite://{}", file.display());
+    let sql = ok(&url, &["stamp", "--sql", "9a3b", "f1e2"]);
+    assert!(!file.exists(), "offline stamp must not create the database");
+    let mut child = Command::new("sqlite3")
+        .arg("-bail")
+        .arg(&file)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sqlite3 runs");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), sql.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("sqlite3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let current = ok(&url, &["current"]);
+    assert_eq!(current.trim(), "9a3b5c7d2e14\nf1e2d3c4b5a6 (naming)");
+}

@@ -7,39 +7,55 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, Statement,
 };
 
+use crate::connect::{connect_server, connect_sqlite_file, connect_sqlite_memory};
+use crate::dialect::{Dialect, IdentKind};
 use crate::error::{Error, Result, redact_url};
 use crate::migrate::Migrate;
 
-/// How to open a [`Database`]: the URL, the PostgreSQL schema and driver settings.
+/// How to open a [`Database`]: the URL, the PostgreSQL schema, read-only or not, and driver
+/// settings.
 ///
 /// Built from a URL with [`OpenOptions::new`] or from a named database of a configuration file
-/// with [`Config::database`](crate::Config::database).
+/// with [`Config::database`](crate::Config::database). Nothing is checked until
+/// [`Database::open`], which refuses a bad URL or schema before connecting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenOptions {
     url: String,
     schema: Option<String>,
     busy_timeout: Duration,
+    connect_timeout: Duration,
     max_connections: Option<u32>,
+    read_only: bool,
 }
 
 impl OpenOptions {
     /// Options for `url`: `sqlite://path/to/file.sqlite3`, `sqlite::memory:`,
     /// `postgres://user@host/db` or `mysql://user@host/db`.
+    ///
+    /// A SQLite URL may carry `?mode=ro` (read-only, never created), `?mode=rw` (must exist)
+    /// or `?mode=rwc` (the default: created when missing); any other parameter is refused at
+    /// open. Server URLs take the driver's parameters, including `sslmode` (PostgreSQL) and
+    /// `ssl-mode` (MySQL); without one, a loopback host is reached without TLS and other
+    /// hosts with TLS when the server offers it (the `tls-rustls` feature).
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             schema: None,
             busy_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
             max_connections: None,
+            read_only: false,
         }
     }
 
     /// The PostgreSQL schema to work in: it becomes the connection's `search_path` and holds the
-    /// version table; it is created when missing. Ignored on SQLite and MySQL.
+    /// version table; it is created when missing (unless [`read_only`](Self::read_only)). The
+    /// name is validated at open (see [`Dialect::validate`]); an empty name is an error, and a
+    /// schema for SQLite or MySQL is [`Error::SchemaUnsupported`].
     #[must_use]
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = Some(schema.into()).filter(|s| !s.is_empty());
+        self.schema = Some(schema.into());
         self
     }
 
@@ -51,11 +67,29 @@ impl OpenOptions {
         self
     }
 
+    /// How long opening a server database waits for its first connection (default 5 s); past
+    /// it, [`Error::Connect`] names the cause (`connection refused`, a timeout, …).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
     /// The largest number of pooled connections (sqlx's default when unset; always 1 for an
     /// in-memory SQLite database).
     #[must_use]
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = Some(n);
+        self
+    }
+
+    /// Opens for reading only: a missing SQLite file or PostgreSQL schema is an error instead
+    /// of being created, SQLite opens the file read-only (no folder, no journal-mode change, no
+    /// write access needed) and PostgreSQL sessions default to read-only transactions. Also
+    /// set by a SQLite URL's `?mode=ro`.
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 
@@ -71,12 +105,51 @@ impl OpenOptions {
         self.schema.as_deref()
     }
 
+    /// Whether the database is opened read-only ([`read_only`](Self::read_only) or a SQLite
+    /// URL's `?mode=ro`).
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.read_only || sqlite_mode(&self.url) == Some(SqliteMode::ReadOnly)
+    }
+
+    pub(crate) fn busy_timeout_duration(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    pub(crate) fn connect_timeout_duration(&self) -> Duration {
+        self.connect_timeout
+    }
+
     /// The backend the URL's scheme names.
     ///
     /// # Errors
     /// [`Error::UnsupportedUrl`] for any other scheme.
     pub fn backend(&self) -> Result<DbBackend> {
         backend_of(&self.url)
+    }
+
+    /// Checks everything that can be checked without connecting: the scheme, a SQLite URL's
+    /// parameters, the schema's name and that the backend has schemas.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedUrl`], [`Error::InvalidUrl`], [`Error::InvalidIdentifier`] or
+    /// [`Error::SchemaUnsupported`].
+    pub fn validate(&self) -> Result<DbBackend> {
+        let backend = self.backend()?;
+        let dialect = Dialect::of(backend)?;
+        if backend == DbBackend::Sqlite {
+            parse_sqlite_url(&self.url)?;
+        }
+        if let Some(schema) = &self.schema {
+            if backend != DbBackend::Postgres {
+                return Err(Error::SchemaUnsupported {
+                    schema: schema.clone(),
+                    backend: dialect.name(),
+                });
+            }
+            dialect.validate(IdentKind::Schema, schema)?;
+        }
+        Ok(backend)
     }
 }
 
@@ -87,6 +160,14 @@ pub enum SqliteLocation {
     File(PathBuf),
     /// A private in-memory database (`sqlite::memory:`), held by a single connection.
     Memory,
+}
+
+/// A SQLite URL's `mode` parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SqliteMode {
+    ReadOnly,
+    ReadWrite,
+    ReadWriteCreate,
 }
 
 /// An open database: a sea-orm connection pool plus what was learned when opening it.
@@ -100,6 +181,7 @@ pub struct Database {
     conn: DatabaseConnection,
     options: OpenOptions,
     backend: DbBackend,
+    dialect: Dialect,
     sqlite: Option<SqliteLocation>,
     _file_guard: Option<OpenFileGuard>,
 }
@@ -109,16 +191,20 @@ impl Database {
     ///
     /// SQLite files get the device defaults: the folder is created, WAL journal,
     /// `foreign_keys=ON`, `synchronous=NORMAL` and the busy timeout. PostgreSQL gets the
-    /// configured schema as `search_path`, created if missing.
+    /// configured schema as `search_path`, created if missing. Read-only options create
+    /// nothing and write nothing. A server that gives no connection within the connect timeout
+    /// (default 5 s) is an error naming the cause.
     ///
     /// # Errors
-    /// [`Error::UnsupportedUrl`], [`Error::AlreadyOpen`], [`Error::CreateFolder`] or
-    /// [`Error::Connect`].
+    /// [`Error::UnsupportedUrl`], [`Error::InvalidUrl`], [`Error::InvalidIdentifier`],
+    /// [`Error::SchemaUnsupported`] (all before connecting), [`Error::AlreadyOpen`],
+    /// [`Error::DatabaseMissing`], [`Error::CreateFolder`], [`Error::Connect`],
+    /// [`Error::SchemaMissing`] or [`Error::CreateSchema`].
     pub async fn open(options: OpenOptions) -> Result<Self> {
-        let backend = options.backend()?;
-        match backend {
-            DbBackend::Sqlite => Self::open_sqlite(options).await,
-            _ => Self::open_server(options, backend).await,
+        let backend = options.validate()?;
+        match Dialect::of(backend)? {
+            Dialect::Sqlite => Self::open_sqlite(options).await,
+            Dialect::Postgres | Dialect::MySql => Self::open_server(options, backend).await,
         }
     }
 
@@ -157,10 +243,22 @@ impl Database {
         self.backend
     }
 
+    /// The backend's rules: identifier quoting, catalog queries, locks.
+    #[must_use]
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// The options it was opened with.
     #[must_use]
     pub fn options(&self) -> &OpenOptions {
         &self.options
+    }
+
+    /// Whether it was opened read-only.
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.options.is_read_only()
     }
 
     /// The PostgreSQL schema in use, if any.
@@ -190,9 +288,9 @@ impl Database {
         match &self.sqlite {
             Some(SqliteLocation::Memory) => Ok(self.conn.clone()),
             Some(SqliteLocation::File(path)) => {
-                connect_sqlite_file(&self.options, path, 1, sqlite_foreign_keys).await
+                connect_sqlite_file(&self.options, path, 1, sqlite_foreign_keys, false).await
             }
-            None => connect_server(&self.options, Some(1)).await,
+            None => connect_server(&self.options, self.backend, Some(1)).await,
         }
     }
 
@@ -205,11 +303,17 @@ impl Database {
     }
 
     async fn open_sqlite(options: OpenOptions) -> Result<Self> {
-        let location = sqlite_location(&options.url);
+        let (location, mode) = parse_sqlite_url(&options.url)?;
+        let read_only = options.is_read_only();
+        let create = !read_only && mode != Some(SqliteMode::ReadWrite);
         let (conn, guard) = match &location {
             SqliteLocation::Memory => (connect_sqlite_memory(&options).await?, None),
             SqliteLocation::File(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !create && !path.exists() {
+                    return Err(Error::DatabaseMissing { path: path.clone() });
+                }
+                if create && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                {
                     std::fs::create_dir_all(dir).map_err(|source| Error::CreateFolder {
                         path: dir.to_owned(),
                         source,
@@ -218,7 +322,7 @@ impl Database {
                 let guard = OpenFileGuard::acquire(path)?;
                 let max = options.max_connections.unwrap_or(4);
                 (
-                    connect_sqlite_file(&options, path, max, true).await?,
+                    connect_sqlite_file(&options, path, max, true, create).await?,
                     Some(guard),
                 )
             }
@@ -226,6 +330,7 @@ impl Database {
         Ok(Self {
             conn,
             backend: DbBackend::Sqlite,
+            dialect: Dialect::Sqlite,
             options,
             sqlite: Some(location),
             _file_guard: guard,
@@ -233,31 +338,41 @@ impl Database {
     }
 
     async fn open_server(options: OpenOptions, backend: DbBackend) -> Result<Self> {
-        let conn = connect_server(&options, options.max_connections).await?;
-        if let (DbBackend::Postgres, Some(schema)) = (backend, options.schema.as_deref()) {
-            let exists = conn
-                .query_one_raw(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT 1 FROM information_schema.schemata WHERE schema_name = $1",
-                    [schema.into()],
-                ))
-                .await?
-                .is_some();
-            if !exists {
-                conn.execute_unprepared(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {}",
-                    quote_ident(schema)
-                ))
-                .await?;
-            }
-        }
-        Ok(Self {
+        let conn = connect_server(&options, backend, options.max_connections).await?;
+        let db = Self {
             conn,
             backend,
+            dialect: Dialect::of(backend)?,
             options,
             sqlite: None,
             _file_guard: None,
-        })
+        };
+        if let Some(schema) = db.options.schema.as_deref() {
+            let dialect = db.dialect();
+            let exists = dialect
+                .schema_exists(&db.conn, schema)
+                .await
+                .map_err(|source| Error::Connect {
+                    url: redact_url(&db.options.url),
+                    source,
+                })?;
+            if !exists && db.is_read_only() {
+                return Err(Error::SchemaMissing {
+                    schema: schema.to_owned(),
+                });
+            }
+            if !exists {
+                let quoted = dialect.quote(IdentKind::Schema, schema)?;
+                db.conn
+                    .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+                    .await
+                    .map_err(|source| Error::CreateSchema {
+                        schema: schema.to_owned(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(db)
     }
 }
 
@@ -288,12 +403,6 @@ impl ConnectionTrait for Database {
     }
 }
 
-/// `name` as a double-quoted SQL identifier (PostgreSQL and SQLite).
-#[must_use]
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 fn backend_of(url: &str) -> Result<DbBackend> {
     let scheme = url
         .split(':')
@@ -310,10 +419,10 @@ fn backend_of(url: &str) -> Result<DbBackend> {
             });
         }
     };
-    let enabled = match backend {
-        DbBackend::Sqlite => cfg!(feature = "sqlite"),
-        DbBackend::Postgres => cfg!(feature = "postgres"),
-        _ => cfg!(feature = "mysql"),
+    let enabled = match Dialect::of(backend)? {
+        Dialect::Sqlite => cfg!(feature = "sqlite"),
+        Dialect::Postgres => cfg!(feature = "postgres"),
+        Dialect::MySql => cfg!(feature = "mysql"),
     };
     if enabled {
         Ok(backend)
@@ -325,7 +434,8 @@ fn backend_of(url: &str) -> Result<DbBackend> {
 }
 
 /// The location a `sqlite:` URL names: `sqlite::memory:` / `sqlite://:memory:` or a file path
-/// (`sqlite://rel/path`, `sqlite:///abs/path`, `sqlite:rel/path`); a `?query` is ignored.
+/// (`sqlite://rel/path`, `sqlite:///abs/path`, `sqlite:rel/path`). Parameters (`?mode=ro`) are
+/// not part of the location; [`Database::open`] checks them.
 #[must_use]
 pub fn sqlite_location(url: &str) -> SqliteLocation {
     let rest = url
@@ -340,97 +450,53 @@ pub fn sqlite_location(url: &str) -> SqliteLocation {
     }
 }
 
-fn base_connect_options(options: &OpenOptions, url: String) -> sea_orm::ConnectOptions {
-    let mut opts = sea_orm::ConnectOptions::new(url);
-    opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(60));
-    if let Some(schema) = &options.schema {
-        opts.set_schema_search_path(schema.clone());
+/// The location and `mode` of a SQLite URL; any parameter but `mode=ro|rw|rwc` is an error, so
+/// nothing a user wrote is silently ignored.
+fn parse_sqlite_url(url: &str) -> Result<(SqliteLocation, Option<SqliteMode>)> {
+    let invalid = |reason: String| Error::InvalidUrl {
+        url: redact_url(url),
+        reason,
+    };
+    let location = sqlite_location(url);
+    let Some((_, query)) = url.split_once('?') else {
+        return Ok((location, None));
+    };
+    let mut mode = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != "mode" {
+            return Err(invalid(format!(
+                "unknown parameter `{key}`; a SQLite URL takes only `mode=ro`, `mode=rw` or `mode=rwc`"
+            )));
+        }
+        let parsed = match value {
+            "ro" => SqliteMode::ReadOnly,
+            "rw" => SqliteMode::ReadWrite,
+            "rwc" => SqliteMode::ReadWriteCreate,
+            other => {
+                return Err(invalid(format!(
+                    "`mode={other}` is not a SQLite mode; use `ro` (read-only), `rw` (must exist) or `rwc` (created when missing)"
+                )));
+            }
+        };
+        if mode.is_some_and(|m| m != parsed) {
+            return Err(invalid("`mode` is given twice with different values".into()));
+        }
+        mode = Some(parsed);
     }
-    opts
-}
-
-async fn connect_server(options: &OpenOptions, max: Option<u32>) -> Result<DatabaseConnection> {
-    let mut opts = base_connect_options(options, options.url.clone());
-    if let Some(max) = max {
-        opts.max_connections(max).min_connections(0);
+    if location == SqliteLocation::Memory && mode.is_some() {
+        return Err(invalid(
+            "an in-memory database takes no `mode`; it is always private and writable".into(),
+        ));
     }
-    if max == Some(1) {
-        opts.idle_timeout(None).max_lifetime(None);
+    Ok((location, mode))
+}
+
+fn sqlite_mode(url: &str) -> Option<SqliteMode> {
+    if backend_of(url).ok()? != DbBackend::Sqlite {
+        return None;
     }
-    sea_orm::Database::connect(opts)
-        .await
-        .map_err(|source| Error::Connect {
-            url: redact_url(&options.url),
-            source,
-        })
-}
-
-#[cfg(feature = "sqlite")]
-async fn connect_sqlite_file(
-    options: &OpenOptions,
-    path: &Path,
-    max: u32,
-    foreign_keys: bool,
-) -> Result<DatabaseConnection> {
-    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-    let mut opts = base_connect_options(options, format!("sqlite://{}", path.display()));
-    let path = path.to_owned();
-    let busy = options.busy_timeout;
-    opts.max_connections(max).min_connections(0);
-    if max == 1 {
-        opts.idle_timeout(None).max_lifetime(None);
-    }
-    opts.map_sqlx_sqlite_opts(move |o| {
-        o.filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(foreign_keys)
-            .busy_timeout(busy)
-    });
-    sea_orm::Database::connect(opts)
-        .await
-        .map_err(|source| Error::Connect {
-            url: redact_url(&options.url),
-            source,
-        })
-}
-
-#[cfg(feature = "sqlite")]
-async fn connect_sqlite_memory(options: &OpenOptions) -> Result<DatabaseConnection> {
-    let mut opts = base_connect_options(options, "sqlite::memory:".to_owned());
-    opts.max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None);
-    opts.map_sqlx_sqlite_opts(|o| o.foreign_keys(true));
-    sea_orm::Database::connect(opts)
-        .await
-        .map_err(|source| Error::Connect {
-            url: redact_url(&options.url),
-            source,
-        })
-}
-
-#[cfg(not(feature = "sqlite"))]
-async fn connect_sqlite_file(
-    options: &OpenOptions,
-    _path: &Path,
-    _max: u32,
-    _foreign_keys: bool,
-) -> Result<DatabaseConnection> {
-    Err(Error::UnsupportedUrl {
-        url: redact_url(&options.url),
-    })
-}
-
-#[cfg(not(feature = "sqlite"))]
-async fn connect_sqlite_memory(options: &OpenOptions) -> Result<DatabaseConnection> {
-    Err(Error::UnsupportedUrl {
-        url: redact_url(&options.url),
-    })
+    parse_sqlite_url(url).ok()?.1
 }
 
 /// Registration of a SQLite file in the process-wide set of open files; removed on drop.
@@ -466,15 +532,34 @@ impl Drop for OpenFileGuard {
     }
 }
 
-/// The absolute, symlink-free path of a file that may not exist yet (its folder does).
-fn canonical_file_path(path: &Path) -> PathBuf {
+/// The absolute, symlink-free path of a file that may not exist yet: symbolic links are
+/// followed on the file itself (also a dangling one, whose target is created on open), then the
+/// folder is canonicalised. Two paths to one file give one key.
+pub(crate) fn canonical_file_path(path: &Path) -> PathBuf {
+    let mut path = path.to_owned();
+    // Follow the file's own links (a bounded number, as the kernel does: 40).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => match std::fs::read_link(&path) {
+                Ok(target) => {
+                    let base = path.parent().map(Path::to_owned).unwrap_or_default();
+                    path = base.join(target);
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     match (parent.canonicalize(), path.file_name()) {
         (Ok(dir), Some(name)) => dir.join(name),
-        _ => path.to_owned(),
+        _ => path,
     }
 }
 

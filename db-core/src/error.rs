@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use sea_orm::DbErr;
 
+use crate::dialect::IdentKind;
+
 /// What can go wrong while configuring, opening or using a [`Database`](crate::Database).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -60,11 +62,74 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Connecting to the database failed.
+    /// The connection's backend is one sea-orm added after this library was written.
+    #[error("the {backend} backend is not supported by this version of db-core")]
+    UnsupportedBackend {
+        /// sea-orm's name of the backend.
+        backend: String,
+    },
+    /// Connecting to the database failed, or no connection came within the connect timeout.
     #[error("cannot connect to {url}")]
     Connect {
         /// The URL, with any password removed.
         url: String,
+        /// The cause: the driver's error (`connection refused`, an authentication failure, a
+        /// timeout after the configured seconds).
+        #[source]
+        source: DbErr,
+    },
+    /// An identifier from outside the program (a schema, table or database name) breaks the
+    /// backend's rules; nothing was sent to the database.
+    #[error("invalid {kind} name `{}`: {reason}", escape_controls(name))]
+    InvalidIdentifier {
+        /// What the name names.
+        kind: IdentKind,
+        /// The name as given.
+        name: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// A database URL is malformed or carries a parameter this library does not honour.
+    #[error("invalid database URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL, with any password removed.
+        url: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// A schema was configured for a backend without schemas.
+    #[error(
+        "a schema (`{}`) was given for a {backend} database, but schemas are a PostgreSQL setting; on MySQL the database in the URL is the schema, SQLite has none",
+        escape_controls(schema)
+    )]
+    SchemaUnsupported {
+        /// The schema as given.
+        schema: String,
+        /// `sqlite` or `mysql`.
+        backend: &'static str,
+    },
+    /// A read-only open found no SQLite database file; nothing was created.
+    #[error(
+        "no SQLite database at {path}: it was opened read-only, so it is not created (check the path, or run `upgrade` to create it)"
+    )]
+    DatabaseMissing {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// A read-only open found no PostgreSQL schema of that name; nothing was created.
+    #[error(
+        "schema `{}` does not exist in this database; it was opened read-only, so it is not created (check `--schema`, or run `upgrade` to create it)",
+        escape_controls(schema)
+    )]
+    SchemaMissing {
+        /// The schema.
+        schema: String,
+    },
+    /// Creating the configured PostgreSQL schema failed.
+    #[error("cannot create schema `{}`", escape_controls(schema))]
+    CreateSchema {
+        /// The schema.
+        schema: String,
         /// The driver's error.
         #[source]
         source: DbErr,
@@ -75,6 +140,39 @@ pub enum Error {
     /// A statement failed.
     #[error(transparent)]
     Db(#[from] DbErr),
+}
+
+/// The readable text of a driver error, for messages: the server's own message and SQLSTATE
+/// (`permission denied for database courses (SQLSTATE 42501)`), without sea-orm's and sqlx's
+/// prefixes or PostgreSQL's `at line N`. Other errors keep their display text.
+#[must_use]
+pub fn describe_db_err(error: &DbErr) -> String {
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    if let DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))
+    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) = error
+    {
+        return crate::dialect::sqlx_cause(e);
+    }
+    match error {
+        DbErr::Conn(sea_orm::RuntimeErr::Internal(text)) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `text` with control characters escaped (`\n`, `\u{0}`), so a hostile name cannot forge
+/// lines of output.
+pub(crate) fn escape_controls(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// `Result` with [`Error`] as the default error.

@@ -40,17 +40,21 @@
 //! | feature    | default | enables |
 //! |------------|---------|---------|
 //! | `sqlite`   | yes     | SQLite through sqlx (bundled libsqlite3) |
-//! | `postgres` | no      | PostgreSQL through sqlx, without TLS |
-//! | `mysql`    | no      | MySQL and MariaDB through sqlx, without TLS |
+//! | `postgres` | no      | PostgreSQL through sqlx |
+//! | `mysql`    | no      | MySQL and MariaDB through sqlx |
+//! | `tls-rustls` | no    | TLS to servers through rustls: `sslmode` (PostgreSQL) / `ssl-mode` (MySQL) in the URL is honoured; without it a loopback host goes without TLS, other hosts use TLS when offered |
 
 mod config;
+mod connect;
 mod database;
+mod dialect;
 mod error;
 mod migrate;
 mod transaction;
 
 pub use crate::config::{Config, DatabaseConfig};
-pub use crate::database::{Database, OpenOptions, SqliteLocation, quote_ident, sqlite_location};
-pub use crate::error::{Error, Result, redact_url};
+pub use crate::database::{Database, OpenOptions, SqliteLocation, sqlite_location};
+pub use crate::dialect::{Dialect, IdentKind, SessionScope};
+pub use crate::error::{Error, Result, describe_db_err, redact_url};
 pub use crate::migrate::{BoxError, Migrate};
 pub use crate::transaction::transaction;

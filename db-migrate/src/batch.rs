@@ -231,11 +231,9 @@ fn err(table: &str, what: impl std::fmt::Display) -> DbErr {
     DbErr::Migration(format!("batch alteration of table `{table}`: {what}"))
 }
 
+/// A name from the migration's own code or the catalog, quoted for `backend`.
 fn quote(backend: DbBackend, name: &str) -> String {
-    match backend {
-        DbBackend::MySql => format!("`{}`", name.replace('`', "``")),
-        _ => db_core::quote_ident(name),
-    }
+    crate::version_table::dialect(backend).quote_trusted(name)
 }
 
 fn quote_list(backend: DbBackend, names: &[String]) -> String {

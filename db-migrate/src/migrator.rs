@@ -3,7 +3,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use db_core::{BoxError, Database, Migrate, SqliteLocation};
+use db_core::{BoxError, Database, Dialect, Migrate, SqliteLocation};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait,
@@ -16,7 +16,7 @@ use crate::cleanup::drop_alembic_tmp_tables;
 use crate::error::{DbContext, Error, Result};
 use crate::graph::{RevSet, RevisionGraph};
 use crate::script::{RevisionId, Script};
-use crate::version_table::{HistoryRecord, NewRecord, VersionTable};
+use crate::version_table::{HistoryRecord, LockKey, NewRecord, VersionTable};
 
 /// The migration runner: a validated [`RevisionGraph`] of [`Script`]s plus where to keep the
 /// version table. Its methods are Alembic's commands: [`upgrade`](Migrator::upgrade),
@@ -164,7 +164,7 @@ impl Migrator {
                 heads: heads.join(", "),
             });
         }
-        let table = self.table_for(db);
+        let table = self.table_for(db)?;
         compare(
             db.connection(),
             entities,
@@ -202,12 +202,15 @@ impl Migrator {
         &self.table
     }
 
-    fn table_for(&self, db: &Database) -> VersionTable {
+    /// The version table on `db`: in the database's schema unless the table names its own,
+    /// with every name validated before any SQL is built from it.
+    fn table_for(&self, db: &Database) -> Result<VersionTable> {
         let mut table = self.table.clone();
-        if table.schema.is_none() && db.backend() == DbBackend::Postgres {
+        if table.schema.is_none() && db.dialect() == Dialect::Postgres {
             table.schema = db.schema().map(str::to_owned);
         }
-        table
+        table.validate(db.dialect())?;
+        Ok(table)
     }
 
     /// The rows of the version table: the revisions the database is at (`alembic current`).
@@ -216,7 +219,7 @@ impl Migrator {
     /// # Errors
     /// [`Error::Db`] when the query fails.
     pub async fn current(&self, db: &Database) -> Result<Vec<String>> {
-        self.table_for(db)
+        self.table_for(db)?
             .read_heads(db.connection())
             .await
             .context(|| "reading the version table".into())
@@ -227,7 +230,7 @@ impl Migrator {
     /// # Errors
     /// [`Error::Db`] when the query fails.
     pub async fn records(&self, db: &Database) -> Result<Vec<HistoryRecord>> {
-        let table = self.table_for(db);
+        let table = self.table_for(db)?;
         if !table
             .table_exists(db.connection(), &table.history)
             .await
@@ -268,7 +271,7 @@ impl Migrator {
     /// [`Error::ForeignKeyViolation`] naming the revision, after rolling it back;
     /// [`Error::PartiallyApplied`] on MySQL.
     pub async fn upgrade(&self, db: &Database, target: &str) -> Result<Vec<Step>> {
-        let table = self.table_for(db);
+        let table = self.table_for(db)?;
         match self.pending(db, &table, target).await? {
             None => Ok(Vec::new()),
             Some((_, goal)) => self.run(db, &table, Goal::Up(goal)).await,
@@ -320,7 +323,7 @@ impl Migrator {
         clock: &dyn Clock,
         deadline: Option<Instant>,
     ) -> Result<(Vec<Step>, Option<Backup>)> {
-        let table = self.table_for(db);
+        let table = self.table_for(db)?;
         let Some((heads, goal)) = self.pending(db, &table, target).await? else {
             return Ok((Vec::new(), None));
         };
@@ -370,7 +373,7 @@ impl Migrator {
     /// # Errors
     /// As [`Migrator::upgrade`]; a target that is not applied is [`Error::InvalidTarget`].
     pub async fn downgrade(&self, db: &Database, target: &str) -> Result<Vec<Step>> {
-        let table = self.table_for(db);
+        let table = self.table_for(db)?;
         let heads = table
             .read_heads(db.connection())
             .await
@@ -391,7 +394,7 @@ impl Migrator {
     /// # Errors
     /// Target errors; [`Error::UnknownDatabaseRevision`] without `purge`.
     pub async fn stamp(&self, db: &Database, targets: &[&str], purge: bool) -> Result<Vec<String>> {
-        let table = self.table_for(db);
+        let table = self.table_for(db)?;
         let conn = db.dedicated_connection(true).await?;
         let locked = self.lock(&conn, &table).await?;
         let result = async {
@@ -454,7 +457,7 @@ impl Migrator {
             Ok(new)
         }
         .await;
-        self.unlock(&conn, &table, locked).await;
+        self.unlock(&conn, locked).await;
         result
     }
 
@@ -529,7 +532,7 @@ impl Migrator {
         }
         let locked = self.lock(&conn, table).await?;
         let result = self.run_locked(&conn, table, &goal).await;
-        self.unlock(&conn, table, locked).await;
+        self.unlock(&conn, locked).await;
         if deadline.is_some() {
             set_deadline(&conn, None).await?;
         }
@@ -796,65 +799,75 @@ impl Migrator {
         }
     }
 
-    async fn lock(&self, conn: &DatabaseConnection, table: &VersionTable) -> Result<bool> {
+    /// Takes the migration lock of `table` in the session's database (PostgreSQL advisory
+    /// lock, MySQL `GET_LOCK`); SQLite serialises through `BEGIN IMMEDIATE` instead. Returns
+    /// the key held, for [`Migrator::unlock`].
+    async fn lock(
+        &self,
+        conn: &DatabaseConnection,
+        table: &VersionTable,
+    ) -> Result<Option<LockKey>> {
         let backend = conn.get_database_backend();
-        let (key, name) = table.lock_key(backend);
-        match backend {
-            DbBackend::Postgres => {
-                conn.execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT pg_advisory_lock($1)",
-                    [key.into()],
-                ))
-                .await
-                .context(|| "taking the migration lock".into())?;
-                Ok(true)
-            }
-            DbBackend::MySql => {
-                let secs = self.lock_timeout.as_secs();
-                let row = conn
-                    .query_one_raw(Statement::from_sql_and_values(
-                        backend,
-                        "SELECT GET_LOCK(?, ?) AS locked",
-                        [
-                            name.as_str().into(),
-                            i64::try_from(secs).unwrap_or(i64::MAX).into(),
-                        ],
-                    ))
-                    .await
-                    .context(|| "taking the migration lock".into())?;
-                let locked: Option<i64> = match row {
-                    Some(r) => r
-                        .try_get("", "locked")
-                        .context(|| "taking the migration lock".into())?,
-                    None => None,
-                };
-                if locked == Some(1) {
-                    Ok(true)
-                } else {
-                    Err(Error::LockTimeout {
-                        lock: name,
-                        seconds: secs,
-                    })
-                }
-            }
-            _ => Ok(false),
+        let dialect = crate::version_table::dialect(backend);
+        if dialect == Dialect::Sqlite {
+            return Ok(None);
+        }
+        let scope = dialect
+            .session_scope(conn)
+            .await
+            .context(|| "reading the session's database for the migration lock".into())?;
+        let key = table.lock_key(backend, &scope);
+        if dialect == Dialect::Postgres {
+            conn.execute_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT pg_advisory_lock($1)",
+                [key.id.into()],
+            ))
+            .await
+            .context(|| format!("taking the migration lock of {}", key.described))?;
+            return Ok(Some(key));
+        }
+        let secs = self.lock_timeout.as_secs();
+        let row = conn
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT GET_LOCK(?, ?) AS locked",
+                [
+                    key.name.as_str().into(),
+                    i64::try_from(secs).unwrap_or(i64::MAX).into(),
+                ],
+            ))
+            .await
+            .context(|| format!("taking the migration lock of {}", key.described))?;
+        let locked: Option<i64> = match row {
+            Some(r) => r
+                .try_get("", "locked")
+                .context(|| format!("taking the migration lock of {}", key.described))?,
+            None => None,
+        };
+        if locked == Some(1) {
+            Ok(Some(key))
+        } else {
+            Err(Error::LockTimeout {
+                lock: format!("{} ({})", key.name, key.described),
+                seconds: secs,
+            })
         }
     }
 
-    async fn unlock(&self, conn: &DatabaseConnection, table: &VersionTable, locked: bool) {
-        if !locked {
+    async fn unlock(&self, conn: &DatabaseConnection, key: Option<LockKey>) {
+        let Some(key) = key else {
             return;
-        }
+        };
         let backend = conn.get_database_backend();
-        let (key, name) = table.lock_key(backend);
-        let stmt = match backend {
-            DbBackend::Postgres => Statement::from_sql_and_values(
+        let stmt = if crate::version_table::dialect(backend) == Dialect::Postgres {
+            Statement::from_sql_and_values(
                 backend,
                 "SELECT pg_advisory_unlock($1)",
-                [key.into()],
-            ),
-            _ => Statement::from_sql_and_values(backend, "SELECT RELEASE_LOCK(?)", [name.into()]),
+                [key.id.into()],
+            )
+        } else {
+            Statement::from_sql_and_values(backend, "SELECT RELEASE_LOCK(?)", [key.name.into()])
         };
         if let Err(e) = conn.execute_raw(stmt).await {
             tracing::warn!(error = %e, "releasing the migration lock failed; it ends with the connection");

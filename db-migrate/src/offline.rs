@@ -330,7 +330,7 @@ impl Migrator {
         let new = self.stamp_heads(&applied, &ends)?;
         let range = targets.join(" ");
         let (conn, recorder) = recording_connection(backend).await?;
-        let table = self.offline_table(schema);
+        let table = self.offline_table(backend, schema)?;
         let mut out = header(backend, schema, &format!("stamp {range}"));
         if start.is_none() || applied.is_empty() {
             create_tables(&mut out, &table, backend);
@@ -355,12 +355,13 @@ impl Migrator {
         Ok(out)
     }
 
-    fn offline_table(&self, schema: Option<&str>) -> VersionTable {
+    fn offline_table(&self, backend: DbBackend, schema: Option<&str>) -> Result<VersionTable> {
         let mut table = self.table().clone();
         if table.schema.is_none() {
             table.schema = schema.map(str::to_owned);
         }
-        table
+        table.validate(crate::version_table::dialect(backend))?;
+        Ok(table)
     }
 
     async fn offline(
@@ -373,7 +374,7 @@ impl Migrator {
     ) -> Result<String> {
         let g = self.graph();
         let (conn, recorder) = recording_connection(backend).await?;
-        let table = self.offline_table(schema);
+        let table = self.offline_table(backend, schema)?;
         let mut out = header(backend, schema, what);
         if backend == DbBackend::Sqlite {
             // Bring the shadow to the start without recording.
@@ -516,7 +517,8 @@ fn header(backend: DbBackend, schema: Option<&str>, what: &str) -> String {
         }
         DbBackend::Postgres => {
             if let Some(s) = schema {
-                let q = db_core::quote_ident(s);
+                // Validated with the version table (`offline_table`).
+                let q = db_core::Dialect::Postgres.quote_trusted(s);
                 out.push_str(&format!(
                     "CREATE SCHEMA IF NOT EXISTS {q};\nSET search_path TO {q};\n"
                 ));

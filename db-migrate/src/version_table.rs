@@ -1,5 +1,6 @@
 //! The Alembic-compatible version table and the history side table.
 
+use db_core::{Dialect, IdentKind};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use sha2::{Digest, Sha256};
 
@@ -56,23 +57,31 @@ pub struct HistoryRecord {
 pub(crate) const TOOL_VERSION: &str = concat!("db-migrate ", env!("CARGO_PKG_VERSION"));
 
 impl VersionTable {
-    fn quote(backend: DbBackend, ident: &str) -> String {
-        match backend {
-            DbBackend::MySql => format!("`{}`", ident.replace('`', "``")),
-            _ => db_core::quote_ident(ident),
+    /// Checks the names (they may come from configuration or `--schema`) against `dialect`'s
+    /// rules: the schema, both tables and the primary-key constraint `<name>_pkc`. Every other
+    /// method assumes a validated table; the migrator validates before it builds any SQL.
+    ///
+    /// # Errors
+    /// [`db_core::Error::InvalidIdentifier`] naming the bad name; a schema on SQLite.
+    pub fn validate(&self, dialect: Dialect) -> Result<(), db_core::Error> {
+        for table in [&self.name, &self.history] {
+            dialect.qualified(self.schema.as_deref(), table)?;
         }
+        dialect.validate(IdentKind::Index, &format!("{}_pkc", self.name))
+    }
+
+    fn quote(backend: DbBackend, ident: &str) -> String {
+        dialect(backend).quote_trusted(ident)
     }
 
     fn qualified(&self, backend: DbBackend, table: &str) -> String {
-        match (&self.schema, backend) {
-            (Some(schema), DbBackend::Postgres | DbBackend::MySql) => {
-                format!(
-                    "{}.{}",
-                    Self::quote(backend, schema),
-                    Self::quote(backend, table)
-                )
-            }
-            _ => Self::quote(backend, table),
+        match &self.schema {
+            Some(schema) => format!(
+                "{}.{}",
+                Self::quote(backend, schema),
+                Self::quote(backend, table)
+            ),
+            None => Self::quote(backend, table),
         }
     }
 
@@ -84,15 +93,29 @@ impl VersionTable {
         self.qualified(backend, &self.history)
     }
 
-    /// A stable key for the migration lock (PostgreSQL advisory lock id / MySQL lock name).
-    pub(crate) fn lock_key(&self, backend: DbBackend) -> (i64, String) {
-        let name = format!("db_migrate:{}", self.version_sql(backend));
-        let digest = Sha256::digest(name.as_bytes());
+    /// The migration lock of this version table in the session's database and schema: a
+    /// PostgreSQL advisory-lock id, a MySQL `GET_LOCK` name (`db_migrate:` and 40 hex digits of
+    /// a SHA-256, within MySQL's 64 characters) and a readable description for messages. Two
+    /// databases on one server, or two version tables in one database, never share a lock.
+    pub(crate) fn lock_key(&self, backend: DbBackend, scope: &db_core::SessionScope) -> LockKey {
+        let table = match &self.schema {
+            Some(_) => self.version_sql(backend),
+            None => format!(
+                "{}.{}",
+                Self::quote(backend, &scope.schema),
+                self.version_sql(backend)
+            ),
+        };
+        let described = format!("{} in database {}", table, Self::quote(backend, &scope.database));
+        let digest = Sha256::digest(format!("db_migrate\0{}\0{table}", scope.database).as_bytes());
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&digest[..8]);
-        let mut lock_name = name;
-        lock_name.truncate(64);
-        (i64::from_be_bytes(bytes), lock_name)
+        let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
+        LockKey {
+            id: i64::from_be_bytes(bytes),
+            name: format!("db_migrate:{hex}"),
+            described,
+        }
     }
 
     pub(crate) async fn table_exists(
@@ -375,6 +398,17 @@ impl VersionTable {
     }
 }
 
+/// The migration lock of one version table in one database (see [`VersionTable::lock_key`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LockKey {
+    /// PostgreSQL advisory-lock id.
+    pub(crate) id: i64,
+    /// MySQL `GET_LOCK` name.
+    pub(crate) name: String,
+    /// The version table and database, for messages.
+    pub(crate) described: String,
+}
+
 /// A history row to append.
 #[derive(Debug)]
 pub(crate) struct NewRecord<'a> {
@@ -411,11 +445,13 @@ impl<'a> NewRecord<'a> {
 
 /// The `n`th bind placeholder of `backend` (`$n` on PostgreSQL, `?` elsewhere).
 pub(crate) fn placeholder(backend: DbBackend) -> impl Fn(usize) -> String {
-    move |n| {
-        if backend == DbBackend::Postgres {
-            format!("${n}")
-        } else {
-            "?".to_owned()
-        }
-    }
+    let dialect = dialect(backend);
+    move |n| dialect.placeholder(n)
+}
+
+/// The dialect of a connection's backend. sea-orm's backend enum is non-exhaustive; a backend
+/// it adds later has no dialect, and the runner is only ever given connections db-core opened
+/// (which refuses such a backend), so the fallback below is never taken.
+pub(crate) fn dialect(backend: DbBackend) -> Dialect {
+    Dialect::of(backend).unwrap_or(Dialect::Sqlite)
 }

@@ -27,7 +27,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use db_core::{Database, OpenOptions};
+use db_core::{Database, Dialect, IdentKind, OpenOptions};
 use sea_orm::{ConnectOptions, ConnectionTrait};
 
 /// A database backend to test against.
@@ -52,6 +52,16 @@ impl Backend {
             Self::Sqlite => "sqlite",
             Self::Postgres => "postgres",
             Self::MySql => "mysql",
+        }
+    }
+
+    /// db-core's dialect of this backend.
+    #[must_use]
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Self::Sqlite => Dialect::Sqlite,
+            Self::Postgres => Dialect::Postgres,
+            Self::MySql => Dialect::MySql,
         }
     }
 
@@ -210,17 +220,26 @@ async fn admin_connection(admin_url: &str) -> Result<sea_orm::DatabaseConnection
     sea_orm::Database::connect(opts).await
 }
 
+/// `name` validated and quoted by db-core's dialect of `backend`.
+fn quoted_database(backend: Backend, name: &str) -> Result<String, sea_orm::DbErr> {
+    backend
+        .dialect()
+        .quote(IdentKind::Database, name)
+        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
+}
+
 async fn create_database(
     backend: Backend,
     admin_url: &str,
     name: &str,
 ) -> Result<(), sea_orm::DbErr> {
+    let quoted = quoted_database(backend, name)?;
     let conn = admin_connection(admin_url).await?;
     let sql = match backend {
         Backend::MySql => {
-            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            format!("CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         }
-        _ => format!("CREATE DATABASE \"{name}\""),
+        Backend::Postgres | Backend::Sqlite => format!("CREATE DATABASE {quoted}"),
     };
     let result = conn.execute_unprepared(&sql).await.map(|_| ());
     let _ = conn.close().await;
@@ -232,10 +251,13 @@ async fn drop_database(
     admin_url: &str,
     name: &str,
 ) -> Result<(), sea_orm::DbErr> {
+    let quoted = quoted_database(backend, name)?;
     let conn = admin_connection(admin_url).await?;
     let sql = match backend {
-        Backend::MySql => format!("DROP DATABASE IF EXISTS `{name}`"),
-        _ => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        Backend::MySql => format!("DROP DATABASE IF EXISTS {quoted}"),
+        Backend::Postgres | Backend::Sqlite => {
+            format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        }
     };
     let result = conn.execute_unprepared(&sql).await.map(|_| ());
     let _ = conn.close().await;

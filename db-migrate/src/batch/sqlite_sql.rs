@@ -181,7 +181,7 @@ pub(crate) struct ColumnDef {
 impl ColumnDef {
     /// The definition as SQL.
     pub(crate) fn to_sql(&self) -> String {
-        let mut s = db_core::quote_ident(&self.name);
+        let mut s = db_core::Dialect::Sqlite.quote_trusted(&self.name);
         if !self.type_sql.is_empty() {
             s.push(' ');
             s.push_str(&self.type_sql);

@@ -1,0 +1,346 @@
+//! What one backend knows, in one place: identifier validation and quoting, placeholders, the
+//! session's current database and schema, connection defaults. Each backend's rules live in
+//! its own module (`dialect/sqlite.rs`, `dialect/postgres.rs`, `dialect/mysql.rs`); this file
+//! only dispatches to them, so other crates ask a [`Dialect`] instead of matching on
+//! [`DbBackend`].
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+
+use crate::error::{Error, Result};
+
+/// The rules of one database backend, reached from
+/// [`Database::dialect`](crate::Database::dialect) or [`Dialect::of`].
+///
+/// Identifiers from outside the program (a `--schema` argument, a database name in a URL or a
+/// configuration file, a version-table name) go through [`Dialect::quote`], which validates and
+/// quotes them; nothing else builds a quoted identifier.
+///
+/// ```
+/// use db_core::{Dialect, IdentKind};
+///
+/// let pg = Dialect::Postgres;
+/// assert_eq!(pg.quote(IdentKind::Schema, "Crmp Data").unwrap(), "\"Crmp Data\"");
+/// assert!(pg.quote(IdentKind::Schema, "public\"; DROP TABLE t; --").is_err());
+/// assert!(pg.quote(IdentKind::Schema, &"s".repeat(64)).is_err()); // 63 bytes at most
+/// assert_eq!(Dialect::MySql.quote(IdentKind::Table, "alembic_version").unwrap(), "`alembic_version`");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite (`dialect/sqlite.rs`).
+    Sqlite,
+    /// PostgreSQL (`dialect/postgres.rs`).
+    Postgres,
+    /// MySQL and MariaDB (`dialect/mysql.rs`).
+    MySql,
+}
+
+/// What an identifier names, for validation messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IdentKind {
+    /// A PostgreSQL schema.
+    Schema,
+    /// A table (for example the version table).
+    Table,
+    /// A column.
+    Column,
+    /// A database (PostgreSQL / MySQL `CREATE DATABASE`).
+    Database,
+    /// An index or constraint.
+    Index,
+}
+
+impl IdentKind {
+    /// `schema`, `table`, `column`, `database` or `index`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Schema => "schema",
+            Self::Table => "table",
+            Self::Column => "column",
+            Self::Database => "database",
+            Self::Index => "index",
+        }
+    }
+}
+
+impl std::fmt::Display for IdentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The identity of a migration lock: which database and schema a session works in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionScope {
+    /// The current database (`current_database()`, `DATABASE()`, or `main` on SQLite).
+    pub database: String,
+    /// The current schema (`current_schema()` on PostgreSQL; the database elsewhere).
+    pub schema: String,
+}
+
+impl Dialect {
+    /// The dialect of `backend`.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedBackend`] for a backend sea-orm added after this library was
+    /// written (sea-orm's enum is non-exhaustive); this is the only place that maps one.
+    pub fn of(backend: DbBackend) -> Result<Self> {
+        match backend {
+            DbBackend::Sqlite => Ok(Self::Sqlite),
+            DbBackend::Postgres => Ok(Self::Postgres),
+            DbBackend::MySql => Ok(Self::MySql),
+            other => Err(Error::UnsupportedBackend {
+                backend: format!("{other:?}"),
+            }),
+        }
+    }
+
+    /// The sea-orm backend.
+    #[must_use]
+    pub fn backend(self) -> DbBackend {
+        match self {
+            Self::Sqlite => DbBackend::Sqlite,
+            Self::Postgres => DbBackend::Postgres,
+            Self::MySql => DbBackend::MySql,
+        }
+    }
+
+    /// The backend's name: `sqlite`, `postgres` or `mysql`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::MySql => "mysql",
+        }
+    }
+
+    /// Checks an identifier that came from outside the program.
+    ///
+    /// Every backend refuses an empty name, NUL and other control characters, quote characters
+    /// (`"`, `` ` ``). PostgreSQL refuses names over 63 bytes (it would silently truncate them)
+    /// and `,` (it separates `search_path` entries); MySQL refuses names over 64 characters,
+    /// trailing spaces and characters outside the Basic Multilingual Plane. A long name is
+    /// refused, never truncated.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`] naming the kind, the name and the rule it breaks.
+    pub fn validate(self, kind: IdentKind, name: &str) -> Result<()> {
+        let invalid = |reason: String| Error::InvalidIdentifier {
+            kind,
+            name: name.to_owned(),
+            reason,
+        };
+        if name.is_empty() {
+            return Err(invalid("the name is empty".into()));
+        }
+        if let Some(c) = name.chars().find(|c| c.is_control()) {
+            return Err(invalid(format!(
+                "control character {c:?} (U+{:04X}) is not allowed",
+                u32::from(c)
+            )));
+        }
+        if let Some(c) = name.chars().find(|c| matches!(c, '"' | '`')) {
+            return Err(invalid(format!("the quote character {c} is not allowed")));
+        }
+        let backend_rule = match self {
+            Self::Sqlite => sqlite::check(name),
+            Self::Postgres => postgres::check(name),
+            Self::MySql => mysql::check(name),
+        };
+        backend_rule.map_err(invalid)
+    }
+
+    /// `name` validated (see [`Dialect::validate`]) and quoted: `"name"` on SQLite and
+    /// PostgreSQL, `` `name` `` on MySQL.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`].
+    pub fn quote(self, kind: IdentKind, name: &str) -> Result<String> {
+        self.validate(kind, name)?;
+        Ok(self.quote_trusted(name))
+    }
+
+    /// `table` quoted and, when `schema` is given, qualified by it (`"s"."t"`); SQLite has no
+    /// schemas, so `schema` must be `None` there.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`] for a bad name, or a schema on SQLite.
+    pub fn qualified(self, schema: Option<&str>, table: &str) -> Result<String> {
+        let table = self.quote(IdentKind::Table, table)?;
+        match schema {
+            None => Ok(table),
+            Some(s) if self == Self::Sqlite => Err(Error::InvalidIdentifier {
+                kind: IdentKind::Schema,
+                name: s.to_owned(),
+                reason: "SQLite has no schemas".into(),
+            }),
+            Some(s) => Ok(format!("{}.{table}", self.quote(IdentKind::Schema, s)?)),
+        }
+    }
+
+    /// Quotes a name the program itself chose or read from the database's own catalog
+    /// (doubling any quote character inside it). Names from outside go through
+    /// [`Dialect::quote`].
+    #[must_use]
+    pub fn quote_trusted(self, name: &str) -> String {
+        match self {
+            Self::Sqlite | Self::Postgres => postgres::quote(name),
+            Self::MySql => mysql::quote(name),
+        }
+    }
+
+    /// The `n`th (1-based) bind placeholder: `$n` on PostgreSQL, `?` elsewhere.
+    #[must_use]
+    pub fn placeholder(self, n: usize) -> String {
+        match self {
+            Self::Postgres => format!("${n}"),
+            Self::Sqlite | Self::MySql => "?".to_owned(),
+        }
+    }
+
+    /// Whether DDL takes part in transactions (SQLite, PostgreSQL) or commits implicitly
+    /// (MySQL/MariaDB).
+    #[must_use]
+    pub fn transactional_ddl(self) -> bool {
+        !matches!(self, Self::MySql)
+    }
+
+    /// Which database and schema `conn`'s session works in, for keying migration locks.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn session_scope(self, conn: &impl ConnectionTrait) -> Result<SessionScope, DbErr> {
+        let sql = match self {
+            Self::Sqlite => return Ok(sqlite::session_scope()),
+            Self::Postgres => postgres::SESSION_SCOPE_SQL,
+            Self::MySql => mysql::SESSION_SCOPE_SQL,
+        };
+        let row = conn
+            .query_one_raw(Statement::from_string(self.backend(), sql))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("the session's database".into()))?;
+        let database: Option<String> = row.try_get("", "db")?;
+        let schema: Option<String> = row.try_get("", "sch")?;
+        let database = database.unwrap_or_default();
+        Ok(SessionScope {
+            schema: schema.unwrap_or_else(|| database.clone()),
+            database,
+        })
+    }
+
+    /// Whether `schema` exists (PostgreSQL: a schema; MySQL: a database; SQLite: only `main`).
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn schema_exists(self, conn: &impl ConnectionTrait, schema: &str) -> Result<bool, DbErr> {
+        let sql = match self {
+            Self::Sqlite => return Ok(schema == "main"),
+            Self::Postgres => postgres::SCHEMA_EXISTS_SQL,
+            Self::MySql => mysql::SCHEMA_EXISTS_SQL,
+        };
+        Ok(conn
+            .query_one_raw(Statement::from_sql_and_values(self.backend(), sql, [schema.into()]))
+            .await?
+            .is_some())
+    }
+}
+
+/// Applies `session` (search_path, read-only, TLS default) to a server pool's options.
+pub(crate) fn configure_server(
+    dialect: Dialect,
+    opts: &mut sea_orm::ConnectOptions,
+    session: &crate::connect::ServerSession,
+) {
+    match dialect {
+        Dialect::Postgres => postgres::configure(opts, session),
+        Dialect::MySql => mysql::configure(opts, session),
+        Dialect::Sqlite => {}
+    }
+}
+
+/// One direct connection attempt (no pool, no retries) within `limit`, to name why the pool
+/// got no connection: `connection refused`, a DNS failure, an authentication error, a timeout.
+pub(crate) async fn probe_server(
+    dialect: Dialect,
+    url: &str,
+    session: &crate::connect::ServerSession,
+    limit: std::time::Duration,
+) -> DbErr {
+    let cause = match dialect {
+        Dialect::Postgres => postgres::probe(url, session, limit).await,
+        Dialect::MySql => mysql::probe(url, session, limit).await,
+        Dialect::Sqlite => None,
+    };
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(cause.unwrap_or_else(|| {
+        format!(
+            "no connection within the connect timeout of {} s",
+            limit.as_secs_f64()
+        )
+    })))
+}
+
+/// The readable cause of a driver error: the server's message and SQLSTATE without sqlx's
+/// wrapping or PostgreSQL's `at line N` (a line of the server's own C source).
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub(crate) fn sqlx_cause(e: &sea_orm::sqlx::Error) -> String {
+    match e {
+        sea_orm::sqlx::Error::Database(d) => match d.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", d.message()),
+            None => d.message().to_owned(),
+        },
+        sea_orm::sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Dialect, IdentKind};
+
+    #[track_caller]
+    fn check(dialect: Dialect, name: &str, expected: Result<&str, &str>) {
+        let got = dialect.quote(IdentKind::Schema, name);
+        match (got, expected) {
+            (Ok(q), Ok(e)) => assert_eq!(q, e, "{name:?}"),
+            (Err(err), Err(e)) => {
+                let text = err.to_string();
+                assert!(text.contains(e), "{name:?}: {text}");
+            }
+            (got, expected) => panic!("{name:?}: got {got:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn identifiers_are_validated_then_quoted() {
+        use Dialect::{MySql, Postgres, Sqlite};
+        check(Postgres, "crmp", Ok("\"crmp\""));
+        check(Postgres, "Crmp Data ü", Ok("\"Crmp Data ü\""));
+        check(Postgres, "", Err("the name is empty"));
+        check(Postgres, "a,b", Err("`,`"));
+        check(Postgres, "a\0b", Err("control character"));
+        check(Postgres, "a\nb", Err("control character"));
+        check(Postgres, "public\"; DROP TABLE x; --", Err("quote character"));
+        check(Postgres, &"s".repeat(63), Ok(&format!("\"{}\"", "s".repeat(63))));
+        check(Postgres, &"s".repeat(64), Err("64 bytes long, but PostgreSQL keeps at most 63"));
+        check(Postgres, &"ü".repeat(32), Err("at most 63"));
+        check(MySql, "courses", Ok("`courses`"));
+        check(MySql, &"m".repeat(64), Ok(&format!("`{}`", "m".repeat(64))));
+        check(MySql, &"m".repeat(65), Err("at most 64"));
+        check(MySql, "trailing ", Err("may not end with a space"));
+        check(MySql, "emoji 😀", Err("Basic Multilingual Plane"));
+        check(MySql, "a`b", Err("quote character"));
+        check(Sqlite, "anything goes, even long", Ok("\"anything goes, even long\""));
+    }
+
+    #[test]
+    fn trusted_names_double_their_quotes() {
+        assert_eq!(Dialect::Sqlite.quote_trusted("a\"b"), "\"a\"\"b\"");
+        assert_eq!(Dialect::MySql.quote_trusted("a`b"), "`a``b`");
+    }
+}

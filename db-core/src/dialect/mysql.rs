@@ -1,0 +1,83 @@
+//! MySQL's and MariaDB's rules.
+
+/// MySQL and MariaDB allow 64 characters in database, table, column and index names.
+const MAX_IDENT_CHARS: usize = 64;
+
+pub(super) const SESSION_SCOPE_SQL: &str = "SELECT DATABASE() AS db, DATABASE() AS sch";
+
+pub(super) const SCHEMA_EXISTS_SQL: &str =
+    "SELECT 1 FROM information_schema.schemata WHERE schema_name = ?";
+
+pub(super) fn check(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars > MAX_IDENT_CHARS {
+        return Err(format!(
+            "{chars} characters long, but MySQL allows at most {MAX_IDENT_CHARS}"
+        ));
+    }
+    if name.ends_with(' ') {
+        return Err("MySQL names may not end with a space".into());
+    }
+    if name.chars().any(|c| u32::from(c) > 0xFFFF) {
+        return Err(
+            "MySQL names may only use characters of the Basic Multilingual Plane (no emoji)".into(),
+        );
+    }
+    Ok(())
+}
+
+/// `` `name` `` with inner `` ` `` doubled.
+pub(super) fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+#[cfg(feature = "mysql")]
+fn session_options(
+    o: sea_orm::sqlx::mysql::MySqlConnectOptions,
+    session: &crate::connect::ServerSession,
+) -> sea_orm::sqlx::mysql::MySqlConnectOptions {
+    use sea_orm::sqlx::mysql::MySqlSslMode;
+    if !session.tls_mode_given
+        && (o.get_socket().is_some() || crate::connect::is_loopback(o.get_host()))
+    {
+        return o.ssl_mode(MySqlSslMode::Disabled);
+    }
+    o
+}
+
+#[cfg(feature = "mysql")]
+pub(super) fn configure(opts: &mut sea_orm::ConnectOptions, session: &crate::connect::ServerSession) {
+    let session = session.clone();
+    opts.map_sqlx_mysql_opts(move |o| session_options(o, &session));
+}
+
+#[cfg(feature = "mysql")]
+pub(super) async fn probe(
+    url: &str,
+    session: &crate::connect::ServerSession,
+    limit: std::time::Duration,
+) -> Option<String> {
+    use sea_orm::sqlx::ConnectOptions as _;
+    let options: sea_orm::sqlx::mysql::MySqlConnectOptions = match url.parse() {
+        Ok(o) => o,
+        Err(e) => return Some(e.to_string()),
+    };
+    let options = session_options(options, session);
+    match tokio::time::timeout(limit, options.connect()).await {
+        Ok(Ok(_conn)) => None,
+        Ok(Err(e)) => Some(super::sqlx_cause(&e)),
+        Err(_) => None,
+    }
+}
+
+#[cfg(not(feature = "mysql"))]
+pub(super) fn configure(_: &mut sea_orm::ConnectOptions, _: &crate::connect::ServerSession) {}
+
+#[cfg(not(feature = "mysql"))]
+pub(super) async fn probe(
+    _: &str,
+    _: &crate::connect::ServerSession,
+    _: std::time::Duration,
+) -> Option<String> {
+    None
+}

@@ -1,0 +1,86 @@
+//! PostgreSQL's rules.
+
+/// PostgreSQL keeps `NAMEDATALEN - 1` = 63 bytes of an identifier and silently truncates the rest.
+const MAX_IDENT_BYTES: usize = 63;
+
+pub(super) const SESSION_SCOPE_SQL: &str =
+    "SELECT current_database()::text AS db, current_schema()::text AS sch";
+
+pub(super) const SCHEMA_EXISTS_SQL: &str =
+    "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1";
+
+pub(super) fn check(name: &str) -> Result<(), String> {
+    if name.len() > MAX_IDENT_BYTES {
+        return Err(format!(
+            "{} bytes long, but PostgreSQL keeps at most {MAX_IDENT_BYTES} (a longer name would be truncated)",
+            name.len()
+        ));
+    }
+    if name.contains(',') {
+        return Err("`,` is not allowed (it separates search_path entries)".into());
+    }
+    Ok(())
+}
+
+/// `"name"` with inner `"` doubled (also SQLite's quoting).
+pub(super) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(feature = "postgres")]
+fn session_options(
+    o: sea_orm::sqlx::postgres::PgConnectOptions,
+    session: &crate::connect::ServerSession,
+) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    use sea_orm::sqlx::postgres::PgSslMode;
+    let mut o = o;
+    if !session.tls_mode_given
+        && (o.get_socket().is_some() || crate::connect::is_loopback(o.get_host()))
+    {
+        o = o.ssl_mode(PgSslMode::Disable);
+    }
+    if let Some(path) = &session.search_path {
+        o = o.options([("search_path", path.as_str())]);
+    }
+    if session.read_only {
+        o = o.options([("default_transaction_read_only", "on")]);
+    }
+    o
+}
+
+#[cfg(feature = "postgres")]
+pub(super) fn configure(opts: &mut sea_orm::ConnectOptions, session: &crate::connect::ServerSession) {
+    let session = session.clone();
+    opts.map_sqlx_postgres_opts(move |o| session_options(o, &session));
+}
+
+#[cfg(feature = "postgres")]
+pub(super) async fn probe(
+    url: &str,
+    session: &crate::connect::ServerSession,
+    limit: std::time::Duration,
+) -> Option<String> {
+    use sea_orm::sqlx::ConnectOptions as _;
+    let options: sea_orm::sqlx::postgres::PgConnectOptions = match url.parse() {
+        Ok(o) => o,
+        Err(e) => return Some(e.to_string()),
+    };
+    let options = session_options(options, session);
+    match tokio::time::timeout(limit, options.connect()).await {
+        Ok(Ok(_conn)) => None,
+        Ok(Err(e)) => Some(super::sqlx_cause(&e)),
+        Err(_) => None,
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+pub(super) fn configure(_: &mut sea_orm::ConnectOptions, _: &crate::connect::ServerSession) {}
+
+#[cfg(not(feature = "postgres"))]
+pub(super) async fn probe(
+    _: &str,
+    _: &crate::connect::ServerSession,
+    _: std::time::Duration,
+) -> Option<String> {
+    None
+}

@@ -499,6 +499,24 @@ fn sqlite_mode(url: &str) -> Option<SqliteMode> {
     parse_sqlite_url(url).ok()?.1
 }
 
+/// A claim on a SQLite file in this process's registry of open files, as a [`Database`] holds
+/// one: while it lives, [`Database::open`] of the file (by any path, symbolic links resolved)
+/// fails with [`Error::AlreadyOpen`]. Tools that replace the file (a restore) hold one.
+#[derive(Debug)]
+pub struct SqliteFileClaim {
+    _guard: OpenFileGuard,
+}
+
+/// Claims `path` (see [`SqliteFileClaim`]).
+///
+/// # Errors
+/// [`Error::AlreadyOpen`] when a [`Database`] of this process has the file open.
+pub fn claim_sqlite_file(path: &Path) -> Result<SqliteFileClaim> {
+    Ok(SqliteFileClaim {
+        _guard: OpenFileGuard::acquire(path)?,
+    })
+}
+
 /// Registration of a SQLite file in the process-wide set of open files; removed on drop.
 #[derive(Debug)]
 struct OpenFileGuard {
@@ -534,8 +552,9 @@ impl Drop for OpenFileGuard {
 
 /// The absolute, symlink-free path of a file that may not exist yet: symbolic links are
 /// followed on the file itself (also a dangling one, whose target is created on open), then the
-/// folder is canonicalised. Two paths to one file give one key.
-pub(crate) fn canonical_file_path(path: &Path) -> PathBuf {
+/// folder is canonicalised. Two paths to one file give one path.
+#[must_use]
+pub fn canonical_file_path(path: &Path) -> PathBuf {
     let mut path = path.to_owned();
     // Follow the file's own links (a bounded number, as the kernel does: 40).
     for _ in 0..40 {

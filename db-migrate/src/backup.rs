@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use db_core::{Database, SqliteLocation};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::error::{DbContext, Error, Result};
+use crate::error::{Error, Result};
 
 /// A source of the current time, injectable so retention and the minimum interval are tested
 /// without sleeping.
@@ -138,9 +138,14 @@ pub fn list_backups(db_file: &Path, dir: &Path) -> Result<Vec<Backup>> {
 /// `PRAGMA integrity_check`, then prunes older backups to `policy.keep`. Returns `None`, taking
 /// nothing, when the newest backup is younger than `policy.min_interval`.
 ///
+/// The copy is written under a temporary name (`….sqlite3.backup.partial-<pid>`) and renamed
+/// into place only once verified, so a failed or killed backup never counts as one: it is not
+/// listed, does not hold back the next backup, and is never restored. Partial files of dead
+/// processes are removed first.
+///
 /// # Errors
 /// [`Error::NotASqliteFile`]; [`Error::Backup`] when the copy fails or does not verify (the
-/// broken copy is removed).
+/// partial copy is removed).
 pub async fn backup(
     db: &Database,
     policy: &BackupPolicy,
@@ -149,6 +154,7 @@ pub async fn backup(
 ) -> Result<Option<Backup>> {
     let db_file = sqlite_file(db)?;
     let dir = backup_dir(db_file, policy);
+    remove_partial_backups(db_file, &dir);
     let now = clock.now();
     let existing = list_backups(db_file, &dir)?;
     if let Some(newest) = existing.first() {
@@ -172,17 +178,30 @@ pub async fn backup(
         stem(db_file),
         now.format(STAMP)
     ));
-    let literal = path.to_string_lossy().replace('\'', "''");
-    db.execute_unprepared(&format!("VACUUM INTO '{literal}'"))
+    let partial = partial_name(&path, std::process::id());
+    let literal = partial.to_string_lossy().replace('\'', "''");
+    let written = db
+        .execute_unprepared(&format!("VACUUM INTO '{literal}'"))
         .await
         .map_err(|e| Error::Backup {
             path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    if let Err(e) = verify(&path).await {
-        let _ = std::fs::remove_file(&path);
+            reason: db_core::describe_db_err(&e),
+        });
+    let verified = match written {
+        Ok(_) => verify(&partial).await,
+        Err(e) => Err(e),
+    };
+    let placed = verified.and_then(|()| {
+        std::fs::rename(&partial, &path).map_err(|e| Error::Backup {
+            path: path.clone(),
+            reason: format!("cannot move the verified copy into place: {e}"),
+        })
+    });
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
+    sync_dir(&dir);
     tracing::info!(backup = %path.display(), "backed up the database before migrating");
     let taken_at = now.with_timezone(&Utc);
     let taken = Backup {
@@ -200,28 +219,81 @@ pub async fn backup(
     Ok(Some(taken))
 }
 
-/// Runs `PRAGMA integrity_check` on a backup file.
+const PARTIAL: &str = ".partial-";
+
+/// The temporary name a backup is written under by process `pid`.
+fn partial_name(path: &Path, pid: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!("{PARTIAL}{pid}"));
+    PathBuf::from(name)
+}
+
+/// Removes partial backups of `db_file` in `dir` whose writing process is gone (killed during
+/// `VACUUM INTO`, or the machine lost power).
+fn remove_partial_backups(db_file: &Path, dir: &Path) {
+    let prefix = format!("{}_", stem(db_file));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once(&format!("{SUFFIX}{PARTIAL}")))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && process_alive(pid) {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => tracing::warn!(file = %entry.path().display(), "removed a partial backup left by an interrupted run"),
+            Err(e) => tracing::warn!(file = %entry.path().display(), error = %e, "could not remove a partial backup"),
+        }
+    }
+}
+
+/// Whether process `pid` still runs (Linux `/proc`; elsewhere every writer counts as gone).
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Flushes a folder's entries (a rename) to disk; best effort.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// The 16 bytes every SQLite database file starts with.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Checks that `path` is a SQLite database file that passes `PRAGMA integrity_check`, opening
+/// it read-only. A missing, empty or foreign file (wrong header) fails before SQLite opens it:
+/// SQLite itself would treat an empty file as an empty database.
 ///
 /// # Errors
-/// [`Error::Backup`] when it cannot be opened or is not `ok`.
+/// [`Error::Backup`] saying which check failed.
 pub async fn verify(path: &Path) -> Result<()> {
+    let conn = open_read_only(path).await?;
+    let result = integrity_check(&conn, path).await;
+    let _ = conn.close().await;
+    result
+}
+
+async fn integrity_check(conn: &sea_orm::DatabaseConnection, path: &Path) -> Result<()> {
     let fail = |reason: String| Error::Backup {
         path: path.to_owned(),
         reason,
     };
-    let mut opts = sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=ro", path.display()));
-    opts.max_connections(1).sqlx_logging(false);
-    let conn = sea_orm::Database::connect(opts)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
     let rows = conn
         .query_all_raw(Statement::from_string(
             DbBackend::Sqlite,
             "PRAGMA integrity_check",
         ))
         .await
-        .context(|| format!("checking {}", path.display()))?;
-    let _ = conn.close().await;
+        .map_err(|e| fail(format!("integrity_check failed: {}", db_core::describe_db_err(&e))))?;
     let verdict: Vec<String> = rows
         .iter()
         .filter_map(|r| r.try_get_by_index::<String>(0).ok())
@@ -233,48 +305,278 @@ pub async fn verify(path: &Path) -> Result<()> {
     }
 }
 
-/// Replaces the SQLite file `db_file` with `backup` (the newest backup of it when `None`), after
-/// verifying the backup. The database must not be open: close every handle first. The old
-/// file's `-wal` and `-shm` companions are removed; the swap is a rename, so a crash leaves
-/// either the old or the restored database. Returns the backup used.
-///
-/// # Errors
-/// [`Error::Backup`] when there is no backup, it does not verify, or a file operation fails.
-pub async fn restore(
-    db_file: &Path,
-    backup: Option<&Path>,
-    policy: &BackupPolicy,
-) -> Result<PathBuf> {
-    let chosen = match backup {
-        Some(p) => p.to_owned(),
-        None => list_backups(db_file, &backup_dir(db_file, policy))?
-            .into_iter()
-            .next()
-            .map(|b| b.path)
-            .ok_or_else(|| Error::Backup {
-                path: backup_dir(db_file, policy),
-                reason: "there is no backup of this database".into(),
-            })?,
-    };
-    verify(&chosen).await?;
-    let io = |path: &Path, e: std::io::Error| Error::Backup {
+/// Opens `path` read-only after checking it is a non-empty file with SQLite's header.
+async fn open_read_only(path: &Path) -> Result<sea_orm::DatabaseConnection> {
+    use std::io::Read;
+    let fail = |reason: String| Error::Backup {
         path: path.to_owned(),
-        reason: e.to_string(),
+        reason,
     };
-    let staging = db_file.with_extension("restoring");
-    std::fs::copy(&chosen, &staging).map_err(|e| io(&staging, e))?;
-    std::fs::File::open(&staging)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io(&staging, e))?;
-    for companion in ["-wal", "-shm"] {
-        let mut p = db_file.as_os_str().to_owned();
-        p.push(companion);
-        let p = PathBuf::from(p);
-        if p.exists() {
-            std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(fail("is not a regular file".into()));
+    }
+    if meta.len() == 0 {
+        return Err(fail("is empty (0 bytes), not a SQLite database".into()));
+    }
+    let mut header = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .map_err(|_| fail(format!("is too short ({} bytes) to be a SQLite database", meta.len())))?;
+    if &header != SQLITE_HEADER {
+        return Err(fail("is not a SQLite database (its header is not `SQLite format 3`)".into()));
+    }
+    // A file URL (the name is replaced below): a `:memory:` URL would ignore the filename.
+    let mut opts = sea_orm::ConnectOptions::new("sqlite://placeholder.sqlite3".to_owned());
+    let file = path.to_owned();
+    opts.max_connections(1).sqlx_logging(false);
+    opts.map_sqlx_sqlite_opts(move |o| o.filename(&file).read_only(true).create_if_missing(false));
+    sea_orm::Database::connect(opts)
+        .await
+        .map_err(|e| fail(format!("cannot open it: {}", db_core::describe_db_err(&e))))
+}
+
+/// Where [`Migrator::restore`](crate::Migrator::restore) takes its backup from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// The file to restore; `None` takes the newest backup (in `policy.dir` or beside the
+    /// database) that passes every check.
+    pub backup: Option<PathBuf>,
+    /// Where backups live.
+    pub policy: BackupPolicy,
+    /// Restore a file without the version table, or at a revision these migrations do not
+    /// know (`restore --force`); it must still be a SQLite file that passes `integrity_check`.
+    pub force: bool,
+}
+
+/// What a restore did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restored {
+    /// The backup that was restored.
+    pub backup: PathBuf,
+    /// The database file that now holds it (symbolic links resolved).
+    pub database: PathBuf,
+    /// The version-table rows of the restored database.
+    pub revisions: Vec<String>,
+    /// Where the replaced database was kept (`<file>.before-restore-<UTC timestamp>`); `None`
+    /// when there was no database file.
+    pub previous: Option<PathBuf>,
+}
+
+/// The restore procedure; `check` sees each candidate's version-table rows (`None`: no version
+/// table) and says whether it may be restored.
+pub(crate) async fn restore_with(
+    db_file: &Path,
+    options: &RestoreOptions,
+    table: &crate::VersionTable,
+    check: &(dyn Fn(Option<&[String]>) -> std::result::Result<(), String> + Sync),
+) -> Result<Restored> {
+    let real = db_core::canonical_file_path(db_file);
+    let _claim = db_core::claim_sqlite_file(&real)?;
+    let (chosen, revisions) = match &options.backup {
+        Some(p) => {
+            let revisions = inspect(p, &real, table, check).await?;
+            (p.clone(), revisions)
+        }
+        None => {
+            let dir = backup_dir(db_file, &options.policy);
+            let candidates = list_backups(db_file, &dir)?;
+            if candidates.is_empty() {
+                return Err(Error::Backup {
+                    path: dir,
+                    reason: "there is no backup of this database".into(),
+                });
+            }
+            let mut first_error = None;
+            let mut found = None;
+            for b in candidates {
+                match inspect(&b.path, &real, table, check).await {
+                    Ok(revisions) => {
+                        found = Some((b.path, revisions));
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(backup = %b.path.display(), error = %e, "skipping a backup that does not verify");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            match found {
+                Some(f) => f,
+                None => {
+                    return Err(first_error.unwrap_or_else(|| Error::Backup {
+                        path: dir,
+                        reason: "no backup of this database verifies".into(),
+                    }));
+                }
+            }
+        }
+    };
+    let previous = swap_in(&real, &chosen).await?;
+    tracing::info!(backup = %chosen.display(), database = %real.display(), "restored");
+    Ok(Restored {
+        backup: chosen,
+        database: real,
+        revisions,
+        previous,
+    })
+}
+
+/// Verifies a restore candidate: a SQLite file (not the database itself) that passes
+/// `integrity_check`, then `check` on its version-table rows. Returns the rows.
+async fn inspect(
+    candidate: &Path,
+    real: &Path,
+    table: &crate::VersionTable,
+    check: &(dyn Fn(Option<&[String]>) -> std::result::Result<(), String> + Sync),
+) -> Result<Vec<String>> {
+    let fail = |reason: String| Error::Backup {
+        path: candidate.to_owned(),
+        reason,
+    };
+    if db_core::canonical_file_path(candidate) == real {
+        return Err(fail("is the database itself".into()));
+    }
+    let conn = open_read_only(candidate).await?;
+    let result = async {
+        integrity_check(&conn, candidate).await?;
+        let rows = if table
+            .table_exists(&conn, &table.name)
+            .await
+            .map_err(|e| fail(db_core::describe_db_err(&e)))?
+        {
+            Some(
+                table
+                    .read_heads_unchecked(&conn)
+                    .await
+                    .map_err(|e| fail(format!("cannot read its version table: {}", db_core::describe_db_err(&e))))?,
+            )
+        } else {
+            None
+        };
+        check(rows.as_deref()).map_err(&fail)?;
+        Ok(rows.unwrap_or_default())
+    }
+    .await;
+    let _ = conn.close().await;
+    result
+}
+
+/// Puts a copy of `backup` in place of `real` by an atomic rename, while holding an exclusive
+/// lock on the current database (which fails when any other connection has it open), keeping
+/// the current file as `<real>.before-restore-<ts>`. Returns that file.
+async fn swap_in(real: &Path, backup: &Path) -> Result<Option<PathBuf>> {
+    let io = |path: &Path, what: &str, e: std::io::Error| Error::Backup {
+        path: path.to_owned(),
+        reason: format!("{what}: {e}"),
+    };
+    let lock = if real.exists() {
+        Some(lock_exclusively(real).await?)
+    } else {
+        None
+    };
+    let result = async {
+        let staging = partial_name(real, std::process::id());
+        std::fs::copy(backup, &staging).map_err(|e| io(&staging, "cannot copy the backup", e))?;
+        let synced = std::fs::File::open(&staging)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io(&staging, "cannot write the copy to disk", e));
+        if let Err(e) = synced {
+            let _ = std::fs::remove_file(&staging);
+            return Err(e);
+        }
+        let previous = if lock.is_some() {
+            let kept = before_restore_name(real);
+            if let Err(e) = std::fs::hard_link(real, &kept).or_else(|_| std::fs::copy(real, &kept).map(|_| ())) {
+                let _ = std::fs::remove_file(&staging);
+                return Err(io(&kept, "cannot keep the current database", e));
+            }
+            Some(kept)
+        } else {
+            None
+        };
+        if let Err(e) = std::fs::rename(&staging, real) {
+            let _ = std::fs::remove_file(&staging);
+            if let Some(kept) = &previous {
+                let _ = std::fs::remove_file(kept);
+            }
+            return Err(io(real, "cannot move the restored copy into place", e));
+        }
+        for companion in ["-wal", "-shm"] {
+            let mut p = real.as_os_str().to_owned();
+            p.push(companion);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        if let Some(dir) = real.parent() {
+            sync_dir(dir);
+        }
+        Ok(previous)
+    }
+    .await;
+    if let Some(conn) = lock {
+        let _ = conn.execute_unprepared("ROLLBACK").await;
+        let _ = conn.close().await;
+    }
+    result
+}
+
+/// `<real>.before-restore-<UTC timestamp>`, unused.
+fn before_restore_name(real: &Path) -> PathBuf {
+    let stamp = Utc::now().format(STAMP).to_string();
+    let mut n = 0;
+    loop {
+        let mut name = real.as_os_str().to_owned();
+        name.push(format!(".before-restore-{stamp}"));
+        if n > 0 {
+            name.push(format!("-{n}"));
+        }
+        let p = PathBuf::from(name);
+        if !p.exists() {
+            return p;
+        }
+        n += 1;
+    }
+}
+
+/// A connection holding an exclusive lock on the database file: the journal is switched out of
+/// WAL (SQLite refuses while another connection has the database open, so a running service
+/// makes the restore fail instead of losing its writes), then `BEGIN EXCLUSIVE`.
+async fn lock_exclusively(real: &Path) -> Result<sea_orm::DatabaseConnection> {
+    let in_use = |e: sea_orm::DbErr| Error::Backup {
+        path: real.to_owned(),
+        reason: format!(
+            "the database is in use by another connection ({}); stop the service that has it open, then restore",
+            db_core::describe_db_err(&e)
+        ),
+    };
+    // A file URL (the name is replaced below): a `:memory:` URL would ignore the filename.
+    let mut opts = sea_orm::ConnectOptions::new("sqlite://placeholder.sqlite3".to_owned());
+    let file = real.to_owned();
+    opts.max_connections(1).sqlx_logging(false);
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.filename(&file)
+            .create_if_missing(false)
+            .busy_timeout(Duration::from_millis(200))
+    });
+    let conn = sea_orm::Database::connect(opts).await.map_err(in_use)?;
+    let locked = async {
+        conn.execute_unprepared("PRAGMA journal_mode = DELETE").await?;
+        let mode = conn
+            .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode"))
+            .await?
+            .and_then(|r| r.try_get_by_index::<String>(0).ok())
+            .unwrap_or_default();
+        if mode.eq_ignore_ascii_case("wal") {
+            return Err(sea_orm::DbErr::Custom("database is locked".into()));
+        }
+        conn.execute_unprepared("BEGIN EXCLUSIVE").await.map(|_| ())
+    }
+    .await;
+    match locked {
+        Ok(()) => Ok(conn),
+        Err(e) => {
+            let _ = conn.close().await;
+            Err(in_use(e))
         }
     }
-    std::fs::rename(&staging, db_file).map_err(|e| io(db_file, e))?;
-    tracing::info!(backup = %chosen.display(), database = %db_file.display(), "restored");
-    Ok(chosen)
 }

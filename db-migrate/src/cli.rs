@@ -25,10 +25,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::builder::NonEmptyStringValueParser;
+use clap::{CommandFactory, Parser, Subcommand};
 use db_core::{Config, Database, OpenOptions};
 
-use crate::backup::{BackupPolicy, SystemClock, backup, restore};
+use crate::backup::{BackupPolicy, RestoreOptions, SystemClock, backup};
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
 use crate::scaffold::{NewRevision, write_revision};
@@ -55,17 +56,19 @@ pub struct App {
     disable_help_subcommand = true
 )]
 struct Args {
-    /// Database URL (sqlite://path, postgres://…, mysql://…); overrides everything else.
-    #[arg(long, global = true)]
+    /// Database URL (sqlite://path[?mode=ro|rw|rwc], postgres://…, mysql://…); not together
+    /// with --db.
+    #[arg(long, global = true, value_parser = NonEmptyStringValueParser::new())]
     url: Option<String>,
     /// A database label of the configuration file.
-    #[arg(long = "db", global = true, value_name = "LABEL")]
+    #[arg(long = "db", global = true, value_name = "LABEL", value_parser = NonEmptyStringValueParser::new())]
     db: Option<String>,
-    /// Alembic's `-x key=value`; `-x db=LABEL` selects a database as `--db` does.
-    #[arg(short = 'x', global = true, value_name = "KEY=VALUE")]
-    x: Vec<String>,
+    /// Alembic's `-x key=value`; `-x db=LABEL` selects a database as `--db` does (the only
+    /// key this migrator reads).
+    #[arg(short = 'x', global = true, value_name = "KEY=VALUE", value_parser = parse_x)]
+    x: Vec<XArg>,
     /// The configuration file with `[databases.<label>]` sections.
-    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]
     config: Option<PathBuf>,
     /// PostgreSQL schema (search_path and version table).
     #[arg(long, global = true)]
@@ -118,8 +121,14 @@ enum Command {
     Branches,
     /// Back up the SQLite database now (`VACUUM INTO`, verified, pruned to the newest 3).
     Backup,
-    /// Replace the SQLite database with a backup (the newest when FILE is not given).
-    Restore { file: Option<PathBuf> },
+    /// Replace the SQLite database with a backup (the newest that verifies when FILE is not
+    /// given); the replaced file is kept as `<file>.before-restore-<time>`.
+    Restore {
+        file: Option<PathBuf>,
+        /// Restore a file without this migrator's version table or at an unknown revision.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show one revision.
     Show { rev: String },
     /// Set the version table to the given revision(s) without running migrations.
@@ -178,6 +187,126 @@ enum Command {
     Check,
 }
 
+/// One `-x KEY=VALUE` argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum XArg {
+    /// `-x db=LABEL`.
+    Db(String),
+}
+
+/// Parses `-x`: only `db=LABEL` is read here, so anything else is a usage error rather than
+/// silently ignored.
+fn parse_x(value: &str) -> std::result::Result<XArg, String> {
+    let Some((key, label)) = value.split_once('=') else {
+        return Err(format!(
+            "`{value}` is not KEY=VALUE; select a database with `-x db=LABEL`"
+        ));
+    };
+    match key {
+        "db" if label.is_empty() => Err("`-x db=` needs a label: `-x db=LABEL`".into()),
+        "db" => Ok(XArg::Db(label.to_owned())),
+        other => Err(format!(
+            "unknown key `{other}`; this migrator reads only `-x db=LABEL`"
+        )),
+    }
+}
+
+/// What a command does with the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// Reads the migration scripts only.
+    None,
+    /// Renders SQL for the database's backend without connecting (`--sql`).
+    Offline,
+    /// Reads the database: opened read-only, never created.
+    Read,
+    /// Changes the database (or its file).
+    Write,
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Upgrade { .. } => "upgrade",
+            Self::Downgrade { .. } => "downgrade",
+            Self::Current { .. } => "current",
+            Self::History { .. } => "history",
+            Self::Heads { .. } => "heads",
+            Self::Branches => "branches",
+            Self::Backup => "backup",
+            Self::Restore { .. } => "restore",
+            Self::Show { .. } => "show",
+            Self::Stamp { .. } => "stamp",
+            Self::Revision { .. } => "revision",
+            Self::Merge { .. } => "merge",
+            Self::Lint => "lint",
+            Self::Check => "check",
+        }
+    }
+
+    fn access(&self) -> Access {
+        match self {
+            Self::Heads { .. }
+            | Self::Branches
+            | Self::Show { .. }
+            | Self::Merge { .. }
+            | Self::Lint
+            | Self::History {
+                indicate_current: false,
+                ..
+            }
+            | Self::Revision {
+                autogenerate: false,
+                ..
+            } => Access::None,
+            Self::Upgrade { sql: true, .. }
+            | Self::Downgrade { sql: true, .. }
+            | Self::Stamp { sql: true, .. } => Access::Offline,
+            Self::Current { .. }
+            | Self::History {
+                indicate_current: true,
+                ..
+            }
+            | Self::Check
+            | Self::Backup
+            | Self::Revision {
+                autogenerate: true,
+                ..
+            } => Access::Read,
+            Self::Upgrade { sql: false, .. }
+            | Self::Downgrade { sql: false, .. }
+            | Self::Stamp { sql: false, .. }
+            | Self::Restore { .. } => Access::Write,
+        }
+    }
+}
+
+/// The configuration label the arguments select, or a usage error when they disagree: `--url`
+/// with a label, or two different labels (`--db a -x db=b`).
+fn selected_label(args: &Args) -> std::result::Result<Option<String>, String> {
+    let mut labels: Vec<(&str, &str)> = Vec::new();
+    if let Some(db) = &args.db {
+        labels.push(("--db", db));
+    }
+    for XArg::Db(label) in &args.x {
+        labels.push(("-x db=", label));
+    }
+    let Some(&(first_flag, first)) = labels.first() else {
+        return Ok(None);
+    };
+    if let Some(&(flag, other)) = labels.iter().find(|(_, l)| *l != first) {
+        return Err(format!(
+            "conflicting database selections: {first_flag} `{first}` and {flag} `{other}`; give one"
+        ));
+    }
+    if args.url.is_some() {
+        return Err(format!(
+            "--url and {first_flag} `{first}` both select a database; give one"
+        ));
+    }
+    Ok(Some(first.to_owned()))
+}
+
 /// Runs the CLI with the process's arguments on a new Tokio runtime; prints errors as one
 /// `error: …` line on stderr and returns exit code 0 on success, 1 on failure, 2 on a usage
 /// error.
@@ -231,6 +360,12 @@ where
             };
         }
     };
+    if let Err(message) = selected_label(&args) {
+        let _ = Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .print();
+        return ExitCode::from(2);
+    }
     match execute(app, args, out, env).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -240,16 +375,24 @@ where
     }
 }
 
-/// `error` and its sources joined with `: `.
+/// `error` and its sources joined with `: `. A driver error ends the chain with its readable
+/// cause ([`db_core::describe_db_err`]: the server's message and SQLSTATE, without sqlx's
+/// wrapping and PostgreSQL's `at line N`).
 #[must_use]
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(s) = source {
-        let s_text = s.to_string();
+        let (s_text, last) = match s.downcast_ref::<sea_orm::DbErr>() {
+            Some(db) => (db_core::describe_db_err(db), true),
+            None => (s.to_string(), false),
+        };
         if !text.contains(&s_text) {
             text.push_str(": ");
             text.push_str(&s_text);
+        }
+        if last {
+            break;
         }
         source = s.source();
     }
@@ -387,29 +530,53 @@ async fn execute(
                 count: findings.len(),
             });
         }
-        Command::Restore { file } => {
+        Command::Restore { file, force } => {
             let options = open_options(app, &args, env)?;
+            if options.backend()? != sea_orm::DbBackend::Sqlite {
+                return Err(Error::NotASqliteFile);
+            }
+            refuse_read_only(&options, "restore")?;
+            options.validate()?;
             let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url())
             else {
                 return Err(Error::NotASqliteFile);
             };
-            if options.backend()? != sea_orm::DbBackend::Sqlite {
-                return Err(Error::NotASqliteFile);
+            let restored = migrator
+                .restore(
+                    &path,
+                    &RestoreOptions {
+                        backup: file.clone(),
+                        policy: BackupPolicy::default(),
+                        force: *force,
+                    },
+                )
+                .await?;
+            let mut lines = vec![format!(
+                "restored {} from {}",
+                restored.database.display(),
+                restored.backup.display()
+            )];
+            if let Some(previous) = &restored.previous {
+                lines.push(format!(
+                    "the replaced database is kept at {}",
+                    previous.display()
+                ));
             }
-            let used = restore(&path, file.as_deref(), &BackupPolicy::default()).await?;
-            return write_lines(
-                out,
-                &[format!(
-                    "restored {} from {}",
-                    path.display(),
-                    used.display()
-                )],
-            );
+            return write_lines(out, &lines);
         }
         _ => {}
     }
 
-    let db = Database::open(open_options(app, &args, env)?).await?;
+    let command = args.command.name();
+    let mut options = open_options(app, &args, env)?;
+    match args.command.access() {
+        Access::Read => options = options.read_only(true),
+        Access::Write => refuse_read_only(&options, command)?,
+        Access::None | Access::Offline => {}
+    }
+    let db = Database::open(options)
+        .await
+        .map_err(|source| Error::Open { command, source })?;
     let result = async {
         match &args.command {
             Command::Upgrade {
@@ -447,10 +614,12 @@ async fn execute(
             Command::Current { verbose } => {
                 let current = migrator.current(&db).await?;
                 write_lines(out, &graph.current_lines(&current, *verbose))?;
+                write_unresolved(out, &migrator, &db).await?;
             }
             Command::History { rev_range, .. } => {
                 let current = migrator.current(&db).await?;
                 write_lines(out, &graph.history(rev_range.as_deref(), &current)?)?;
+                write_unresolved(out, &migrator, &db).await?;
             }
             Command::Stamp {
                 revisions, purge, ..
@@ -514,14 +683,44 @@ async fn execute(
     result
 }
 
-/// The backend and schema of the database the options name, without connecting (`--sql`).
+/// The backend and schema of the database the options name, without connecting (`--sql`);
+/// the URL and schema are checked as an open would.
 fn offline_backend(
     app: &App,
     args: &Args,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(sea_orm::DbBackend, Option<String>)> {
     let options = open_options(app, args, env)?;
-    Ok((options.backend()?, options.schema_name().map(str::to_owned)))
+    Ok((options.validate()?, options.schema_name().map(str::to_owned)))
+}
+
+/// [`Error::ReadOnly`] when the options open read-only (`?mode=ro`) for a command that writes.
+fn refuse_read_only(options: &OpenOptions, command: &'static str) -> Result<()> {
+    if options.is_read_only() {
+        return Err(Error::ReadOnly { command });
+    }
+    Ok(())
+}
+
+/// A line saying that a step is part-way (MySQL), after `current` and `history`.
+async fn write_unresolved(out: &mut dyn Write, migrator: &Migrator, db: &Database) -> Result<()> {
+    if let Some(r) = migrator.unresolved(db).await? {
+        write_lines(
+            out,
+            &[format!(
+                "! {} {} is {} since {} and may be partly applied: repair the schema, then `stamp` the revision it matches{}",
+                r.direction,
+                r.revision,
+                r.status,
+                r.applied_at,
+                r.error
+                    .as_deref()
+                    .map(|e| format!(" (recorded error: {e})"))
+                    .unwrap_or_default()
+            )],
+        )?;
+    }
+    Ok(())
 }
 
 fn migrations_dir(app: &App) -> Result<PathBuf> {
@@ -602,11 +801,7 @@ fn open_options(
     args: &Args,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<OpenOptions> {
-    let label = args.db.clone().or_else(|| {
-        args.x
-            .iter()
-            .find_map(|kv| kv.strip_prefix("db=").map(str::to_owned))
-    });
+    let label = selected_label(args).map_err(|reason| Error::Usage { reason })?;
     let config_path = args
         .config
         .clone()

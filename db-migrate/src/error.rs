@@ -171,6 +171,29 @@ pub enum Error {
     /// Opening or configuring the database failed.
     #[error(transparent)]
     Core(#[from] db_core::Error),
+    /// Opening the database for a command failed.
+    #[error("cannot open the database for `{command}`")]
+    Open {
+        /// The command (`upgrade`, `current`, …).
+        command: &'static str,
+        /// Why.
+        #[source]
+        source: db_core::Error,
+    },
+    /// A command that writes was given a database opened read-only (`?mode=ro`).
+    #[error(
+        "`{command}` writes, but the database URL opens it read-only (`mode=ro`); drop `mode=ro` to {command}"
+    )]
+    ReadOnly {
+        /// The command.
+        command: &'static str,
+    },
+    /// The command-line arguments disagree (also reported as a usage error by the CLI).
+    #[error("{reason}")]
+    Usage {
+        /// What disagrees.
+        reason: String,
+    },
     /// `--sql` mode could not render a migration (nothing was run anywhere).
     #[error("cannot render {direction} {revision} as SQL offline")]
     Offline {

@@ -150,6 +150,8 @@ impl Migrator {
     /// the database is not at the head(s); [`Error::Db`] when reading the catalogs fails.
     pub async fn compare(&self, db: &Database) -> Result<Vec<Change>> {
         let entities = self.entities.as_ref().ok_or(Error::NoEntities)?;
+        self.refuse_unresolved(db.connection(), &self.table_for(db)?)
+            .await?;
         let mut current = self.current(db).await?;
         current.sort();
         let mut heads: Vec<String> = self.graph.heads().iter().map(|h| h.to_string()).collect();
@@ -225,6 +227,68 @@ impl Migrator {
             .context(|| "reading the version table".into())
     }
 
+    /// The step that is still marked `running` or `failed` in the history table: on MySQL and
+    /// MariaDB, whose DDL commits implicitly, a migration that was killed or failed after its
+    /// first DDL statement leaves the schema part-way between two revisions while the version
+    /// table still names the old one. `None` when there is none (always on SQLite and
+    /// PostgreSQL, where a step is one transaction). `current` shows it; `upgrade`,
+    /// `downgrade` and `check` refuse to run until `stamp` resolves it.
+    ///
+    /// # Errors
+    /// [`Error::Db`] when the query fails.
+    pub async fn unresolved(&self, db: &Database) -> Result<Option<HistoryRecord>> {
+        let table = self.table_for(db)?;
+        if db.dialect().transactional_ddl() {
+            return Ok(None);
+        }
+        table
+            .unresolved(db.connection())
+            .await
+            .context(|| "reading the history table".into())
+    }
+
+    /// Whether the history table holds a step marked `running` or `failed` (MySQL only).
+    async fn has_unresolved(
+        &self,
+        conn: &impl ConnectionTrait,
+        table: &VersionTable,
+    ) -> Result<bool> {
+        let dialect = crate::version_table::dialect(conn.get_database_backend());
+        if dialect.transactional_ddl() {
+            return Ok(false);
+        }
+        Ok(table
+            .unresolved(conn)
+            .await
+            .context(|| "reading the history table".into())?
+            .is_some())
+    }
+
+    /// [`Error::PartiallyApplied`] when the history table holds an unresolved step (MySQL);
+    /// called under the migration lock, where a marked step can only be an interrupted one.
+    async fn refuse_unresolved(
+        &self,
+        conn: &impl ConnectionTrait,
+        table: &VersionTable,
+    ) -> Result<()> {
+        let dialect = crate::version_table::dialect(conn.get_database_backend());
+        if dialect.transactional_ddl() {
+            return Ok(());
+        }
+        match table
+            .unresolved(conn)
+            .await
+            .context(|| "reading the history table".into())?
+        {
+            Some(r) => Err(Error::PartiallyApplied {
+                revision: r.revision,
+                direction: r.direction,
+                error: r.error.unwrap_or_else(|| "interrupted".to_owned()),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The history table's rows, oldest first.
     ///
     /// # Errors
@@ -294,7 +358,10 @@ impl Migrator {
         let goal = self
             .graph
             .ancestors(&self.graph.upgrade_target(target, &applied)?);
-        Ok((!goal.is_subset(&applied)).then_some((heads, goal)))
+        // A step marked running (MySQL) may be another runner's, in progress: decide under the
+        // lock, where it can only be an interrupted one.
+        let unresolved = self.has_unresolved(db.connection(), table).await?;
+        Ok((unresolved || !goal.is_subset(&applied)).then_some((heads, goal)))
     }
 
     /// As [`Migrator::upgrade`], but on a SQLite file first takes a [`backup`](crate::backup())
@@ -355,6 +422,47 @@ impl Migrator {
         }
     }
 
+    /// Replaces the SQLite file `db_file` with a backup, verified first: it must be a SQLite
+    /// file (not empty, SQLite's header) that passes `integrity_check`, have this migrator's
+    /// version table, and be at revisions these migrations contain (the last two are skipped
+    /// with `options.force`). Without `options.backup` the newest backup that verifies is
+    /// taken. The swap holds an exclusive lock on the current database, so it fails while any
+    /// other connection has it open; the current file is kept as
+    /// `<file>.before-restore-<UTC timestamp>`, and the restored copy is moved into place by
+    /// an atomic rename (a symbolic link is followed: its target is replaced, not the link).
+    ///
+    /// # Errors
+    /// [`Error::Backup`] naming the file and the check that failed, or the database being in
+    /// use; [`db_core::Error::AlreadyOpen`] when this process has it open. Nothing changes
+    /// on error.
+    pub async fn restore(
+        &self,
+        db_file: &Path,
+        options: &crate::backup::RestoreOptions,
+    ) -> Result<crate::backup::Restored> {
+        let table = self.table.clone();
+        table.validate(Dialect::Sqlite)?;
+        let graph = &self.graph;
+        let name = table.name.clone();
+        let check = move |rows: Option<&[String]>| -> std::result::Result<(), String> {
+            if options.force {
+                return Ok(());
+            }
+            let Some(rows) = rows else {
+                return Err(format!(
+                    "has no version table `{name}`, so it is not a database of these migrations (use --force to restore it anyway)"
+                ));
+            };
+            match rows.iter().find(|r| graph.index(r).is_none()) {
+                Some(unknown) => Err(format!(
+                    "is at revision `{unknown}`, which these migrations do not contain (use --force to restore it anyway)"
+                )),
+                None => Ok(()),
+            }
+        };
+        crate::backup::restore_with(db_file, options, &table, &check).await
+    }
+
     /// This migrator as the [`Migrate`] of a device: on open, back up when something is
     /// pending, upgrade to every head within `options.timeout`, and refuse a database at a
     /// revision these scripts do not know.
@@ -380,7 +488,7 @@ impl Migrator {
             .context(|| "reading the version table".into())?;
         let applied = self.applied(&heads)?;
         let keep = self.graph.downgrade_final(target, &applied)?;
-        if applied.is_subset(&keep) {
+        if applied.is_subset(&keep) && !self.has_unresolved(db.connection(), &table).await? {
             return Ok(Vec::new());
         }
         self.run(db, &table, Goal::Down(keep)).await
@@ -568,18 +676,7 @@ impl Migrator {
     ) -> Result<Vec<Step>> {
         let backend = conn.get_database_backend();
         self.ensure_tables(conn, table).await?;
-        if backend == DbBackend::MySql
-            && let Some(r) = table
-                .unresolved(conn)
-                .await
-                .context(|| "reading the history table".into())?
-        {
-            return Err(Error::PartiallyApplied {
-                revision: r.revision,
-                direction: r.direction,
-                error: r.error.unwrap_or_else(|| "interrupted".to_owned()),
-            });
-        }
+        self.refuse_unresolved(conn, table).await?;
         let mut steps = Vec::new();
         loop {
             match backend {
@@ -751,8 +848,12 @@ impl Migrator {
         Ok(step)
     }
 
-    /// MySQL/MariaDB: DDL commits implicitly, so the step is bracketed by a history row that
-    /// says `running` until it has finished; a failure leaves it `failed`.
+    /// MySQL/MariaDB, whose DDL commits implicitly: the step runs in a transaction that
+    /// starts by inserting a `running` history row. Only DML: the transaction commits or rolls
+    /// back as a whole, the marker with it, and a failure or a kill leaves nothing behind. A
+    /// DDL statement commits the marker along with everything before it, so from then on a
+    /// failure (or a kill) leaves the marker `running`/`failed`, and every later command
+    /// refuses until `stamp` resolves it: the schema may be part-way.
     async fn apply_mysql(
         &self,
         conn: &DatabaseConnection,
@@ -762,33 +863,77 @@ impl Migrator {
     ) -> Result<Step> {
         let script = &self.graph.scripts[index];
         let mut step = self.start_step(index, direction, old_heads, &new_heads);
-        let marker = table
-            .record(
-                conn,
-                NewRecord::of(script, direction.as_str(), "running", None),
-            )
-            .await
-            .context(|| "writing the history table".into())?;
         let started = Instant::now();
-        let result = async {
-            run_migration(script, direction, &SchemaManager::new(conn)).await?;
-            table.write_heads(conn, old_heads, &new_heads).await
-        }
-        .await;
-        let elapsed = millis(started.elapsed());
-        match result {
-            Ok(()) => {
-                table
-                    .set_status(conn, marker, "applied", Some(elapsed), None)
-                    .await
-                    .context(|| "writing the history table".into())?;
-                step.duration = started.elapsed();
-                Ok(step)
+        let error = if script.migration.use_transaction() == Some(false) {
+            // The migration manages its own transactions: the marker is committed first.
+            let result = async {
+                let marker = table
+                    .record(
+                        conn,
+                        NewRecord::of(script, direction.as_str(), "running", None),
+                    )
+                    .await?;
+                run_migration(script, direction, &SchemaManager::new(conn)).await?;
+                table.write_heads(conn, old_heads, &new_heads).await?;
+                let elapsed = Some(millis(started.elapsed()));
+                table.set_status(conn, marker, "applied", elapsed, None).await
             }
-            Err(e) => {
-                let text = e.to_string();
+            .await;
+            match result {
+                Ok(()) => {
+                    step.duration = started.elapsed();
+                    return Ok(step);
+                }
+                Err(e) => e,
+            }
+        } else {
+            let txn = conn
+                .begin()
+                .await
+                .context(|| "starting a migration transaction".into())?;
+            let result = async {
+                let marker = table
+                    .record(
+                        &txn,
+                        NewRecord::of(script, direction.as_str(), "running", None),
+                    )
+                    .await?;
+                run_migration(script, direction, &SchemaManager::new(&txn)).await?;
+                table.write_heads(&txn, old_heads, &new_heads).await?;
+                let elapsed = Some(millis(started.elapsed()));
+                table.set_status(&txn, marker, "applied", elapsed, None).await
+            }
+            .await;
+            match result {
+                Ok(()) => match txn.commit().await {
+                    Ok(()) => {
+                        step.duration = started.elapsed();
+                        return Ok(step);
+                    }
+                    Err(e) => e,
+                },
+                Err(e) => {
+                    let _ = txn.rollback().await;
+                    e
+                }
+            }
+        };
+        // Did a DDL statement commit the marker before the failure?
+        let leftover = table
+            .unresolved(conn)
+            .await
+            .context(|| "reading the history table".into())?;
+        match leftover {
+            Some(record) if record.revision == step.revision.as_str() => {
+                let text = error.to_string();
                 let _ = table
-                    .set_status(conn, marker, "failed", Some(elapsed), Some(&text))
+                    .set_status(
+                        conn,
+                        record.id,
+                        "failed",
+                        Some(millis(started.elapsed())),
+                        Some(&text),
+                    )
                     .await;
                 Err(Error::PartiallyApplied {
                     revision: step.revision.to_string(),
@@ -796,6 +941,12 @@ impl Migrator {
                     error: text,
                 })
             }
+            _ => Err(Error::MigrationFailed {
+                revision: step.revision.to_string(),
+                direction: direction.as_str(),
+                at: step.from.clone(),
+                source: error,
+            }),
         }
     }
 

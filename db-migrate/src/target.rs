@@ -96,24 +96,21 @@ impl RevisionGraph {
     }
 
     fn candidates_for(&self, input: &str) -> String {
+        // The first character, not byte: a target is user input and may be any UTF-8.
+        let first: String = input.chars().take(1).collect();
         let close: Vec<&str> = self
             .all_ids()
             .map(|id| id.as_str())
-            .filter(|id| !input.is_empty() && id.starts_with(&input[..1]))
+            .filter(|id| !first.is_empty() && id.starts_with(&first))
             .collect();
-        if input.len() < MIN_PREFIX && !close.is_empty() {
+        if input.chars().count() < MIN_PREFIX && !close.is_empty() {
             return format!(
-                "a partial id needs at least {MIN_PREFIX} characters; revisions starting with `{}`: {}",
-                &input[..1],
+                "a partial id needs at least {MIN_PREFIX} characters; revisions starting with `{first}`: {}",
                 close.join(", ")
             );
         }
         if !close.is_empty() {
-            return format!(
-                "revisions starting with `{}`: {}",
-                &input[..1],
-                close.join(", ")
-            );
+            return format!("revisions starting with `{first}`: {}", close.join(", "));
         }
         let heads: Vec<&str> = self.heads().into_iter().map(|h| h.as_str()).collect();
         if heads.is_empty() {

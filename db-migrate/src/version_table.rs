@@ -36,6 +36,8 @@ impl Default for VersionTable {
 /// One row of the history table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryRecord {
+    /// The row's id (ascending in the order rows were written).
+    pub id: i64,
     /// The revision.
     pub revision: String,
     /// `upgrade`, `downgrade` or `stamp`.
@@ -376,7 +378,7 @@ impl VersionTable {
             .query_all_raw(Statement::from_string(
                 backend,
                 format!(
-                    "SELECT revision, direction, status, {applied_at}, duration_ms, checksum, tool_version, error FROM {} {filter} ORDER BY id",
+                    "SELECT id, revision, direction, status, {applied_at}, duration_ms, checksum, tool_version, error FROM {} {filter} ORDER BY id",
                     self.history_sql(backend)
                 ),
             ))
@@ -384,6 +386,7 @@ impl VersionTable {
         rows.iter()
             .map(|r| {
                 Ok(HistoryRecord {
+                    id: r.try_get("", "id")?,
                     revision: r.try_get("", "revision")?,
                     direction: r.try_get("", "direction")?,
                     status: r.try_get("", "status")?,

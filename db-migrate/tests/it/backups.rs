@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone, Utc};
 use db_core::Database;
 use db_migrate::{
-    BackupPolicy, Clock, Error, Migrator, OnOpenOptions, backup, list_backups, restore,
+    BackupPolicy, Clock, Error, Migrator, OnOpenOptions, RestoreOptions, backup, list_backups,
 };
 use db_testkit::{Backend, TestDb, count};
 use sea_orm::ConnectionTrait;
@@ -126,9 +126,16 @@ async fn backups_are_taken_only_when_pending_and_restore_the_old_state() {
         .await
         .expect("lose the row");
     db.close().await.expect("close");
-    restore(&file, Some(&taken.path), &policy)
-        .await
-        .expect("restore");
+    m.restore(
+        &file,
+        &RestoreOptions {
+            backup: Some(taken.path.clone()),
+            policy: policy.clone(),
+            force: false,
+        },
+    )
+    .await
+    .expect("restore");
     let db = test_db.open().await;
     assert_eq!(m.current(&db).await.expect("current"), ["n1n1n1n1"]);
     assert_eq!(
@@ -180,10 +187,19 @@ async fn retention_and_minimum_interval() {
     assert_eq!(listed, newest_three);
     // The newest restores with the latest-by-default rule.
     db.close().await.expect("close");
-    assert_eq!(
-        restore(&file, None, &policy).await.expect("restore"),
-        kept[4]
-    );
+    // These backups have no version table: only `force` restores them.
+    let restored = notes()
+        .restore(
+            &file,
+            &RestoreOptions {
+                backup: None,
+                policy: policy.clone(),
+                force: true,
+            },
+        )
+        .await
+        .expect("restore");
+    assert_eq!(restored.backup, kept[4]);
 }
 
 #[tokio::test]

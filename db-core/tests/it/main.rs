@@ -157,3 +157,5 @@ async fn postgres_schema_is_created_and_used() {
         .expect("row");
     assert_eq!(row.try_get_by_index::<String>(0).expect("text"), "device");
 }
+
+mod open;

@@ -8,5 +8,6 @@ mod graph;
 mod lint;
 mod r0123456789ab_add_course_capacity;
 mod runner;
+mod safety;
 mod scaffold;
 mod support;

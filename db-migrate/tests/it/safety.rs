@@ -250,6 +250,23 @@ async fn mysql_an_interrupted_ddl_step_blocks_every_command_until_stamped() {
     // The version table still says b2, but t2 is gone: the marker says so.
     assert_eq!(m.current(&db).await.expect("current"), ["b2b2b2b2"]);
     let marker = m.unresolved(&db).await.expect("history").expect("a running marker");
+    // `current` and `history -i` show it.
+    fn migrator() -> db_migrate::Result<Migrator> {
+        Ok(slow_steps())
+    }
+    let app = db_migrate::cli::App { name: "slow", migrator, default_url: None, default_config: None, migrations_dir: None };
+    for command in ["current", "history"] {
+        let mut out = Vec::new();
+        let mut args = vec!["slow", "--url", test_db.url(), command];
+        if command == "history" {
+            args.push("-i");
+        }
+        let code = db_migrate::cli::run(&app, args, &mut out, &|_| None).await;
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(out.contains("! downgrade b2b2b2b2 is running since "), "{out}");
+        assert!(out.contains("may be partly applied: repair the schema, then `stamp` the revision it matches"), "{out}");
+    }
     assert_eq!((marker.revision.as_str(), marker.direction.as_str(), marker.status.as_str()), ("b2b2b2b2", "downgrade", "running"));
     // A no-op upgrade, a downgrade and check refuse.
     for err in [m.upgrade(&db, "b2b2").await.expect_err("no-op upgrade"), m.upgrade(&db, "head").await.expect_err("upgrade"), m.downgrade(&db, "base").await.expect_err("downgrade")] {

@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod concurrency;
 mod crash;
+mod hostile;
 mod offline;
 
 use std::process::{Command, Output};

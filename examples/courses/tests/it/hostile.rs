@@ -1,0 +1,189 @@
+//! Hostile and mistaken command lines: nothing reaches SQL unchecked, no wrong database is
+//! chosen silently, reading commands create nothing, no input panics, and an unreachable server
+//! fails fast saying why.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use db_testkit::{Backend, TestDb, schema_snapshot};
+use proptest::prelude::*;
+
+use crate::{HEAD, count, migrate, ok, stderr, stdout};
+
+/// Runs `courses-migrate ARGS…` (no `--url` added) with no configuration from the environment.
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_courses-migrate"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_SCHEMA")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("courses-migrate runs")
+}
+
+#[tokio::test]
+async fn the_schema_never_reaches_sql_unchecked() {
+    let Some(test_db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let url = test_db.url();
+    ok(url, &["upgrade", "head"]);
+    let hostile = "public\"; DROP TABLE course_members; --";
+    for command in [&["current"][..], &["upgrade", "head"], &["history", "-i"], &["stamp", "base"], &["downgrade", "base"], &["upgrade", "--sql", "base:head"]] {
+        let mut args = vec!["--schema", hostile];
+        args.extend_from_slice(command);
+        let o = migrate(url, &args);
+        assert_eq!(o.status.code(), Some(1), "{command:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("invalid schema name `public\"; DROP TABLE course_members; --`: the quote character \" is not allowed"),
+            "{command:?}: {}",
+            stderr(&o)
+        );
+    }
+    for (schema, says) in [("", "invalid schema name ``: the name is empty"), (&"s".repeat(64) as &str, "64 bytes long")] {
+        let o = migrate(url, &["--schema", schema, "upgrade", "head"]);
+        assert_eq!(o.status.code(), Some(1), "{schema:?}");
+        assert!(stderr(&o).contains(says), "{schema:?}: {}", stderr(&o));
+    }
+    let db = test_db.open().await;
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM course_members").await, 0, "the table survives");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM pg_namespace WHERE nspname LIKE 's%' OR nspname LIKE 'public%'").await, 1);
+    // A legitimate schema still works, and reading a missing one creates nothing.
+    let o = migrate(url, &["--schema", "missing_schema", "current"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("schema `missing_schema` does not exist"), "{}", stderr(&o));
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'missing_schema'").await, 0);
+    ok(url, &["--schema", "Tenant A", "upgrade", "head"]);
+    assert_eq!(ok(url, &["--schema", "Tenant A", "current"]), format!("{HEAD} (head)\n"));
+}
+
+#[tokio::test]
+async fn the_database_selection_is_never_guessed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dir.path().join("a.sqlite3");
+    let b = dir.path().join("b.sqlite3");
+    let config = dir.path().join("migrate.toml");
+    std::fs::write(
+        &config,
+        format!("default = \"a\"\n[databases.a]\nurl = \"sqlite://{}\"\n[databases.b]\nurl = \"sqlite://{}\"\n", a.display(), b.display()),
+    )
+    .expect("config");
+    let c = config.to_str().expect("utf-8");
+    for (args, says) in [
+        (vec!["-c", c, "-x", "db", "upgrade", "head"], "`db` is not KEY=VALUE"),
+        (vec!["-c", c, "-x", "db=", "upgrade", "head"], "`-x db=` needs a label"),
+        (vec!["-c", c, "-x", "database=b", "upgrade", "head"], "unknown key `database`"),
+        (vec!["-c", c, "--db", "a", "-x", "db=b", "upgrade", "head"], "conflicting database selections: --db `a` and -x db= `b`"),
+        (vec!["-c", c, "-x", "db=a", "-x", "db=b", "upgrade", "head"], "conflicting database selections"),
+        (vec!["-c", c, "--url", "sqlite://x.sqlite3", "--db", "b", "upgrade", "head"], "--url and --db `b` both select a database"),
+        (vec!["-c", c, "--db", "", "upgrade", "head"], "a value is required for '--db <LABEL>'"),
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!a.exists() && !b.exists(), "no database was touched");
+    // The same label twice is not a conflict.
+    let o = run(&["-c", c, "--db", "b", "-x", "db=b", "upgrade", "head"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(b.exists() && !a.exists());
+
+    // `mode=ro` is honoured: writing commands refuse, reading ones work.
+    let url = format!("sqlite://{}?mode=ro", b.display());
+    for args in [&["upgrade", "head"][..], &["downgrade", "base"], &["stamp", "base"], &["restore"]] {
+        let o = migrate(&url, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains("but the database URL opens it read-only (`mode=ro`)"), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(ok(&url, &["current"]), format!("{HEAD} (head)\n"));
+    let o = migrate(&format!("sqlite://{}?mode=bogus", b.display()), &["current"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("`mode=bogus` is not a SQLite mode"), "{}", stderr(&o));
+}
+
+#[tokio::test]
+async fn reading_commands_create_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let typo = dir.path().join("dta/courses.sqlite3");
+    let url = format!("sqlite://{}", typo.display());
+    for args in [&["current"][..], &["history", "-i"], &["check"], &["backup"], &["revision", "--autogenerate", "-m", "x"]] {
+        let o = migrate(&url, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stdout(&o));
+        assert!(stderr(&o).contains("no SQLite database at"), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("cannot open the database for `{}`", args[0])), "{args:?}: {}", stderr(&o));
+    }
+    let o = migrate(&url, &["heads"]);
+    assert!(o.status.success());
+    assert!(!dir.path().join("dta").exists(), "no folder or file was created");
+    // Writing commands still create the database.
+    ok(&url, &["upgrade", "head"]);
+    assert!(typo.exists());
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_within_the_connect_timeout() {
+    for url in ["postgres://postgres@127.0.0.1:5999/x", "mysql://root@127.0.0.1:5999/x"] {
+        let started = Instant::now();
+        let o = migrate(url, &["current"]);
+        let took = started.elapsed();
+        assert!(took <= Duration::from_secs(6), "{url}: {took:?}");
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(
+            stderr(&o),
+            format!("error: cannot open the database for `current`: cannot connect to {url}: Connection refused (os error 111)\n")
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Random and hostile strings as targets, `-x`, `--db`, `--schema` and URLs: the binary never
+    /// panics (exit 101), and the database is unchanged unless the command succeeded.
+    #[test]
+    fn no_argument_panics_or_changes_the_database(
+        value in prop_oneof![
+            any::<String>(),
+            "\\PC{0,10}",
+            Just("ü".to_owned()),
+            Just("'; DROP TABLE courses; --".to_owned()),
+            Just("e7a2c8b41d56+99999999999999999999".to_owned()),
+            Just("naming@-1".to_owned()),
+        ],
+        slot in 0usize..6,
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("courses.sqlite3");
+        let url = format!("sqlite://{}", file.display());
+        ok(&url, &["upgrade", "c5e07a93d1f2"]);
+        let snapshot = || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                let db = db_core::Database::open(db_core::OpenOptions::new(url.clone()).read_only(true)).await.expect("open");
+                let s = schema_snapshot(&db).await.expect("snapshot");
+                db.close().await.expect("close");
+                s
+            })
+        };
+        let before = snapshot();
+        let args: Vec<String> = match slot {
+            0 => vec!["--url".into(), url.clone(), "upgrade".into(), value.clone()],
+            1 => vec!["--url".into(), url.clone(), "downgrade".into(), value.clone()],
+            2 => vec!["--url".into(), url.clone(), "-x".into(), value.clone(), "stamp".into(), "head".into()],
+            3 => vec!["--url".into(), url.clone(), "--schema".into(), value.clone(), "upgrade".into(), "head".into()],
+            4 => vec!["--db".into(), value.clone(), "upgrade".into(), "head".into()],
+            _ => vec!["--url".into(), format!("sqlite://{}?{value}", file.display()), "upgrade".into(), "head".into()],
+        };
+        let o = Command::new(env!("CARGO_BIN_EXE_courses-migrate"))
+            .args(&args)
+            .env_remove("DATABASE_URL")
+            .env_remove("DATABASE_SCHEMA")
+            .current_dir(dir.path())
+            .output()
+            .expect("runs");
+        prop_assert!(matches!(o.status.code(), Some(0..=2)), "{args:?}: {:?} {}", o.status, stderr(&o));
+        if !o.status.success() {
+            prop_assert_eq!(snapshot(), before, "{:?}", args);
+        }
+    }
+}

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 
-
 use crate::database::OpenOptions;
 use crate::dialect::{self, Dialect, IdentKind};
 use crate::error::{Error, Result, redact_url};
@@ -38,7 +37,11 @@ impl ServerSession {
         };
         let query = options.url().split_once('?').map_or("", |(_, q)| q);
         let tls_mode_given = query.split('&').any(|kv| {
-            let key = kv.split('=').next().unwrap_or_default().to_ascii_lowercase();
+            let key = kv
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             matches!(key.as_str(), "sslmode" | "ssl-mode" | "ssl_mode")
         });
         Ok(Self {
@@ -188,7 +191,14 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for host in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "/var/run/postgresql"] {
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "/var/run/postgresql",
+        ] {
             assert!(is_loopback(host), "{host}");
         }
         for host in ["db.example.com", "10.0.0.5", "192.168.1.1", ""] {

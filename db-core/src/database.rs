@@ -109,7 +109,7 @@ impl OpenOptions {
     /// URL's `?mode=ro`).
     #[must_use]
     pub fn is_read_only(&self) -> bool {
-        self.read_only || sqlite_mode(&self.url) == Some(SqliteMode::ReadOnly)
+        self.read_only || sqlite_mode(&self.url) == Some(SqliteMode::Ro)
     }
 
     pub(crate) fn busy_timeout_duration(&self) -> Duration {
@@ -165,9 +165,12 @@ pub enum SqliteLocation {
 /// A SQLite URL's `mode` parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SqliteMode {
-    ReadOnly,
-    ReadWrite,
-    ReadWriteCreate,
+    /// `mode=ro`: read-only, never created.
+    Ro,
+    /// `mode=rw`: writable, must exist.
+    Rw,
+    /// `mode=rwc`: created when missing (the default).
+    Rwc,
 }
 
 /// An open database: a sea-orm connection pool plus what was learned when opening it.
@@ -305,15 +308,14 @@ impl Database {
     async fn open_sqlite(options: OpenOptions) -> Result<Self> {
         let (location, mode) = parse_sqlite_url(&options.url)?;
         let read_only = options.is_read_only();
-        let create = !read_only && mode != Some(SqliteMode::ReadWrite);
+        let create = !read_only && mode != Some(SqliteMode::Rw);
         let (conn, guard) = match &location {
             SqliteLocation::Memory => (connect_sqlite_memory(&options).await?, None),
             SqliteLocation::File(path) => {
                 if !create && !path.exists() {
                     return Err(Error::DatabaseMissing { path: path.clone() });
                 }
-                if create && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-                {
+                if create && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|source| Error::CreateFolder {
                         path: dir.to_owned(),
                         source,
@@ -470,9 +472,9 @@ fn parse_sqlite_url(url: &str) -> Result<(SqliteLocation, Option<SqliteMode>)> {
             )));
         }
         let parsed = match value {
-            "ro" => SqliteMode::ReadOnly,
-            "rw" => SqliteMode::ReadWrite,
-            "rwc" => SqliteMode::ReadWriteCreate,
+            "ro" => SqliteMode::Ro,
+            "rw" => SqliteMode::Rw,
+            "rwc" => SqliteMode::Rwc,
             other => {
                 return Err(invalid(format!(
                     "`mode={other}` is not a SQLite mode; use `ro` (read-only), `rw` (must exist) or `rwc` (created when missing)"
@@ -480,7 +482,9 @@ fn parse_sqlite_url(url: &str) -> Result<(SqliteLocation, Option<SqliteMode>)> {
             }
         };
         if mode.is_some_and(|m| m != parsed) {
-            return Err(invalid("`mode` is given twice with different values".into()));
+            return Err(invalid(
+                "`mode` is given twice with different values".into(),
+            ));
         }
         mode = Some(parsed);
     }

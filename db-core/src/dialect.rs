@@ -238,14 +238,22 @@ impl Dialect {
     ///
     /// # Errors
     /// The driver's error.
-    pub async fn schema_exists(self, conn: &impl ConnectionTrait, schema: &str) -> Result<bool, DbErr> {
+    pub async fn schema_exists(
+        self,
+        conn: &impl ConnectionTrait,
+        schema: &str,
+    ) -> Result<bool, DbErr> {
         let sql = match self {
             Self::Sqlite => return Ok(schema == "main"),
             Self::Postgres => postgres::SCHEMA_EXISTS_SQL,
             Self::MySql => mysql::SCHEMA_EXISTS_SQL,
         };
         Ok(conn
-            .query_one_raw(Statement::from_sql_and_values(self.backend(), sql, [schema.into()]))
+            .query_one_raw(Statement::from_sql_and_values(
+                self.backend(),
+                sql,
+                [schema.into()],
+            ))
             .await?
             .is_some())
     }
@@ -325,9 +333,21 @@ mod tests {
         check(Postgres, "a,b", Err("`,`"));
         check(Postgres, "a\0b", Err("control character"));
         check(Postgres, "a\nb", Err("control character"));
-        check(Postgres, "public\"; DROP TABLE x; --", Err("quote character"));
-        check(Postgres, &"s".repeat(63), Ok(&format!("\"{}\"", "s".repeat(63))));
-        check(Postgres, &"s".repeat(64), Err("64 bytes long, but PostgreSQL keeps at most 63"));
+        check(
+            Postgres,
+            "public\"; DROP TABLE x; --",
+            Err("quote character"),
+        );
+        check(
+            Postgres,
+            &"s".repeat(63),
+            Ok(&format!("\"{}\"", "s".repeat(63))),
+        );
+        check(
+            Postgres,
+            &"s".repeat(64),
+            Err("64 bytes long, but PostgreSQL keeps at most 63"),
+        );
         check(Postgres, &"ü".repeat(32), Err("at most 63"));
         check(MySql, "courses", Ok("`courses`"));
         check(MySql, &"m".repeat(64), Ok(&format!("`{}`", "m".repeat(64))));
@@ -335,7 +355,11 @@ mod tests {
         check(MySql, "trailing ", Err("may not end with a space"));
         check(MySql, "emoji 😀", Err("Basic Multilingual Plane"));
         check(MySql, "a`b", Err("quote character"));
-        check(Sqlite, "anything goes, even long", Ok("\"anything goes, even long\""));
+        check(
+            Sqlite,
+            "anything goes, even long",
+            Ok("\"anything goes, even long\""),
+        );
     }
 
     #[test]

@@ -248,8 +248,12 @@ fn remove_partial_backups(db_file: &Path, dir: &Path) {
             continue;
         }
         match std::fs::remove_file(entry.path()) {
-            Ok(()) => tracing::warn!(file = %entry.path().display(), "removed a partial backup left by an interrupted run"),
-            Err(e) => tracing::warn!(file = %entry.path().display(), error = %e, "could not remove a partial backup"),
+            Ok(()) => {
+                tracing::warn!(file = %entry.path().display(), "removed a partial backup left by an interrupted run")
+            }
+            Err(e) => {
+                tracing::warn!(file = %entry.path().display(), error = %e, "could not remove a partial backup")
+            }
         }
     }
 }
@@ -293,7 +297,12 @@ async fn integrity_check(conn: &sea_orm::DatabaseConnection, path: &Path) -> Res
             "PRAGMA integrity_check",
         ))
         .await
-        .map_err(|e| fail(format!("integrity_check failed: {}", db_core::describe_db_err(&e))))?;
+        .map_err(|e| {
+            fail(format!(
+                "integrity_check failed: {}",
+                db_core::describe_db_err(&e)
+            ))
+        })?;
     let verdict: Vec<String> = rows
         .iter()
         .filter_map(|r| r.try_get_by_index::<String>(0).ok())
@@ -322,9 +331,16 @@ async fn open_read_only(path: &Path) -> Result<sea_orm::DatabaseConnection> {
     let mut header = [0u8; 16];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut header))
-        .map_err(|_| fail(format!("is too short ({} bytes) to be a SQLite database", meta.len())))?;
+        .map_err(|_| {
+            fail(format!(
+                "is too short ({} bytes) to be a SQLite database",
+                meta.len()
+            ))
+        })?;
     if &header != SQLITE_HEADER {
-        return Err(fail("is not a SQLite database (its header is not `SQLite format 3`)".into()));
+        return Err(fail(
+            "is not a SQLite database (its header is not `SQLite format 3`)".into(),
+        ));
     }
     // A file URL (the name is replaced below): a `:memory:` URL would ignore the filename.
     let mut opts = sea_orm::ConnectOptions::new("sqlite://placeholder.sqlite3".to_owned());
@@ -363,13 +379,18 @@ pub struct Restored {
     pub previous: Option<PathBuf>,
 }
 
+/// Whether a restore candidate's version-table rows (`None`: no version table) may be
+/// restored; `Err` says why not.
+pub(crate) type CandidateCheck<'a> =
+    dyn Fn(Option<&[String]>) -> std::result::Result<(), String> + Sync + 'a;
+
 /// The restore procedure; `check` sees each candidate's version-table rows (`None`: no version
 /// table) and says whether it may be restored.
 pub(crate) async fn restore_with(
     db_file: &Path,
     options: &RestoreOptions,
     table: &crate::VersionTable,
-    check: &(dyn Fn(Option<&[String]>) -> std::result::Result<(), String> + Sync),
+    check: &CandidateCheck<'_>,
 ) -> Result<Restored> {
     let real = db_core::canonical_file_path(db_file);
     let _claim = db_core::claim_sqlite_file(&real)?;
@@ -428,7 +449,7 @@ async fn inspect(
     candidate: &Path,
     real: &Path,
     table: &crate::VersionTable,
-    check: &(dyn Fn(Option<&[String]>) -> std::result::Result<(), String> + Sync),
+    check: &CandidateCheck<'_>,
 ) -> Result<Vec<String>> {
     let fail = |reason: String| Error::Backup {
         path: candidate.to_owned(),
@@ -445,12 +466,12 @@ async fn inspect(
             .await
             .map_err(|e| fail(db_core::describe_db_err(&e)))?
         {
-            Some(
-                table
-                    .read_heads_unchecked(&conn)
-                    .await
-                    .map_err(|e| fail(format!("cannot read its version table: {}", db_core::describe_db_err(&e))))?,
-            )
+            Some(table.read_heads_unchecked(&conn).await.map_err(|e| {
+                fail(format!(
+                    "cannot read its version table: {}",
+                    db_core::describe_db_err(&e)
+                ))
+            })?)
         } else {
             None
         };
@@ -487,7 +508,9 @@ async fn swap_in(real: &Path, backup: &Path) -> Result<Option<PathBuf>> {
         }
         let previous = if lock.is_some() {
             let kept = before_restore_name(real);
-            if let Err(e) = std::fs::hard_link(real, &kept).or_else(|_| std::fs::copy(real, &kept).map(|_| ())) {
+            if let Err(e) =
+                std::fs::hard_link(real, &kept).or_else(|_| std::fs::copy(real, &kept).map(|_| ()))
+            {
                 let _ = std::fs::remove_file(&staging);
                 return Err(io(&kept, "cannot keep the current database", e));
             }
@@ -560,9 +583,13 @@ async fn lock_exclusively(real: &Path) -> Result<sea_orm::DatabaseConnection> {
     });
     let conn = sea_orm::Database::connect(opts).await.map_err(in_use)?;
     let locked = async {
-        conn.execute_unprepared("PRAGMA journal_mode = DELETE").await?;
+        conn.execute_unprepared("PRAGMA journal_mode = DELETE")
+            .await?;
         let mode = conn
-            .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode"))
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA journal_mode",
+            ))
             .await?
             .and_then(|r| r.try_get_by_index::<String>(0).ok())
             .unwrap_or_default();

@@ -24,8 +24,11 @@ pub async fn drop_alembic_tmp_tables(db: &impl ConnectionTrait) -> Result<Vec<St
     let mut dropped = Vec::new();
     for row in rows {
         let name: String = row.try_get("", "name")?;
-        db.execute_unprepared(&format!("DROP TABLE {}", db_core::Dialect::Sqlite.quote_trusted(&name)))
-            .await?;
+        db.execute_unprepared(&format!(
+            "DROP TABLE {}",
+            db_core::Dialect::Sqlite.quote_trusted(&name)
+        ))
+        .await?;
         tracing::warn!(table = %name, "dropped a temporary table left by an interrupted migration");
         dropped.push(name);
     }

@@ -270,8 +270,7 @@ impl Command {
             | Self::Check
             | Self::Backup
             | Self::Revision {
-                autogenerate: true,
-                ..
+                autogenerate: true, ..
             } => Access::Read,
             Self::Upgrade { sql: false, .. }
             | Self::Downgrade { sql: false, .. }
@@ -576,7 +575,10 @@ async fn execute(
     }
     let db = Database::open(options)
         .await
-        .map_err(|source| Error::Open { command, source })?;
+        .map_err(|source| Error::Open {
+            command,
+            source: Box::new(source),
+        })?;
     let result = async {
         match &args.command {
             Command::Upgrade {
@@ -691,7 +693,10 @@ fn offline_backend(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(sea_orm::DbBackend, Option<String>)> {
     let options = open_options(app, args, env)?;
-    Ok((options.validate()?, options.schema_name().map(str::to_owned)))
+    Ok((
+        options.validate()?,
+        options.schema_name().map(str::to_owned),
+    ))
 }
 
 /// [`Error::ReadOnly`] when the options open read-only (`?mode=ro`) for a command that writes.

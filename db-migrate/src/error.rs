@@ -178,7 +178,7 @@ pub enum Error {
         command: &'static str,
         /// Why.
         #[source]
-        source: db_core::Error,
+        source: Box<db_core::Error>,
     },
     /// A command that writes was given a database opened read-only (`?mode=ro`).
     #[error(

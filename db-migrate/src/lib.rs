@@ -72,8 +72,8 @@ pub use crate::autogenerate::{
     render_type,
 };
 pub use crate::backup::{
-    Backup, BackupPolicy, Clock, RestoreOptions, Restored, SystemClock, backup, list_backups, sqlite_file,
-    verify,
+    Backup, BackupPolicy, Clock, RestoreOptions, Restored, SystemClock, backup, list_backups,
+    sqlite_file, verify,
 };
 pub use crate::batch::{AlterColumn, BatchAlter, batch_alter_table};
 pub use crate::cleanup::{TMP_TABLE_PREFIX, drop_alembic_tmp_tables};

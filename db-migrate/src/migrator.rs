@@ -876,7 +876,9 @@ impl Migrator {
                 run_migration(script, direction, &SchemaManager::new(conn)).await?;
                 table.write_heads(conn, old_heads, &new_heads).await?;
                 let elapsed = Some(millis(started.elapsed()));
-                table.set_status(conn, marker, "applied", elapsed, None).await
+                table
+                    .set_status(conn, marker, "applied", elapsed, None)
+                    .await
             }
             .await;
             match result {
@@ -901,7 +903,9 @@ impl Migrator {
                 run_migration(script, direction, &SchemaManager::new(&txn)).await?;
                 table.write_heads(&txn, old_heads, &new_heads).await?;
                 let elapsed = Some(millis(started.elapsed()));
-                table.set_status(&txn, marker, "applied", elapsed, None).await
+                table
+                    .set_status(&txn, marker, "applied", elapsed, None)
+                    .await
             }
             .await;
             match result {

@@ -108,7 +108,11 @@ impl VersionTable {
                 self.version_sql(backend)
             ),
         };
-        let described = format!("{} in database {}", table, Self::quote(backend, &scope.database));
+        let described = format!(
+            "{} in database {}",
+            table,
+            Self::quote(backend, &scope.database)
+        );
         let digest = Sha256::digest(format!("db_migrate\0{}\0{table}", scope.database).as_bytes());
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&digest[..8]);

@@ -46,7 +46,10 @@ fn session_options(
 }
 
 #[cfg(feature = "mysql")]
-pub(super) fn configure(opts: &mut sea_orm::ConnectOptions, session: &crate::connect::ServerSession) {
+pub(super) fn configure(
+    opts: &mut sea_orm::ConnectOptions,
+    session: &crate::connect::ServerSession,
+) {
     let session = session.clone();
     opts.map_sqlx_mysql_opts(move |o| session_options(o, &session));
 }

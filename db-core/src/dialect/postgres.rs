@@ -49,7 +49,10 @@ fn session_options(
 }
 
 #[cfg(feature = "postgres")]
-pub(super) fn configure(opts: &mut sea_orm::ConnectOptions, session: &crate::connect::ServerSession) {
+pub(super) fn configure(
+    opts: &mut sea_orm::ConnectOptions,
+    session: &crate::connect::ServerSession,
+) {
     let session = session.clone();
     opts.map_sqlx_postgres_opts(move |o| session_options(o, &session));
 }

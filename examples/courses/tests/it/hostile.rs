@@ -29,7 +29,14 @@ async fn the_schema_never_reaches_sql_unchecked() {
     let url = test_db.url();
     ok(url, &["upgrade", "head"]);
     let hostile = "public\"; DROP TABLE course_members; --";
-    for command in [&["current"][..], &["upgrade", "head"], &["history", "-i"], &["stamp", "base"], &["downgrade", "base"], &["upgrade", "--sql", "base:head"]] {
+    for command in [
+        &["current"][..],
+        &["upgrade", "head"],
+        &["history", "-i"],
+        &["stamp", "base"],
+        &["downgrade", "base"],
+        &["upgrade", "--sql", "base:head"],
+    ] {
         let mut args = vec!["--schema", hostile];
         args.extend_from_slice(command);
         let o = migrate(url, &args);
@@ -40,21 +47,49 @@ async fn the_schema_never_reaches_sql_unchecked() {
             stderr(&o)
         );
     }
-    for (schema, says) in [("", "invalid schema name ``: the name is empty"), (&"s".repeat(64) as &str, "64 bytes long")] {
+    for (schema, says) in [
+        ("", "invalid schema name ``: the name is empty"),
+        (&"s".repeat(64) as &str, "64 bytes long"),
+    ] {
         let o = migrate(url, &["--schema", schema, "upgrade", "head"]);
         assert_eq!(o.status.code(), Some(1), "{schema:?}");
         assert!(stderr(&o).contains(says), "{schema:?}: {}", stderr(&o));
     }
     let db = test_db.open().await;
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM course_members").await, 0, "the table survives");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM pg_namespace WHERE nspname LIKE 's%' OR nspname LIKE 'public%'").await, 1);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM course_members").await,
+        0,
+        "the table survives"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM pg_namespace WHERE nspname LIKE 's%' OR nspname LIKE 'public%'"
+        )
+        .await,
+        1
+    );
     // A legitimate schema still works, and reading a missing one creates nothing.
     let o = migrate(url, &["--schema", "missing_schema", "current"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("schema `missing_schema` does not exist"), "{}", stderr(&o));
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'missing_schema'").await, 0);
+    assert!(
+        stderr(&o).contains("schema `missing_schema` does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'missing_schema'"
+        )
+        .await,
+        0
+    );
     ok(url, &["--schema", "Tenant A", "upgrade", "head"]);
-    assert_eq!(ok(url, &["--schema", "Tenant A", "current"]), format!("{HEAD} (head)\n"));
+    assert_eq!(
+        ok(url, &["--schema", "Tenant A", "current"]),
+        format!("{HEAD} (head)\n")
+    );
 }
 
 #[tokio::test]
@@ -70,13 +105,43 @@ async fn the_database_selection_is_never_guessed() {
     .expect("config");
     let c = config.to_str().expect("utf-8");
     for (args, says) in [
-        (vec!["-c", c, "-x", "db", "upgrade", "head"], "`db` is not KEY=VALUE"),
-        (vec!["-c", c, "-x", "db=", "upgrade", "head"], "`-x db=` needs a label"),
-        (vec!["-c", c, "-x", "database=b", "upgrade", "head"], "unknown key `database`"),
-        (vec!["-c", c, "--db", "a", "-x", "db=b", "upgrade", "head"], "conflicting database selections: --db `a` and -x db= `b`"),
-        (vec!["-c", c, "-x", "db=a", "-x", "db=b", "upgrade", "head"], "conflicting database selections"),
-        (vec!["-c", c, "--url", "sqlite://x.sqlite3", "--db", "b", "upgrade", "head"], "--url and --db `b` both select a database"),
-        (vec!["-c", c, "--db", "", "upgrade", "head"], "a value is required for '--db <LABEL>'"),
+        (
+            vec!["-c", c, "-x", "db", "upgrade", "head"],
+            "`db` is not KEY=VALUE",
+        ),
+        (
+            vec!["-c", c, "-x", "db=", "upgrade", "head"],
+            "`-x db=` needs a label",
+        ),
+        (
+            vec!["-c", c, "-x", "database=b", "upgrade", "head"],
+            "unknown key `database`",
+        ),
+        (
+            vec!["-c", c, "--db", "a", "-x", "db=b", "upgrade", "head"],
+            "conflicting database selections: --db `a` and -x db= `b`",
+        ),
+        (
+            vec!["-c", c, "-x", "db=a", "-x", "db=b", "upgrade", "head"],
+            "conflicting database selections",
+        ),
+        (
+            vec![
+                "-c",
+                c,
+                "--url",
+                "sqlite://x.sqlite3",
+                "--db",
+                "b",
+                "upgrade",
+                "head",
+            ],
+            "--url and --db `b` both select a database",
+        ),
+        (
+            vec!["-c", c, "--db", "", "upgrade", "head"],
+            "a value is required for '--db <LABEL>'",
+        ),
     ] {
         let o = run(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
@@ -90,15 +155,31 @@ async fn the_database_selection_is_never_guessed() {
 
     // `mode=ro` is honoured: writing commands refuse, reading ones work.
     let url = format!("sqlite://{}?mode=ro", b.display());
-    for args in [&["upgrade", "head"][..], &["downgrade", "base"], &["stamp", "base"], &["restore"]] {
+    for args in [
+        &["upgrade", "head"][..],
+        &["downgrade", "base"],
+        &["stamp", "base"],
+        &["restore"],
+    ] {
         let o = migrate(&url, args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
-        assert!(stderr(&o).contains("but the database URL opens it read-only (`mode=ro`)"), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("but the database URL opens it read-only (`mode=ro`)"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
     assert_eq!(ok(&url, &["current"]), format!("{HEAD} (head)\n"));
-    let o = migrate(&format!("sqlite://{}?mode=bogus", b.display()), &["current"]);
+    let o = migrate(
+        &format!("sqlite://{}?mode=bogus", b.display()),
+        &["current"],
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("`mode=bogus` is not a SQLite mode"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`mode=bogus` is not a SQLite mode"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[tokio::test]
@@ -106,15 +187,32 @@ async fn reading_commands_create_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let typo = dir.path().join("dta/courses.sqlite3");
     let url = format!("sqlite://{}", typo.display());
-    for args in [&["current"][..], &["history", "-i"], &["check"], &["backup"], &["revision", "--autogenerate", "-m", "x"]] {
+    for args in [
+        &["current"][..],
+        &["history", "-i"],
+        &["check"],
+        &["backup"],
+        &["revision", "--autogenerate", "-m", "x"],
+    ] {
         let o = migrate(&url, args);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stdout(&o));
-        assert!(stderr(&o).contains("no SQLite database at"), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains(&format!("cannot open the database for `{}`", args[0])), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no SQLite database at"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains(&format!("cannot open the database for `{}`", args[0])),
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
     let o = migrate(&url, &["heads"]);
     assert!(o.status.success());
-    assert!(!dir.path().join("dta").exists(), "no folder or file was created");
+    assert!(
+        !dir.path().join("dta").exists(),
+        "no folder or file was created"
+    );
     // Writing commands still create the database.
     ok(&url, &["upgrade", "head"]);
     assert!(typo.exists());
@@ -122,7 +220,10 @@ async fn reading_commands_create_nothing() {
 
 #[tokio::test]
 async fn an_unreachable_server_fails_within_the_connect_timeout() {
-    for url in ["postgres://postgres@127.0.0.1:5999/x", "mysql://root@127.0.0.1:5999/x"] {
+    for url in [
+        "postgres://postgres@127.0.0.1:5999/x",
+        "mysql://root@127.0.0.1:5999/x",
+    ] {
         let started = Instant::now();
         let o = migrate(url, &["current"]);
         let took = started.elapsed();
@@ -130,7 +231,9 @@ async fn an_unreachable_server_fails_within_the_connect_timeout() {
         assert_eq!(o.status.code(), Some(1));
         assert_eq!(
             stderr(&o),
-            format!("error: cannot open the database for `current`: cannot connect to {url}: Connection refused (os error 111)\n")
+            format!(
+                "error: cannot open the database for `current`: cannot connect to {url}: Connection refused (os error 111)\n"
+            )
         );
     }
 }

@@ -221,10 +221,11 @@ impl Migrator {
     /// # Errors
     /// [`Error::Db`] when the query fails.
     pub async fn current(&self, db: &Database) -> Result<Vec<String>> {
-        self.table_for(db)?
+        let table = self.table_for(db)?;
+        table
             .read_heads(db.connection())
             .await
-            .context(|| "reading the version table".into())
+            .context(|| format!("reading the version table {}", table.described()))
     }
 
     /// The step that is still marked `running` or `failed` in the history table: on MySQL and
@@ -244,7 +245,7 @@ impl Migrator {
         table
             .unresolved(db.connection())
             .await
-            .context(|| "reading the history table".into())
+            .context(|| format!("reading the history table {}", table.described_history()))
     }
 
     /// Whether the history table holds a step marked `running` or `failed` (MySQL only).
@@ -260,7 +261,7 @@ impl Migrator {
         Ok(table
             .unresolved(conn)
             .await
-            .context(|| "reading the history table".into())?
+            .context(|| format!("reading the history table {}", table.described_history()))?
             .is_some())
     }
 
@@ -278,7 +279,7 @@ impl Migrator {
         match table
             .unresolved(conn)
             .await
-            .context(|| "reading the history table".into())?
+            .context(|| format!("reading the history table {}", table.described_history()))?
         {
             Some(r) => Err(Error::PartiallyApplied {
                 revision: r.revision,
@@ -298,14 +299,14 @@ impl Migrator {
         if !table
             .table_exists(db.connection(), &table.history)
             .await
-            .context(|| "reading the history table".into())?
+            .context(|| format!("reading the history table {}", table.described_history()))?
         {
             return Ok(Vec::new());
         }
         table
             .records(db.connection(), "")
             .await
-            .context(|| "reading the history table".into())
+            .context(|| format!("reading the history table {}", table.described_history()))
     }
 
     /// The ancestor-closed set of applied revisions for the version table's `heads`.
@@ -353,7 +354,7 @@ impl Migrator {
         let heads = table
             .read_heads(db.connection())
             .await
-            .context(|| "reading the version table".into())?;
+            .context(|| format!("reading the version table {}", table.described()))?;
         let applied = self.applied(&heads)?;
         let goal = self
             .graph
@@ -485,7 +486,7 @@ impl Migrator {
         let heads = table
             .read_heads(db.connection())
             .await
-            .context(|| "reading the version table".into())?;
+            .context(|| format!("reading the version table {}", table.described()))?;
         let applied = self.applied(&heads)?;
         let keep = self.graph.downgrade_final(target, &applied)?;
         if applied.is_subset(&keep) && !self.has_unresolved(db.connection(), &table).await? {
@@ -513,7 +514,7 @@ impl Migrator {
             let old = table
                 .read_heads_unchecked(&txn)
                 .await
-                .context(|| "reading the version table".into())?;
+                .context(|| format!("reading the version table {}", table.described()))?;
             let applied = if purge {
                 RevSet::new()
             } else {
@@ -524,12 +525,12 @@ impl Migrator {
                 table
                     .purge(&txn)
                     .await
-                    .context(|| "purging the version table".into())?;
+                    .context(|| format!("purging the version table {}", table.described()))?;
                 table.write_heads(&txn, &[], &new).await
             } else {
                 table.write_heads(&txn, &old, &new).await
             }
-            .context(|| "writing the version table".into())?;
+            .context(|| format!("writing the version table {}", table.described()))?;
             for rev in &new {
                 table
                     .record(
@@ -546,12 +547,14 @@ impl Migrator {
                         },
                     )
                     .await
-                    .context(|| "writing the history table".into())?;
+                    .context(|| {
+                        format!("writing the history table {}", table.described_history())
+                    })?;
             }
             let resolved = table
                 .resolve_all(&txn)
                 .await
-                .context(|| "writing the history table".into())?;
+                .context(|| format!("writing the history table {}", table.described_history()))?;
             if resolved > 0 {
                 tracing::info!(
                     rows = resolved,
@@ -603,15 +606,15 @@ impl Migrator {
             table
                 .ensure(&txn)
                 .await
-                .context(|| "creating the version table".into())?;
+                .context(|| format!("creating the version table {}", table.described()))?;
             txn.commit()
                 .await
-                .context(|| "creating the version table".into())
+                .context(|| format!("creating the version table {}", table.described()))
         } else {
             table
                 .ensure(conn)
                 .await
-                .context(|| "creating the version table".into())
+                .context(|| format!("creating the version table {}", table.described()))
         }
     }
 
@@ -684,7 +687,7 @@ impl Migrator {
                     let heads = table
                         .read_heads_unchecked(conn)
                         .await
-                        .context(|| "reading the version table".into())?;
+                        .context(|| format!("reading the version table {}", table.described()))?;
                     let Some(next) = self.next_step(goal, &heads)? else {
                         break;
                     };
@@ -697,7 +700,7 @@ impl Migrator {
                     let heads = table
                         .read_heads_unchecked(&txn)
                         .await
-                        .context(|| "reading the version table".into())?;
+                        .context(|| format!("reading the version table {}", table.described()))?;
                     let Some(next) = self.next_step(goal, &heads)? else {
                         txn.commit()
                             .await
@@ -926,7 +929,7 @@ impl Migrator {
         let leftover = table
             .unresolved(conn)
             .await
-            .context(|| "reading the history table".into())?;
+            .context(|| format!("reading the history table {}", table.described_history()))?;
         match leftover {
             Some(record) if record.revision == step.revision.as_str() => {
                 let text = error.to_string();

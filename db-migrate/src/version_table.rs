@@ -72,6 +72,23 @@ impl VersionTable {
         dialect.validate(IdentKind::Index, &format!("{}_pkc", self.name))
     }
 
+    /// The version table's name for messages: `schema.name` or `name`.
+    pub(crate) fn described(&self) -> String {
+        self.describe(&self.name)
+    }
+
+    /// The history table's name for messages.
+    pub(crate) fn described_history(&self) -> String {
+        self.describe(&self.history)
+    }
+
+    fn describe(&self, table: &str) -> String {
+        match &self.schema {
+            Some(schema) => format!("{schema}.{table}"),
+            None => table.to_owned(),
+        }
+    }
+
     fn quote(backend: DbBackend, ident: &str) -> String {
         dialect(backend).quote_trusted(ident)
     }

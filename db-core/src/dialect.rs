@@ -293,6 +293,21 @@ pub(crate) async fn probe_server(
     })))
 }
 
+/// One connection attempt within `limit`: `None` when it connects or times out, else the
+/// readable cause of the failure.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn connect_once<O>(options: O, limit: std::time::Duration) -> Option<String>
+where
+    O: sea_orm::sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    match tokio::time::timeout(limit, options.connect()).await {
+        Ok(Ok(_connection)) => None,
+        Ok(Err(e)) => Some(sqlx_cause(&e)),
+        Err(_elapsed) => None,
+    }
+}
+
 /// The readable cause of a driver error: the server's message and SQLSTATE without sqlx's
 /// wrapping or PostgreSQL's `at line N` (a line of the server's own C source).
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

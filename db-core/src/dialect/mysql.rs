@@ -60,16 +60,9 @@ pub(super) async fn probe(
     session: &crate::connect::ServerSession,
     limit: std::time::Duration,
 ) -> Option<String> {
-    use sea_orm::sqlx::ConnectOptions as _;
-    let options: sea_orm::sqlx::mysql::MySqlConnectOptions = match url.parse() {
-        Ok(o) => o,
-        Err(e) => return Some(e.to_string()),
-    };
-    let options = session_options(options, session);
-    match tokio::time::timeout(limit, options.connect()).await {
-        Ok(Ok(_conn)) => None,
-        Ok(Err(e)) => Some(super::sqlx_cause(&e)),
-        Err(_) => None,
+    match url.parse::<sea_orm::sqlx::mysql::MySqlConnectOptions>() {
+        Ok(options) => super::connect_once(session_options(options, session), limit).await,
+        Err(e) => Some(e.to_string()),
     }
 }
 

@@ -8,18 +8,7 @@ use std::time::{Duration, Instant};
 use db_testkit::{Backend, TestDb, schema_snapshot};
 use proptest::prelude::*;
 
-use crate::{HEAD, count, migrate, ok, stderr, stdout};
-
-/// Runs `courses-migrate ARGS…` (no `--url` added) with no configuration from the environment.
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_courses-migrate"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("DATABASE_SCHEMA")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("courses-migrate runs")
-}
+use crate::{HEAD, count, migrate, ok, run, stderr, stdout};
 
 #[tokio::test]
 async fn the_schema_never_reaches_sql_unchecked() {

@@ -16,17 +16,22 @@ pub(crate) use db_testkit::{count, strings};
 /// The head of the course revisions.
 const HEAD: &str = "3e5f7a9b1c2d";
 
-/// Runs `courses-migrate --url URL ARGS…` with no configuration from the environment.
-fn migrate(url: &str, args: &[&str]) -> Output {
+/// Runs `courses-migrate ARGS…` with no configuration from the environment.
+fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_courses-migrate"))
-        .arg("--url")
-        .arg(url)
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("DATABASE_SCHEMA")
         .env("NO_COLOR", "1")
         .output()
         .expect("courses-migrate runs")
+}
+
+/// Runs `courses-migrate --url URL ARGS…` with no configuration from the environment.
+fn migrate(url: &str, args: &[&str]) -> Output {
+    let mut all = vec!["--url", url];
+    all.extend_from_slice(args);
+    run(&all)
 }
 
 fn stdout(o: &Output) -> String {

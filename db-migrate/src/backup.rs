@@ -202,7 +202,7 @@ pub async fn backup(
         return Err(e);
     }
     sync_dir(&dir);
-    tracing::info!(backup = %path.display(), "backed up the database before migrating");
+    tracing::info!(backup = %path.display(), "backed up the database");
     let taken_at = now.with_timezone(&Utc);
     let taken = Backup {
         path,
@@ -232,15 +232,25 @@ fn partial_name(path: &Path, pid: u32) -> PathBuf {
 /// `VACUUM INTO`, or the machine lost power).
 fn remove_partial_backups(db_file: &Path, dir: &Path) {
     let prefix = format!("{}_", stem(db_file));
+    let marker = format!("{SUFFIX}{PARTIAL}");
+    remove_dead_partials(dir, |name| {
+        name.strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once(&marker))
+            .map(|(_, tail)| tail)
+    });
+}
+
+/// Removes the files of `dir` that `tail_of` recognises as written by a process that is gone:
+/// it returns what follows `.partial-` (the pid, perhaps followed by SQLite's `-journal`).
+fn remove_dead_partials(dir: &Path, tail_of: impl for<'n> Fn(&'n str) -> Option<&'n str>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.split_once(&format!("{SUFFIX}{PARTIAL}")))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        let Some(pid) = tail_of(&name)
+            .and_then(|tail| tail.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|pid| pid.parse::<u32>().ok())
         else {
             continue;
         };
@@ -249,10 +259,10 @@ fn remove_partial_backups(db_file: &Path, dir: &Path) {
         }
         match std::fs::remove_file(entry.path()) {
             Ok(()) => {
-                tracing::warn!(file = %entry.path().display(), "removed a partial backup left by an interrupted run")
+                tracing::warn!(file = %entry.path().display(), "removed a partial file left by an interrupted run")
             }
             Err(e) => {
-                tracing::warn!(file = %entry.path().display(), error = %e, "could not remove a partial backup")
+                tracing::warn!(file = %entry.path().display(), error = %e, "could not remove a partial file")
             }
         }
     }
@@ -496,6 +506,10 @@ async fn swap_in(real: &Path, backup: &Path) -> Result<Option<PathBuf>> {
     } else {
         None
     };
+    if let (Some(dir), Some(name)) = (real.parent(), real.file_name()) {
+        let prefix = format!("{}{PARTIAL}", name.to_string_lossy());
+        remove_dead_partials(dir, |n| n.strip_prefix(&prefix));
+    }
     let result = async {
         let staging = partial_name(real, std::process::id());
         std::fs::copy(backup, &staging).map_err(|e| io(&staging, "cannot copy the backup", e))?;

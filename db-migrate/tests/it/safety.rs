@@ -245,9 +245,18 @@ async fn restore_refuses_while_the_database_is_in_use() {
         "{err}"
     );
     db.close().await.expect("close");
+    // A restore that was killed while copying left its staging file: the next one removes it.
+    let staging = dir
+        .path()
+        .join(format!("device.sqlite3.partial-{}", dead_pid()));
+    std::fs::write(&staging, b"SQLite format 3\0 half").expect("staging");
     m.restore(&file, &restore_options(Some(good), false))
         .await
         .expect("free now");
+    assert!(
+        !staging.exists(),
+        "the dead restore's staging file was removed"
+    );
 }
 
 #[cfg(unix)]
@@ -298,11 +307,16 @@ async fn a_failed_backup_never_counts() {
     let stamp = now.format("%Y%m%dT%H%M%SZ");
 
     // Left by a backup that was killed during VACUUM INTO: not listed, not restored, removed.
+    let dead = dead_pid();
     let partial = dir.path().join(format!(
-        "device_{stamp}_n1n1n1n1.sqlite3.backup.partial-{}",
-        dead_pid()
+        "device_{stamp}_n1n1n1n1.sqlite3.backup.partial-{dead}"
     ));
     std::fs::write(&partial, b"SQLite format 3\0 half of a file").expect("partial");
+    // SQLite's rollback journal of the killed VACUUM INTO.
+    let journal = dir.path().join(format!(
+        "device_{stamp}_n1n1n1n1.sqlite3.backup.partial-{dead}-journal"
+    ));
+    std::fs::write(&journal, b"journal").expect("journal");
     assert!(list_backups(&file, dir.path()).expect("list").is_empty());
     let err = m
         .restore(&file, &restore_options(None, false))
@@ -338,8 +352,8 @@ async fn a_failed_backup_never_counts() {
         .expect_err("cannot write");
     assert!(matches!(err, Error::Backup { .. }), "{err}");
     assert!(
-        !partial.exists(),
-        "the dead process's partial file was removed"
+        !partial.exists() && !journal.exists(),
+        "the dead process's partial files were removed"
     );
     assert!(
         list_backups(&file, dir.path()).expect("list").is_empty(),

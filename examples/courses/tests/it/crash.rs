@@ -132,3 +132,57 @@ async fn killed_mid_rebuild_the_database_stays_consistent() {
         outcomes.0, outcomes.1, outcomes.2
     );
 }
+
+/// `courses-migrate backup` killed with SIGKILL at random moments of its `VACUUM INTO`: a
+/// killed backup never shows up as one (only verified files carry the backup name), and the
+/// next backup removes its partial file and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_during_a_backup_nothing_half_written_counts() {
+    const BACKUP_KILLS: usize = 10;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().join("work.sqlite3");
+    prepare_template(&work).await;
+    let backup = || {
+        Command::new(env!("CARGO_BIN_EXE_courses-migrate"))
+            .args(["--url", &url(&work), "backup"])
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let started = Instant::now();
+    assert!(backup().wait().expect("wait").success());
+    let full = started.elapsed();
+    let partials = || {
+        std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".partial-"))
+            .count()
+    };
+    let mut left_partial = 0;
+    for i in 0..BACKUP_KILLS {
+        let mut child = backup();
+        let fraction = (uuid::Uuid::new_v4().as_u128() % 1200) as f64 / 1000.0;
+        std::thread::sleep(full.mul_f64(fraction));
+        let _ = child.kill();
+        let _ = child.wait();
+        left_partial += usize::from(partials() > 0);
+        for b in db_migrate::list_backups(&work, dir.path()).expect("list") {
+            db_migrate::verify(&b.path)
+                .await
+                .unwrap_or_else(|e| panic!("kill {i}: a listed backup does not verify: {e}"));
+        }
+        let o = crate::migrate(&url(&work), &["backup"]);
+        assert!(o.status.success(), "kill {i}: {}", crate::stderr(&o));
+        assert_eq!(
+            partials(),
+            0,
+            "kill {i}: the next backup removes partial files"
+        );
+    }
+    eprintln!(
+        "{BACKUP_KILLS} kills over a {full:?} backup: {left_partial} left a partial file, none counted"
+    );
+}

@@ -110,6 +110,11 @@ pub(crate) async fn connect_server(
 
 /// A pool on a SQLite file with the device defaults (WAL, `synchronous=NORMAL`, busy timeout),
 /// or read-only without touching the file's journal mode.
+///
+/// A read-only open needs no write access: when SQLite cannot open a WAL database read-only
+/// because its folder is not writable (it would create the `-shm` index there) and there is no
+/// write-ahead log to read, the file is opened `immutable` instead. With a non-empty `-wal`
+/// beside it that would read stale data, so the error stands.
 #[cfg(feature = "sqlite")]
 pub(crate) async fn connect_sqlite_file(
     options: &OpenOptions,
@@ -118,6 +123,44 @@ pub(crate) async fn connect_sqlite_file(
     foreign_keys: bool,
     create: bool,
 ) -> Result<DatabaseConnection> {
+    let read_only = options.is_read_only();
+    let first = sqlite_pool(options, path, max, foreign_keys, create, false).await;
+    let error = match first {
+        Ok(conn) => return Ok(conn),
+        Err(e) if read_only && !has_write_ahead_log(path) => e,
+        Err(e) => {
+            return Err(Error::Connect {
+                url: redact_url(options.url()),
+                source: e,
+            });
+        }
+    };
+    tracing::debug!(error = %error, "opening the SQLite file immutable: it cannot be opened read-only in place");
+    sqlite_pool(options, path, max, foreign_keys, create, true)
+        .await
+        .map_err(|_| Error::Connect {
+            url: redact_url(options.url()),
+            source: error,
+        })
+}
+
+/// Whether `<path>-wal` exists and holds frames.
+#[cfg(feature = "sqlite")]
+fn has_write_ahead_log(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(std::path::PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
+#[cfg(feature = "sqlite")]
+async fn sqlite_pool(
+    options: &OpenOptions,
+    path: &Path,
+    max: u32,
+    foreign_keys: bool,
+    create: bool,
+    immutable: bool,
+) -> std::result::Result<DatabaseConnection, DbErr> {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut opts = base_connect_options(format!("sqlite://{}", path.display()));
     let path = path.to_owned();
@@ -133,19 +176,16 @@ pub(crate) async fn connect_sqlite_file(
             .foreign_keys(foreign_keys)
             .busy_timeout(busy);
         if read_only {
-            o.read_only(true).create_if_missing(false)
+            o.read_only(true)
+                .create_if_missing(false)
+                .immutable(immutable)
         } else {
             o.create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
         }
     });
-    sea_orm::Database::connect(opts)
-        .await
-        .map_err(|source| Error::Connect {
-            url: redact_url(options.url()),
-            source,
-        })
+    sea_orm::Database::connect(opts).await
 }
 
 /// A private in-memory SQLite database on a single connection.

@@ -338,3 +338,59 @@ async fn tls_when_the_url_asks_for_it() {
         .expect("TLS connection");
     assert!(uses_tls(tls).await, "sslmode=require gives a TLS session");
 }
+
+/// MySQL/MariaDB: TLS when `ssl-mode=REQUIRED`, none on loopback by default; a server built or
+/// configured without SSL (as the local MariaDB is) skips with a printed reason.
+#[tokio::test]
+async fn mysql_tls_when_the_url_asks_for_it() {
+    let Some(test_db) = TestDb::new(Backend::MySql).await else {
+        return;
+    };
+    let db = test_db.open().await;
+    let cipher = |db: &Database| {
+        let db = db.connection().clone();
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SHOW SESSION STATUS LIKE 'Ssl_cipher'",
+                ))
+                .await
+                .expect("status")
+                .expect("row");
+            row.try_get_by_index::<String>(1).expect("text")
+        }
+    };
+    assert_eq!(
+        cipher(&db).await,
+        "",
+        "loopback goes without TLS unless asked"
+    );
+    let have_ssl: String = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SHOW VARIABLES LIKE 'have_ssl'",
+        ))
+        .await
+        .expect("variables")
+        .map(|r| r.try_get_by_index::<String>(1).expect("text"))
+        .unwrap_or_default();
+    if have_ssl != "YES" {
+        let err = Database::connect(&format!("{}?ssl-mode=REQUIRED", test_db.url()))
+            .await
+            .expect_err("no TLS to be had");
+        assert!(matches!(err, Error::Connect { .. }), "{err}");
+        eprintln!(
+            "skipped: the local MariaDB has have_ssl = {have_ssl:?}; only the refusal of ssl-mode=REQUIRED was checked"
+        );
+        return;
+    }
+    let tls = Database::connect(&format!("{}?ssl-mode=REQUIRED", test_db.url()))
+        .await
+        .expect("TLS connection");
+    assert_ne!(
+        cipher(&tls).await,
+        "",
+        "ssl-mode=REQUIRED gives a TLS session"
+    );
+}

@@ -279,3 +279,69 @@ proptest! {
         }
     }
 }
+
+/// Reading commands work for a user who may not write the database or its folder (an operator
+/// inspecting a device's database); writing commands fail saying why. Needs root (to switch to
+/// `nobody` with `setpriv`); otherwise the test says it is skipped.
+#[cfg(unix)]
+#[tokio::test]
+async fn reading_commands_need_no_write_access() {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let has_setpriv = Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !(is_root && has_setpriv) {
+        eprintln!("skipped: switching to an unprivileged user needs root and setpriv");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("courses.sqlite3");
+    let url = format!("sqlite://{}", file.display());
+    ok(&url, &["upgrade", "head"]);
+    let binary = dir.path().join("courses-migrate");
+    std::fs::copy(env!("CARGO_BIN_EXE_courses-migrate"), &binary).expect("copy the binary");
+    for (path, mode) in [
+        (dir.path(), 0o755),
+        (binary.as_path(), 0o755),
+        (file.as_path(), 0o644),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&binary)
+            .args(["--url", &url])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("setpriv runs")
+    };
+    let o = as_nobody(&["current"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{HEAD} (head)\n"));
+    let o = as_nobody(&["history", "-i"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(head) (current)"), "{}", stdout(&o));
+    let o = as_nobody(&["check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = as_nobody(&["downgrade", "-1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("readonly database"), "{}", stderr(&o));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "nothing was created beside the database: {names:?}"
+    );
+    assert_eq!(ok(&url, &["current"]), format!("{HEAD} (head)\n"));
+}

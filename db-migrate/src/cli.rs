@@ -73,6 +73,9 @@ struct Args {
     /// PostgreSQL schema (search_path and version table).
     #[arg(long, global = true)]
     schema: Option<String>,
+    /// How long to wait for a server's first connection, in seconds.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
+    connect_timeout: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -185,6 +188,16 @@ enum Command {
     /// Exit 1 and print the differences when the entities and the migrated schema disagree
     /// (`alembic check`, a CI gate); exit 0 when they match.
     Check,
+}
+
+/// A positive number of seconds (at most a day).
+fn parse_seconds(value: &str) -> std::result::Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "`{value}` is not a number of seconds between 0 and 86400"
+        )),
+    }
 }
 
 /// One `-x KEY=VALUE` argument.
@@ -842,5 +855,5 @@ fn open_options(
     {
         options = options.schema(schema);
     }
-    Ok(options)
+    Ok(options.connect_timeout(std::time::Duration::from_secs_f64(args.connect_timeout)))
 }

@@ -225,6 +225,23 @@ async fn an_unreachable_server_fails_within_the_connect_timeout() {
             )
         );
     }
+    // The limit is configurable.
+    let started = Instant::now();
+    let o = migrate(
+        "postgres://postgres@127.0.0.1:5999/x",
+        &["--connect-timeout", "1", "current"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stderr(&o).contains("Connection refused"), "{}", stderr(&o));
+    let o = migrate(
+        "postgres://postgres@127.0.0.1:5999/x",
+        &["--connect-timeout", "-1", "current"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 proptest! {

@@ -1,0 +1,112 @@
+"""Runs command sequences on random revision graphs with real Alembic, for the differential test
+in `differential.rs`. Reads JSON on stdin:
+
+    {"workdir": "...", "cases": [{"revisions": [{"rev": "a1", "down": [], "labels": [],
+      "depends": []}, ...], "commands": [["upgrade", "head"], ...]}, ...]}
+
+and writes one JSON line per case: for each command, whether it succeeded, the version table's
+rows after it (sorted) and the migrations it ran, in order (`up:a1`, `down:a1`).
+"""
+
+import json
+import logging
+import os
+import sqlite3
+import sys
+
+from alembic import command
+from alembic.config import Config
+
+logging.disable(logging.CRITICAL)
+
+ENV_PY = """
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+connectable = create_engine(context.config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+with connectable.connect() as connection:
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+VERSION = """
+from alembic import op
+
+revision = {rev!r}
+down_revision = {down}
+branch_labels = {labels}
+depends_on = {depends}
+
+
+def upgrade():
+    op.execute("INSERT INTO run_log (step) VALUES ('up:{rev}')")
+
+
+def downgrade():
+    op.execute("INSERT INTO run_log (step) VALUES ('down:{rev}')")
+"""
+
+
+def tuple_or_none(items):
+    if not items:
+        return "None"
+    if len(items) == 1:
+        return repr(items[0])
+    return repr(tuple(items))
+
+
+def run_case(workdir, index, case):
+    base = os.path.join(workdir, f"case{index}")
+    versions = os.path.join(base, "versions")
+    os.makedirs(versions, exist_ok=True)
+    with open(os.path.join(base, "env.py"), "w") as f:
+        f.write(ENV_PY)
+    for r in case["revisions"]:
+        with open(os.path.join(versions, f"{r['rev']}.py"), "w") as f:
+            f.write(
+                VERSION.format(
+                    rev=r["rev"],
+                    down=tuple_or_none(r["down"]),
+                    labels=tuple_or_none(r["labels"]),
+                    depends=tuple_or_none(r["depends"]),
+                )
+            )
+    db = os.path.join(base, "alembic.sqlite3")
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE run_log (id INTEGER PRIMARY KEY, step TEXT NOT NULL)")
+    conn.commit()
+    conn.close()
+    cfg = Config()
+    cfg.set_main_option("script_location", base)
+    cfg.set_main_option("sqlalchemy.url", f"sqlite:///{db}")
+    seen = 0
+    results = []
+    for verb, target in case["commands"]:
+        try:
+            getattr(command, verb)(cfg, target)
+            ok = True
+            error = ""
+        except BaseException as e:  # noqa: BLE001 - Alembic raises many kinds; all count as a refusal
+            ok = False
+            error = f"{type(e).__name__}: {e}"
+        conn = sqlite3.connect(db)
+        try:
+            rows = sorted(r[0] for r in conn.execute("SELECT version_num FROM alembic_version"))
+        except sqlite3.OperationalError:
+            rows = []
+        steps = [r[1] for r in conn.execute("SELECT id, step FROM run_log WHERE id > ? ORDER BY id", (seen,))]
+        seen = conn.execute("SELECT COALESCE(MAX(id), 0) FROM run_log").fetchone()[0]
+        conn.close()
+        results.append({"ok": ok, "rows": rows, "steps": steps, "error": error})
+    return results
+
+
+def main():
+    request = json.load(sys.stdin)
+    for index, case in enumerate(request["cases"]):
+        print(json.dumps(run_case(request["workdir"], index, case)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

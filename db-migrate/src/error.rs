@@ -122,6 +122,17 @@ pub enum Error {
         /// The error recorded when it failed (or `interrupted` when the process died).
         error: String,
     },
+    /// The version table changed while migrating to rows the run did not plan for (another
+    /// runner with another target); nothing more was run.
+    #[error(
+        "the version table changed while migrating: it holds {found}, which the run from {expected} does not pass through (another runner?); run the command again"
+    )]
+    ConcurrentChange {
+        /// The rows found.
+        found: String,
+        /// The rows the run started from.
+        expected: String,
+    },
     /// The migration lock could not be taken.
     #[error(
         "could not take the migration lock `{lock}` within {seconds} s; is another migrator stuck?"

@@ -21,6 +21,12 @@ pub struct RevisionGraph {
     pub(crate) deps: Vec<Vec<usize>>,
     pub(crate) children: Vec<Vec<usize>>,
     dependents: Vec<Vec<usize>>,
+    /// depends_on without what an ancestor (by down_revision) already depends on (Alembic's
+    /// `_normalized_resolved_dependencies`).
+    normalized_deps: Vec<Vec<usize>>,
+    /// Branch labels as Alembic spreads them: to every descendant by down_revision, and down
+    /// a branch's linear stem to the next branch point or merge point (`_add_branches`).
+    effective_labels: Vec<BTreeSet<String>>,
     /// Position of each revision in the topological order (parents before children).
     position: Vec<usize>,
     /// Revisions in topological order.
@@ -52,22 +58,6 @@ impl RevisionGraph {
                 relation,
             })
         };
-        let mut parents = vec![Vec::new(); scripts.len()];
-        let mut deps = vec![Vec::new(); scripts.len()];
-        let mut children = vec![Vec::new(); scripts.len()];
-        let mut dependents = vec![Vec::new(); scripts.len()];
-        for (i, s) in scripts.iter().enumerate() {
-            for p in &s.down_revisions {
-                let p = lookup(s, p, "down_revision")?;
-                parents[i].push(p);
-                children[p].push(i);
-            }
-            for d in &s.depends_on {
-                let d = lookup(s, d, "depends_on")?;
-                deps[i].push(d);
-                dependents[d].push(i);
-            }
-        }
         let mut labels: HashMap<String, usize> = HashMap::new();
         for (i, s) in scripts.iter().enumerate() {
             for label in &s.branch_labels {
@@ -84,11 +74,35 @@ impl RevisionGraph {
                 labels.insert(label.clone(), i);
             }
         }
+        let mut parents = vec![Vec::new(); scripts.len()];
+        let mut deps: Vec<Vec<usize>> = vec![Vec::new(); scripts.len()];
+        let mut children = vec![Vec::new(); scripts.len()];
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); scripts.len()];
+        for (i, s) in scripts.iter().enumerate() {
+            for p in &s.down_revisions {
+                let p = lookup(s, p, "down_revision")?;
+                parents[i].push(p);
+                children[p].push(i);
+            }
+            for d in &s.depends_on {
+                // As Alembic, depends_on may name a branch label.
+                let d = match labels.get(d) {
+                    Some(&l) if !by_id.contains_key(d) => l,
+                    _ => lookup(s, d, "depends_on")?,
+                };
+                if !deps[i].contains(&d) {
+                    deps[i].push(d);
+                    dependents[d].push(i);
+                }
+            }
+        }
         let order = topological_order(&scripts, &parents, &deps)?;
         let mut position = vec![0; scripts.len()];
         for (pos, &i) in order.iter().enumerate() {
             position[i] = pos;
         }
+        let normalized_deps = normalize_deps(&parents, &deps);
+        let effective_labels = spread_labels(&scripts, &parents, &children, &dependents);
         Ok(Self {
             scripts,
             ids,
@@ -98,6 +112,8 @@ impl RevisionGraph {
             deps,
             children,
             dependents,
+            normalized_deps,
+            effective_labels,
             position,
             order,
         })
@@ -197,14 +213,43 @@ impl RevisionGraph {
         self.closure(set, |i| self.children[i].iter().chain(&self.dependents[i]))
     }
 
-    /// The revisions of an ancestor-closed `applied` set that no other member names as
-    /// down_revision: what the version table holds.
-    pub(crate) fn heads_of(&self, applied: &RevSet) -> RevSet {
-        applied
+    /// The revisions naming `i` in depends_on.
+    pub(crate) fn dependents_of(&self, i: usize) -> &[usize] {
+        &self.dependents[i]
+    }
+
+    /// Alembic's `_normalized_resolved_dependencies` of `i`.
+    pub(crate) fn normalized_deps(&self, i: usize) -> Vec<usize> {
+        self.normalized_deps[i].clone()
+    }
+
+    /// Alembic's `_normalized_down_revisions` of `i`: down_revisions, then normalized
+    /// depends_on.
+    pub(crate) fn normalized_down(&self, i: usize) -> Vec<usize> {
+        let mut v = self.parents[i].clone();
+        for &d in &self.normalized_deps[i] {
+            if !v.contains(&d) {
+                v.push(d);
+            }
+        }
+        v
+    }
+
+    /// The branch labels `i` carries, as Alembic spreads them.
+    pub(crate) fn labels_of(&self, i: usize) -> &BTreeSet<String> {
+        &self.effective_labels[i]
+    }
+
+    /// Every branch label and its revision, in registration order.
+    pub(crate) fn label_keys(&self) -> Vec<(String, usize)> {
+        let mut v: Vec<(String, usize)> = self
+            .scripts
             .iter()
-            .copied()
-            .filter(|&i| !self.children[i].iter().any(|c| applied.contains(c)))
-            .collect()
+            .enumerate()
+            .flat_map(|(i, s)| s.branch_labels.iter().map(move |l| (l.clone(), i)))
+            .collect();
+        v.sort_by_key(|(_, i)| *i);
+        v
     }
 
     pub(crate) fn position(&self, i: usize) -> usize {
@@ -239,6 +284,94 @@ impl RevisionGraph {
         }
         out
     }
+}
+
+/// Alembic's `_normalize_depends_on`: each revision's depends_on without those that one of
+/// its ancestors (by down_revision) already depends on.
+fn normalize_deps(parents: &[Vec<usize>], deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    (0..deps.len())
+        .map(|i| {
+            if deps[i].is_empty() {
+                return Vec::new();
+            }
+            let mut covered: BTreeSet<usize> = BTreeSet::new();
+            let mut stack = parents[i].clone();
+            let mut seen: BTreeSet<usize> = BTreeSet::new();
+            while let Some(a) = stack.pop() {
+                if !seen.insert(a) {
+                    continue;
+                }
+                covered.extend(deps[a].iter().copied());
+                stack.extend(parents[a].iter().copied());
+            }
+            deps[i]
+                .iter()
+                .copied()
+                .filter(|d| !covered.contains(d))
+                .collect()
+        })
+        .collect()
+}
+
+/// Alembic's `_add_branches`: a label goes to every descendant (by down_revision) of its
+/// revision; when those form one line, it also goes down from the tip through the labelled
+/// revision to the next revision that is a branch point (counting dependents) or a merge
+/// point, which stays unlabelled.
+fn spread_labels(
+    scripts: &[Script],
+    parents: &[Vec<usize>],
+    children: &[Vec<usize>],
+    dependents: &[Vec<usize>],
+) -> Vec<BTreeSet<String>> {
+    let mut labels: Vec<BTreeSet<String>> = scripts
+        .iter()
+        .map(|s| s.branch_labels.iter().cloned().collect())
+        .collect();
+    let real_branch_point = |i: usize| {
+        let mut next: BTreeSet<usize> = children[i].iter().copied().collect();
+        next.extend(dependents[i].iter().copied());
+        next.len() > 1
+    };
+    for (r, script) in scripts.iter().enumerate() {
+        if script.branch_labels.is_empty() {
+            continue;
+        }
+        let mut below = vec![r];
+        let mut stack = vec![r];
+        let mut seen = BTreeSet::from([r]);
+        let mut linear = true;
+        while let Some(n) = stack.pop() {
+            if children[n].len() > 1 {
+                linear = false;
+            }
+            for &c in &children[n] {
+                if seen.insert(c) {
+                    below.push(c);
+                    stack.push(c);
+                }
+            }
+        }
+        for &n in &below {
+            labels[n].extend(script.branch_labels.iter().cloned());
+        }
+        if !linear {
+            // The walk down from whichever tip Alembic saw last stops at a branch point at
+            // or above `r`: nothing more is labelled.
+            continue;
+        }
+        let mut node = *below.last().unwrap_or(&r);
+        loop {
+            if real_branch_point(node) || parents[node].len() > 1 {
+                break;
+            }
+            labels[node].extend(script.branch_labels.iter().cloned());
+            match parents[node].as_slice() {
+                [p] => node = *p,
+                _ => break,
+            }
+        }
+    }
+    labels
 }
 
 /// Kahn's algorithm over down_revision and depends_on edges; ties keep registration order.

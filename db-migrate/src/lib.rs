@@ -61,6 +61,7 @@ mod graph;
 mod lint;
 mod migrator;
 mod offline;
+mod plan;
 mod scaffold;
 mod script;
 mod target;

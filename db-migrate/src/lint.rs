@@ -8,7 +8,7 @@ use sea_orm_migration::SchemaManager;
 
 use crate::autogenerate::{Change, Filter, diff_models, discover};
 use crate::error::{DbContext, Result};
-use crate::migrator::{Goal, Migrator, run_migration};
+use crate::migrator::{Migrator, run_migration};
 use crate::offline::recording_connection;
 
 /// One dangerous operation in one migration.
@@ -45,7 +45,7 @@ impl Migrator {
         let g = self.graph();
         let (conn, recording) = recording_connection(DbBackend::Sqlite).await?;
         recording.set_recording(true);
-        let goal = Goal::Up(g.order.iter().copied().collect());
+        let plan = g.plan_upgrade(&[], "heads")?;
         let mut heads: Vec<String> = Vec::new();
         let mut findings = Vec::new();
         let everything = Filter {
@@ -56,7 +56,7 @@ impl Migrator {
         let mut before = discover(&conn, None)
             .await
             .context(|| "reading the shadow schema".into())?;
-        while let Some((idx, dir, new_heads)) = self.next_step(&goal, &heads)? {
+        while let Some((idx, dir, new_heads)) = self.next_step(&plan, &heads)? {
             let script = &g.scripts[idx];
             let revision = g.id(idx).to_string();
             let mut found = Vec::new();

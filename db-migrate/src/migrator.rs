@@ -14,7 +14,8 @@ use crate::autogenerate::{Change, Entities, Filter, compare};
 use crate::backup::{Backup, BackupPolicy, Clock, SystemClock, backup, list_backups, sqlite_file};
 use crate::cleanup::drop_alembic_tmp_tables;
 use crate::error::{DbContext, Error, Result};
-use crate::graph::{RevSet, RevisionGraph};
+use crate::graph::RevisionGraph;
+use crate::plan::Plan;
 use crate::script::{RevisionId, Script};
 use crate::version_table::{HistoryRecord, LockKey, NewRecord, VersionTable};
 
@@ -93,14 +94,6 @@ impl fmt::Display for Step {
             ),
         }
     }
-}
-
-#[derive(Clone, Debug)]
-pub(crate) enum Goal {
-    /// Reach this ancestor-closed set (upgrade).
-    Up(RevSet),
-    /// Shrink to this ancestor-closed set (downgrade).
-    Down(RevSet),
 }
 
 impl Migrator {
@@ -309,21 +302,6 @@ impl Migrator {
             .context(|| format!("reading the history table {}", table.described_history()))
     }
 
-    /// The ancestor-closed set of applied revisions for the version table's `heads`.
-    fn applied(&self, heads: &[String]) -> Result<RevSet> {
-        let mut set = RevSet::new();
-        for h in heads {
-            let i = self
-                .graph
-                .index(h)
-                .ok_or_else(|| Error::UnknownDatabaseRevision {
-                    revision: h.clone(),
-                })?;
-            set.insert(i);
-        }
-        Ok(self.graph.ancestors(&set))
-    }
-
     /// Applies migrations until the database is at `target` (`alembic upgrade <target>`):
     /// `head`, `heads`, an id or unique prefix of 4+ characters, a branch label, `+N`,
     /// `<rev>+N` or `<branch>@head`. Returns the steps taken, oldest first; none when the
@@ -339,7 +317,7 @@ impl Migrator {
         let table = self.table_for(db)?;
         match self.pending(db, &table, target).await? {
             None => Ok(Vec::new()),
-            Some((_, goal)) => self.run(db, &table, Goal::Up(goal)).await,
+            Some((_, plan)) => self.run(db, &table, plan).await,
         }
     }
 
@@ -350,19 +328,16 @@ impl Migrator {
         db: &Database,
         table: &VersionTable,
         target: &str,
-    ) -> Result<Option<(Vec<String>, RevSet)>> {
+    ) -> Result<Option<(Vec<String>, Plan)>> {
         let heads = table
             .read_heads(db.connection())
             .await
             .context(|| format!("reading the version table {}", table.described()))?;
-        let applied = self.applied(&heads)?;
-        let goal = self
-            .graph
-            .ancestors(&self.graph.upgrade_target(target, &applied)?);
+        let plan = self.graph.plan_upgrade(&heads, target)?;
         // A step marked running (MySQL) may be another runner's, in progress: decide under the
         // lock, where it can only be an interrupted one.
         let unresolved = self.has_unresolved(db.connection(), table).await?;
-        Ok((unresolved || !goal.is_subset(&applied)).then_some((heads, goal)))
+        Ok((unresolved || !plan.steps.is_empty()).then_some((heads, plan)))
     }
 
     /// As [`Migrator::upgrade`], but on a SQLite file first takes a [`backup`](crate::backup())
@@ -392,7 +367,7 @@ impl Migrator {
         deadline: Option<Instant>,
     ) -> Result<(Vec<Step>, Option<Backup>)> {
         let table = self.table_for(db)?;
-        let Some((heads, goal)) = self.pending(db, &table, target).await? else {
+        let Some((heads, plan)) = self.pending(db, &table, target).await? else {
             return Ok((Vec::new(), None));
         };
         let taken = match sqlite_file(db) {
@@ -411,7 +386,7 @@ impl Migrator {
             }
             Err(_) => (None, None),
         };
-        match self.run_until(db, &table, Goal::Up(goal), deadline).await {
+        match self.run_until(db, &table, plan, deadline).await {
             Ok(steps) => Ok((steps, taken.0)),
             Err(e) => match taken.1 {
                 Some(backup) => Err(Error::FailedAfterBackup {
@@ -487,12 +462,11 @@ impl Migrator {
             .read_heads(db.connection())
             .await
             .context(|| format!("reading the version table {}", table.described()))?;
-        let applied = self.applied(&heads)?;
-        let keep = self.graph.downgrade_final(target, &applied)?;
-        if applied.is_subset(&keep) && !self.has_unresolved(db.connection(), &table).await? {
+        let plan = self.graph.plan_downgrade(&heads, target)?;
+        if plan.steps.is_empty() && !self.has_unresolved(db.connection(), &table).await? {
             return Ok(Vec::new());
         }
-        self.run(db, &table, Goal::Down(keep)).await
+        self.run(db, &table, plan).await
     }
 
     /// Sets the version table to `targets` without running migrations (`alembic stamp`).
@@ -515,12 +489,11 @@ impl Migrator {
                 .read_heads_unchecked(&txn)
                 .await
                 .context(|| format!("reading the version table {}", table.described()))?;
-            let applied = if purge {
-                RevSet::new()
+            let new = if purge {
+                self.graph.plan_stamp(&[], targets)?
             } else {
-                self.applied(&old)?
+                self.graph.plan_stamp(&old, targets)?
             };
-            let new = self.stamp_heads(&applied, targets)?;
             if purge {
                 table
                     .purge(&txn)
@@ -572,29 +545,6 @@ impl Migrator {
         result
     }
 
-    /// The heads after stamping `targets` over `applied`: heads on a target's lineage are
-    /// replaced, unrelated heads stay.
-    pub(crate) fn stamp_heads(&self, applied: &RevSet, targets: &[&str]) -> Result<Vec<String>> {
-        let mut wanted = RevSet::new();
-        for t in targets {
-            wanted.extend(self.graph.stamp_target(t, applied)?);
-        }
-        let related = self
-            .graph
-            .ancestors(&wanted)
-            .union(&self.graph.descendants(&wanted))
-            .copied()
-            .collect::<RevSet>();
-        let current_heads = self.graph.heads_of(applied);
-        let mut new_set: RevSet = current_heads.difference(&related).copied().collect();
-        new_set.extend(wanted.iter().copied());
-        let new_heads = self.graph.heads_of(&self.graph.ancestors(&new_set));
-        Ok(new_heads
-            .iter()
-            .map(|&i| self.graph.id(i).to_string())
-            .collect())
-    }
-
     async fn ensure_tables(&self, conn: &DatabaseConnection, table: &VersionTable) -> Result<()> {
         if conn.get_database_backend() == DbBackend::Sqlite {
             let txn = begin(conn)
@@ -618,8 +568,8 @@ impl Migrator {
         }
     }
 
-    async fn run(&self, db: &Database, table: &VersionTable, goal: Goal) -> Result<Vec<Step>> {
-        self.run_until(db, table, goal, None).await
+    async fn run(&self, db: &Database, table: &VersionTable, plan: Plan) -> Result<Vec<Step>> {
+        self.run_until(db, table, plan, None).await
     }
 
     /// Runs towards `goal`; on SQLite a `deadline` interrupts the running statement through a
@@ -628,7 +578,7 @@ impl Migrator {
         &self,
         db: &Database,
         table: &VersionTable,
-        goal: Goal,
+        plan: Plan,
         deadline: Option<Instant>,
     ) -> Result<Vec<Step>> {
         let in_memory = matches!(db.sqlite_location(), Some(SqliteLocation::Memory));
@@ -642,7 +592,7 @@ impl Migrator {
             set_deadline(&conn, Some(deadline)).await?;
         }
         let locked = self.lock(&conn, table).await?;
-        let result = self.run_locked(&conn, table, &goal).await;
+        let result = self.run_locked(&conn, table, plan).await;
         self.unlock(&conn, locked).await;
         if deadline.is_some() {
             set_deadline(&conn, None).await?;
@@ -675,88 +625,74 @@ impl Migrator {
         &self,
         conn: &DatabaseConnection,
         table: &VersionTable,
-        goal: &Goal,
+        mut plan: Plan,
     ) -> Result<Vec<Step>> {
         let backend = conn.get_database_backend();
         self.ensure_tables(conn, table).await?;
         self.refuse_unresolved(conn, table).await?;
         let mut steps = Vec::new();
+        let mut first = true;
         loop {
-            match backend {
-                DbBackend::MySql => {
-                    let heads = table
-                        .read_heads_unchecked(conn)
-                        .await
-                        .context(|| format!("reading the version table {}", table.described()))?;
-                    let Some(next) = self.next_step(goal, &heads)? else {
-                        break;
-                    };
-                    steps.push(self.apply_mysql(conn, table, next, &heads).await?);
+            if backend == DbBackend::MySql {
+                let heads = table
+                    .read_heads_unchecked(conn)
+                    .await
+                    .context(|| format!("reading the version table {}", table.described()))?;
+                if std::mem::take(&mut first) {
+                    plan = plan.again(&self.graph, &heads)?;
                 }
-                _ => {
-                    let txn = begin(conn)
-                        .await
-                        .context(|| "starting a migration transaction".into())?;
-                    let heads = table
-                        .read_heads_unchecked(&txn)
-                        .await
-                        .context(|| format!("reading the version table {}", table.described()))?;
-                    let Some(next) = self.next_step(goal, &heads)? else {
+                let Some(next) = self.next_step(&plan, &heads)? else {
+                    break;
+                };
+                steps.push(self.apply_mysql(conn, table, next, &heads).await?);
+            } else {
+                let txn = begin(conn)
+                    .await
+                    .context(|| "starting a migration transaction".into())?;
+                let heads = table
+                    .read_heads_unchecked(&txn)
+                    .await
+                    .context(|| format!("reading the version table {}", table.described()))?;
+                if std::mem::take(&mut first) {
+                    plan = match plan.again(&self.graph, &heads) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = txn.rollback().await;
+                            return Err(e);
+                        }
+                    };
+                }
+                let next = match self.next_step(&plan, &heads) {
+                    Ok(Some(next)) => next,
+                    Ok(None) => {
                         txn.commit()
                             .await
                             .context(|| "ending the transaction".into())?;
                         break;
-                    };
-                    steps.push(
-                        self.apply_in_transaction(conn, txn, table, next, &heads)
-                            .await?,
-                    );
-                }
+                    }
+                    Err(e) => {
+                        let _ = txn.rollback().await;
+                        return Err(e);
+                    }
+                };
+                steps.push(
+                    self.apply_in_transaction(conn, txn, table, next, &heads)
+                        .await?,
+                );
             }
         }
         Ok(steps)
     }
 
-    /// The next revision to apply or revert towards `goal` from version-table `heads`.
+    /// The step of `plan` to run when the version table holds `heads`, with the rows after it.
     pub(crate) fn next_step(
         &self,
-        goal: &Goal,
+        plan: &Plan,
         heads: &[String],
     ) -> Result<Option<(usize, Direction, Vec<String>)>> {
-        let applied = self.applied(heads)?;
-        let g = &self.graph;
-        let (pick, direction, after) = match goal {
-            Goal::Up(target) => {
-                let Some(next) = target
-                    .difference(&applied)
-                    .copied()
-                    .min_by_key(|&i| g.position(i))
-                else {
-                    return Ok(None);
-                };
-                let mut after = applied.clone();
-                after.insert(next);
-                (next, Direction::Upgrade, after)
-            }
-            Goal::Down(keep) => {
-                let Some(next) = applied
-                    .difference(keep)
-                    .copied()
-                    .max_by_key(|&i| g.position(i))
-                else {
-                    return Ok(None);
-                };
-                let mut after = applied.clone();
-                after.remove(&next);
-                (next, Direction::Downgrade, after)
-            }
-        };
-        let new_heads = g
-            .heads_of(&after)
-            .iter()
-            .map(|&i| g.id(i).to_string())
-            .collect();
-        Ok(Some((pick, direction, new_heads)))
+        Ok(plan
+            .next_from(heads)?
+            .map(|s| (s.index, s.direction, s.after.clone())))
     }
 
     /// The step about to run (duration still zero), logged as Alembic logs it.

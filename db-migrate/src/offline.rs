@@ -20,8 +20,8 @@ use sea_orm::{
 use sea_orm_migration::SchemaManager;
 
 use crate::error::{DbContext, Error, Result};
-use crate::graph::RevSet;
-use crate::migrator::{Direction, Goal, Migrator, finish, run_migration};
+use crate::migrator::{Direction, Migrator, finish, run_migration};
+use crate::plan::Plan;
 use crate::version_table::VersionTable;
 
 type Rows = Vec<BTreeMap<String, Value>>;
@@ -233,15 +233,13 @@ fn split_range(range: &str) -> (Option<&str>, &str) {
 }
 
 impl Migrator {
-    /// The revisions `start` stands for in an offline range: `base`, `head(s)` or a revision.
-    fn offline_start(&self, start: Option<&str>) -> Result<RevSet> {
-        let g = self.graph();
-        let set: RevSet = match start {
-            None | Some("base") => RevSet::new(),
-            Some("head" | "heads") => g.head_indexes().into_iter().collect(),
-            Some(rev) => std::iter::once(g.resolve_rev(rev)?).collect(),
-        };
-        Ok(g.ancestors(&set))
+    /// The version-table rows `start` stands for in an offline range: none from base, else
+    /// what Alembic's `get_revisions` makes of it (`heads`, a revision, a label).
+    fn offline_start(&self, start: Option<&str>) -> Result<Vec<String>> {
+        match start {
+            None | Some("base") => Ok(Vec::new()),
+            Some(rev) => self.graph().rows_for(rev),
+        }
     }
 
     /// The SQL `upgrade` would run from `start` to `end` for `range` = `[start:]end`
@@ -260,18 +258,10 @@ impl Migrator {
         schema: Option<&str>,
     ) -> Result<String> {
         let (start, end) = split_range(range);
-        let applied = self.offline_start(start)?;
-        let goal = self
-            .graph()
-            .ancestors(&self.graph().upgrade_target(end, &applied)?);
-        self.offline(
-            backend,
-            schema,
-            applied,
-            Goal::Up(goal),
-            &format!("upgrade {range}"),
-        )
-        .await
+        let rows = self.offline_start(start)?;
+        let plan = self.graph().plan_upgrade(&rows, end)?;
+        self.offline(backend, schema, rows, plan, &format!("upgrade {range}"))
+            .await
     }
 
     /// The SQL `downgrade` would run for `range` = `start:end` (`alembic downgrade --sql
@@ -293,16 +283,10 @@ impl Migrator {
                 reason: "give the range to render, e.g. `head:base` (there is no database to read the start from)".into(),
             });
         }
-        let applied = self.offline_start(start)?;
-        let keep = self.graph().downgrade_final(end, &applied)?;
-        self.offline(
-            backend,
-            schema,
-            applied,
-            Goal::Down(keep),
-            &format!("downgrade {range}"),
-        )
-        .await
+        let rows = self.offline_start(start)?;
+        let plan = self.graph().plan_downgrade(&rows, end)?;
+        self.offline(backend, schema, rows, plan, &format!("downgrade {range}"))
+            .await
     }
 
     /// The SQL `stamp` would run for `targets` (`alembic stamp --sql`); the first may be a
@@ -317,22 +301,16 @@ impl Migrator {
         schema: Option<&str>,
     ) -> Result<String> {
         let (start, first) = split_range(targets.first().copied().unwrap_or("heads"));
-        let applied = self.offline_start(start)?;
-        let g = self.graph();
+        let old = self.offline_start(start)?;
         let ends: Vec<&str> = std::iter::once(first)
             .chain(targets.iter().skip(1).copied())
             .collect();
-        let old: Vec<String> = g
-            .heads_of(&applied)
-            .iter()
-            .map(|&i| g.id(i).to_string())
-            .collect();
-        let new = self.stamp_heads(&applied, &ends)?;
+        let new = self.graph().plan_stamp(&old, &ends)?;
         let range = targets.join(" ");
         let (conn, recorder) = recording_connection(backend).await?;
         let table = self.offline_table(backend, schema)?;
         let mut out = header(backend, schema, &format!("stamp {range}"));
-        if start.is_none() || applied.is_empty() {
+        if start.is_none() || old.is_empty() {
             create_tables(&mut out, &table, backend);
         }
         if backend == DbBackend::Sqlite {
@@ -368,8 +346,8 @@ impl Migrator {
         &self,
         backend: DbBackend,
         schema: Option<&str>,
-        applied: RevSet,
-        goal: Goal,
+        rows: Vec<String>,
+        plan: Plan,
         what: &str,
     ) -> Result<String> {
         let g = self.graph();
@@ -383,28 +361,30 @@ impl Migrator {
                 .await
                 .context(|| "preparing the shadow database".into())?;
             let mut heads: Vec<String> = Vec::new();
-            let start = Goal::Up(applied.clone());
-            while let Some((idx, dir, new_heads)) = self.next_step(&start, &heads)? {
-                run_migration(&g.scripts[idx], dir, &SchemaManager::new(&conn))
+            for row in &rows {
+                let to_start = g.plan_upgrade(&heads, row)?;
+                for step in &to_start.steps {
+                    run_migration(
+                        &g.scripts[step.index],
+                        step.direction,
+                        &SchemaManager::new(&conn),
+                    )
                     .await
                     .map_err(|source| Error::Offline {
-                        revision: g.id(idx).to_string(),
-                        direction: dir.as_str(),
+                        revision: g.id(step.index).to_string(),
+                        direction: step.direction.as_str(),
                         source,
                     })?;
-                heads = new_heads;
+                }
+                heads = to_start.end().to_vec();
             }
         }
-        if applied.is_empty() && matches!(goal, Goal::Up(_)) {
+        if rows.is_empty() && matches!(plan.command, Some((Direction::Upgrade, _))) {
             create_tables(&mut out, &table, backend);
         }
         recorder.set_recording(true);
-        let mut heads: Vec<String> = g
-            .heads_of(&applied)
-            .iter()
-            .map(|&i| g.id(i).to_string())
-            .collect();
-        while let Some((idx, dir, new_heads)) = self.next_step(&goal, &heads)? {
+        let mut heads: Vec<String> = rows;
+        while let Some((idx, dir, new_heads)) = self.next_step(&plan, &heads)? {
             let script = &g.scripts[idx];
             let from = if heads.is_empty() {
                 "<base>".to_owned()

@@ -87,7 +87,12 @@ fn generate(rng: &mut Rng) -> Case {
                 let second = rng.below(i);
                 let (a, b) = (&revisions[first].rev, &revisions[second].rev);
                 let mut probe = revisions.clone();
-                probe.push(Rev { rev: "probe".into(), down: vec![a.clone()], labels: vec![], depends: vec![] });
+                probe.push(Rev {
+                    rev: "probe".into(),
+                    down: vec![a.clone()],
+                    labels: vec![],
+                    depends: vec![],
+                });
                 let above_a = down_ancestors(&probe, probe.len() - 1);
                 probe.last_mut().expect("probe").down = vec![b.clone()];
                 let above_b = down_ancestors(&probe, probe.len() - 1);
@@ -96,8 +101,17 @@ fn generate(rng: &mut Rng) -> Case {
                 }
             }
         }
-        let labels = if rng.chance(25) { vec![format!("br{i}")] } else { vec![] };
-        let mut rev_entry = Rev { rev, down, labels, depends: vec![] };
+        let labels = if rng.chance(25) {
+            vec![format!("br{i}")]
+        } else {
+            vec![]
+        };
+        let mut rev_entry = Rev {
+            rev,
+            down,
+            labels,
+            depends: vec![],
+        };
         if i > 1 && rng.chance(20) {
             let target = rng.below(i);
             let mut probe = revisions.clone();
@@ -119,7 +133,11 @@ fn generate(rng: &mut Rng) -> Case {
             _ => "stamp",
         };
         let id = revisions[rng.below(revisions.len())].rev.clone();
-        let label = if labels.is_empty() { id.clone() } else { labels[rng.below(labels.len())].clone() };
+        let label = if labels.is_empty() {
+            id.clone()
+        } else {
+            labels[rng.below(labels.len())].clone()
+        };
         let target = match rng.below(15) {
             0 => "head".to_owned(),
             1 => "heads".to_owned(),
@@ -139,7 +157,10 @@ fn generate(rng: &mut Rng) -> Case {
         };
         commands.push((verb.to_owned(), target));
     }
-    Case { revisions, commands }
+    Case {
+        revisions,
+        commands,
+    }
 }
 
 /// A migration that logs `up:<rev>` / `down:<rev>` into `run_log`, as the Alembic side does.
@@ -155,12 +176,20 @@ impl MigrationName for Log {
 impl MigrationTrait for Log {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let sql = format!("INSERT INTO run_log (step) VALUES ('up:{}')", self.0);
-        manager.get_connection().execute_unprepared(&sql).await.map(|_| ())
+        manager
+            .get_connection()
+            .execute_unprepared(&sql)
+            .await
+            .map(|_| ())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let sql = format!("INSERT INTO run_log (step) VALUES ('down:{}')", self.0);
-        manager.get_connection().execute_unprepared(&sql).await.map(|_| ())
+        manager
+            .get_connection()
+            .execute_unprepared(&sql)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -185,7 +214,9 @@ fn migrator(case: &Case) -> Migrator {
 async fn ours(case: &Case, dir: &std::path::Path, index: usize) -> Vec<Outcome> {
     let url = format!("sqlite://{}/ours{index}.sqlite3", dir.display());
     let db = Database::connect(&url).await.expect("open");
-    db.execute_unprepared("CREATE TABLE run_log (id INTEGER PRIMARY KEY, step TEXT NOT NULL)").await.expect("run_log");
+    db.execute_unprepared("CREATE TABLE run_log (id INTEGER PRIMARY KEY, step TEXT NOT NULL)")
+        .await
+        .expect("run_log");
     let m = migrator(case);
     let mut seen = 0i64;
     let mut out = Vec::new();
@@ -197,9 +228,18 @@ async fn ours(case: &Case, dir: &std::path::Path, index: usize) -> Vec<Outcome> 
         };
         let mut rows = m.current(&db).await.expect("current");
         rows.sort();
-        let steps = db_testkit::strings(&db, &format!("SELECT step FROM run_log WHERE id > {seen} ORDER BY id")).await;
+        let steps = db_testkit::strings(
+            &db,
+            &format!("SELECT step FROM run_log WHERE id > {seen} ORDER BY id"),
+        )
+        .await;
         seen = db_testkit::count(&db, "SELECT COALESCE(MAX(id), 0) FROM run_log").await;
-        out.push(Outcome { ok: result.is_ok(), rows, steps, error: result.err().map(|e| e.to_string()).unwrap_or_default() });
+        out.push(Outcome {
+            ok: result.is_ok(),
+            rows,
+            steps,
+            error: result.err().map(|e| e.to_string()).unwrap_or_default(),
+        });
     }
     db.close().await.expect("close");
     out
@@ -207,47 +247,99 @@ async fn ours(case: &Case, dir: &std::path::Path, index: usize) -> Vec<Outcome> 
 
 /// Whether Alembic's failure is a crash (an internal error rather than a refusal).
 fn alembic_crashed(error: &str) -> bool {
-    !(error.starts_with("CommandError") || error.contains("Error: ") && (error.starts_with("RevisionError") || error.starts_with("ResolutionError") || error.starts_with("MultipleHeads") || error.starts_with("RangeNotAncestorError") || error.starts_with("CycleDetected") || error.starts_with("DependencyCycleDetected") || error.starts_with("DependencyLoopDetected") || error.starts_with("LoopDetected")))
+    !(error.starts_with("CommandError")
+        || error.contains("Error: ")
+            && (error.starts_with("RevisionError")
+                || error.starts_with("ResolutionError")
+                || error.starts_with("MultipleHeads")
+                || error.starts_with("RangeNotAncestorError")
+                || error.starts_with("CycleDetected")
+                || error.starts_with("DependencyCycleDetected")
+                || error.starts_with("DependencyLoopDetected")
+                || error.starts_with("LoopDetected")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agrees_with_alembic_on_random_graphs() {
-    let ready = Command::new("python3").args(["-c", "import alembic"]).output().is_ok_and(|o| o.status.success());
+    let ready = Command::new("python3")
+        .args(["-c", "import alembic"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ready {
-        assert!(std::env::var_os("CI").is_none(), "python3 with alembic is required when CI is set");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 with alembic is required when CI is set"
+        );
         eprintln!("skipped: python3 with alembic is not installed (pip install alembic)");
         return;
     }
-    let seed: u64 = std::env::var("DIFF_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_121);
-    let cases_n: usize = std::env::var("DIFF_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    let seed: u64 = std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_261_121);
+    let cases_n: usize = std::env::var("DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
     let mut rng = Rng(seed | 1);
     let cases: Vec<Case> = (0..cases_n).map(|_| generate(&mut rng)).collect();
     let dir = tempfile::tempdir().expect("tempdir");
     let request = serde_json::json!({ "workdir": dir.path(), "cases": cases });
     let mut child = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/alembic/differential.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/alembic/differential.py"
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3");
-    child.stdin.take().expect("stdin").write_all(request.to_string().as_bytes()).expect("request");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("request");
     let reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let alembic: Vec<Vec<Outcome>> = reader.lines().map(|l| serde_json::from_str(&l.expect("line")).expect("json")).collect();
-    assert!(child.wait().expect("python").success(), "the Alembic driver failed");
+    let alembic: Vec<Vec<Outcome>> = reader
+        .lines()
+        .map(|l| serde_json::from_str(&l.expect("line")).expect("json"))
+        .collect();
+    assert!(
+        child.wait().expect("python").success(),
+        "the Alembic driver failed"
+    );
     assert_eq!(alembic.len(), cases.len());
 
     let mut differences = Vec::new();
     let mut crashes = 0;
+    let mut accepted = 0;
     let mut compared = 0;
     for (index, (case, theirs)) in cases.iter().zip(&alembic).enumerate() {
         let mine = ours(case, dir.path(), index).await;
         for (k, (a, o)) in theirs.iter().zip(&mine).enumerate() {
             compared += 1;
-            if !a.ok && !o.ok {
+            if !a.ok && !o.ok && a.rows == o.rows && a.steps.is_empty() {
                 continue;
             }
-            if !a.ok && o.ok && alembic_crashed(&a.error) {
+            // Alembic failed with an internal error (an assertion, a KeyError), possibly after
+            // changing the version table: the issue accepts any clear outcome here, and the
+            // two databases may differ from now on.
+            if !a.ok && alembic_crashed(&a.error) {
                 crashes += 1;
+                break;
+            }
+            // Documented as ambiguous by Alembic ("downgrade -1 from multiple heads is
+            // ambiguous; this usage will be disallowed in a future release"): it picks the
+            // first row in the table's physical order; this runner refuses.
+            let (verb, target) = &case.commands[k];
+            let ambiguous_step_down = verb == "downgrade"
+                && target.starts_with('-')
+                && !o.ok
+                && o.error.contains("from several heads")
+                && o.rows.len() > 1;
+            if ambiguous_step_down {
+                accepted += 1;
                 break;
             }
             if a.ok != o.ok || a.rows != o.rows || a.steps != o.steps {
@@ -261,6 +353,20 @@ async fn agrees_with_alembic_on_random_graphs() {
             }
         }
     }
-    eprintln!("{} cases, {compared} commands compared, {crashes} Alembic crashes, {} differences", cases.len(), differences.len());
-    assert!(differences.is_empty(), "{} differences from Alembic:\n{}", differences.len(), differences.iter().take(8).cloned().collect::<Vec<_>>().join("\n"));
+    eprintln!(
+        "{} cases, {compared} commands compared, {crashes} Alembic crashes, {accepted} refusals of Alembic's documented ambiguities, {} differences",
+        cases.len(),
+        differences.len()
+    );
+    assert!(
+        differences.is_empty(),
+        "{} differences from Alembic:\n{}",
+        differences.len(),
+        differences
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

@@ -4,7 +4,7 @@
 mod autogen;
 mod backups;
 mod batch;
-
+mod differential;
 mod graph;
 mod lint;
 mod r0123456789ab_add_course_capacity;

@@ -54,11 +54,12 @@ async fn targets_resolve_as_in_alembic() {
             Err("unknown revision `9999`"),
         ),
         (&["f6f6f6f6"], "downgrade", "-1", Ok(&["e5e5e5e5"])),
+        // As Alembic: one step down from a merge point is ambiguous ("Ambiguous walk").
         (
             &["e5e5e5e5"],
             "downgrade",
             "-1",
-            Ok(&["c3c3c3c3", "c3d4d4d4"]),
+            Err("the step is ambiguous between c3c3c3c3, c3d4d4d4"),
         ),
         (
             &["e5e5e5e5"],
@@ -93,18 +94,25 @@ async fn targets_resolve_as_in_alembic() {
             Ok(&["b2b2b2b2"]),
         ),
         (&["f6f6f6f6"], "downgrade", "base", Ok(&[])),
-        (&["a1a1a1a1"], "downgrade", "-2", Err("it goes below base")),
+        (
+            &["a1a1a1a1"],
+            "downgrade",
+            "-2",
+            Err("relative revision -2 didn't produce 2 migrations"),
+        ),
         (
             &["a1a1a1a1"],
             "downgrade",
             "c3c3",
             Err("c3c3c3c3 is not applied; the database is at a1a1a1a1"),
         ),
+        // As Alembic: downgrading to where the database is does nothing.
+        (&["f6f6f6f6"], "downgrade", "head", Ok(&["f6f6f6f6"])),
         (
-            &["f6f6f6f6"],
+            &["c3c3c3c3"],
             "downgrade",
             "head",
-            Err("heads are above the database"),
+            Err("f6f6f6f6 is not applied; the database is at c3c3c3c3"),
         ),
     ];
     let m = branched();

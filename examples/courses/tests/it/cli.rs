@@ -27,7 +27,9 @@ backend_tests! {
         ok(url, &["upgrade", "naming@head"]);
         assert_eq!(ok(url, &["current"]), format!("{HEAD} (head)\n"));
         ok(url, &["downgrade", "6b8a"]);
-        ok(url, &["downgrade", "-1"]);
+        // One step down from the merge point is ambiguous (as in Alembic); name the parent.
+        assert!(migrate(url, &["downgrade", "-1"]).status.code() == Some(1));
+        ok(url, &["downgrade", "f1e2d3c4b5a6"]);
         assert_eq!(ok(url, &["current"]), "9a3b5c7d2e14\nf1e2d3c4b5a6 (naming)\n");
         let history = ok(url, &["history", "--indicate-current"]);
         assert!(history.contains("e7a2c8b41d56 -> f1e2d3c4b5a6 (naming) (current), rename courses.title to name"), "{history}");

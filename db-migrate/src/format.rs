@@ -39,8 +39,16 @@ impl RevisionGraph {
         if !script.branch_labels.is_empty() {
             text.push_str(&format!(" ({})", script.branch_labels.join(", ")));
         }
-        if self.is_head(&script.revision) {
-            text.push_str(" (head)");
+        // Alembic: `(head)` when nothing follows it through down_revision or depends_on,
+        // `(effective head)` when only revisions depending on it follow.
+        if let Some(i) = self.index(&script.revision)
+            && self.children[i].is_empty()
+        {
+            if self.dependents_of(i).is_empty() {
+                text.push_str(" (head)");
+            } else {
+                text.push_str(" (effective head)");
+            }
         }
         if current {
             text.push_str(" (current)");
@@ -160,14 +168,15 @@ impl RevisionGraph {
         out
     }
 
-    /// `alembic current`: one line per version-table row; rows this graph does not know are
+    /// `alembic current`: one line per version-table row, with Alembic's marks (`(head)`,
+    /// `(effective head)`, `(branchpoint)`, `(mergepoint)`); rows this graph does not know are
     /// marked `(unknown revision)`.
     #[must_use]
     pub fn current_lines(&self, current: &[String], verbose: bool) -> Vec<String> {
         let style = LineStyle {
             parents: verbose,
             doc: verbose,
-            tree: false,
+            tree: true,
         };
         current
             .iter()

@@ -27,6 +27,9 @@ pub struct RevisionGraph {
     /// Branch labels as Alembic spreads them: to every descendant by down_revision, and down
     /// a branch's linear stem to the next branch point or merge point (`_add_branches`).
     effective_labels: Vec<BTreeSet<String>>,
+    /// Revisions in Alembic's map order: its versions folder is read in file-name order and
+    /// file names start with the revision id, so: sorted by id.
+    alembic_order: Vec<usize>,
     /// Position of each revision in the topological order (parents before children).
     position: Vec<usize>,
     /// Revisions in topological order.
@@ -102,6 +105,8 @@ impl RevisionGraph {
             position[i] = pos;
         }
         let normalized_deps = normalize_deps(&parents, &deps);
+        let mut alembic_order: Vec<usize> = (0..scripts.len()).collect();
+        alembic_order.sort_by(|&a, &b| scripts[a].revision.cmp(&scripts[b].revision));
         let effective_labels = spread_labels(&scripts, &parents, &children, &dependents);
         Ok(Self {
             scripts,
@@ -114,6 +119,7 @@ impl RevisionGraph {
             dependents,
             normalized_deps,
             effective_labels,
+            alembic_order,
             position,
             order,
         })
@@ -213,6 +219,11 @@ impl RevisionGraph {
         self.closure(set, |i| self.children[i].iter().chain(&self.dependents[i]))
     }
 
+    /// Every revision in Alembic's map order (by id, as its sorted file names).
+    pub(crate) fn alembic_order(&self) -> &[usize] {
+        &self.alembic_order
+    }
+
     /// The revisions naming `i` in depends_on.
     pub(crate) fn dependents_of(&self, i: usize) -> &[usize] {
         &self.dependents[i]
@@ -240,16 +251,17 @@ impl RevisionGraph {
         &self.effective_labels[i]
     }
 
-    /// Every branch label and its revision, in registration order.
+    /// Every branch label and its revision, in Alembic's map order.
     pub(crate) fn label_keys(&self) -> Vec<(String, usize)> {
-        let mut v: Vec<(String, usize)> = self
-            .scripts
+        self.alembic_order
             .iter()
-            .enumerate()
-            .flat_map(|(i, s)| s.branch_labels.iter().map(move |l| (l.clone(), i)))
-            .collect();
-        v.sort_by_key(|(_, i)| *i);
-        v
+            .flat_map(|&i| {
+                self.scripts[i]
+                    .branch_labels
+                    .iter()
+                    .map(move |l| (l.clone(), i))
+            })
+            .collect()
     }
 
     pub(crate) fn position(&self, i: usize) -> usize {

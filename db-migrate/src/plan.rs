@@ -110,14 +110,18 @@ impl RevisionGraph {
 
     /// Alembic's `heads`: revisions no other names as down_revision, in registration order.
     fn alembic_heads(&self) -> Vec<usize> {
-        (0..self.len())
+        self.alembic_order()
+            .iter()
+            .copied()
             .filter(|&i| self.children[i].is_empty())
             .collect()
     }
 
     /// Alembic's `_real_heads`: revisions nothing names as down_revision or depends_on.
     fn real_heads(&self) -> Vec<usize> {
-        (0..self.len())
+        self.alembic_order()
+            .iter()
+            .copied()
             .filter(|&i| self.children[i].is_empty() && self.dependents_of(i).is_empty())
             .collect()
     }
@@ -313,8 +317,10 @@ impl RevisionGraph {
             Some(i) => i,
             None => {
                 // Partial ids: every key of the map longer than 3 characters.
-                let mut keys: Vec<(String, usize)> = (0..self.len())
-                    .map(|i| (self.id(i).to_string(), i))
+                let mut keys: Vec<(String, usize)> = self
+                    .alembic_order()
+                    .iter()
+                    .map(|&i| (self.id(i).to_string(), i))
                     .collect();
                 keys.extend(self.label_keys());
                 let mut revs: Vec<usize> = keys
@@ -411,7 +417,10 @@ impl RevisionGraph {
             let children: Vec<At> = if steps > 0 {
                 let walk_up: Vec<usize> = match at {
                     At::Rev(i) => self.children[i].clone(),
-                    At::Start | At::Base => (0..self.len())
+                    At::Start | At::Base => self
+                        .alembic_order()
+                        .iter()
+                        .copied()
                         .filter(|&i| self.parents[i].is_empty())
                         .collect(),
                 };
@@ -665,7 +674,10 @@ impl RevisionGraph {
     fn collect_downgrade(&self, current: &[usize], target: &str) -> Res<Vec<usize>> {
         let (label, target_rev) = self.parse_downgrade_target(current, target)?;
         let mut roots: Vec<usize> = match target_rev {
-            None => (0..self.len())
+            None => self
+                .alembic_order()
+                .iter()
+                .copied()
                 .filter(|&i| self.parents[i].is_empty())
                 .collect(),
             Some(t) => self.children[t].clone(),
@@ -715,10 +727,12 @@ impl RevisionGraph {
     /// `_topological_sort`: `revisions` heads first, each after everything that needs it.
     fn alembic_topological_sort(&self, revisions: &[usize], heads: &[usize]) -> Vec<usize> {
         let mut todo: BTreeSet<usize> = revisions.iter().copied().collect();
-        let mut current_heads: Vec<usize> = {
-            let set: BTreeSet<usize> = heads.iter().copied().filter(|h| todo.contains(h)).collect();
-            set.into_iter().collect()
-        };
+        let mut current_heads: Vec<usize> = self
+            .alembic_order()
+            .iter()
+            .copied()
+            .filter(|h| heads.contains(h) && todo.contains(h))
+            .collect();
         let ancestors = |r: usize| -> HashSet<usize> {
             self.ancestor_nodes(&[r], true, false)
                 .unwrap_or_default()

@@ -370,3 +370,139 @@ async fn agrees_with_alembic_on_random_graphs() {
             .join("\n")
     );
 }
+
+/// The examples, with the outcomes real Alembic 1.20 gave for the same graph and
+/// commands (run once through `alembic/differential.py`), checked without Python.
+#[tokio::test]
+async fn the_documented_examples_follow_alembic() {
+    let rev = |rev: &str, down: &[&str], labels: &[&str], depends: &[&str]| Rev {
+        rev: rev.into(),
+        down: down.iter().map(|s| (*s).to_owned()).collect(),
+        labels: labels.iter().map(|s| (*s).to_owned()).collect(),
+        depends: depends.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    // f1 -> fe -> d0; c5 revises f1, label br1, depends_on d0. x9 revises f1 (label br2); y7
+    // revises f1 and only depends on br2.
+    let revisions = vec![
+        rev("f1f1", &[], &[], &[]),
+        rev("fefe", &["f1f1"], &[], &[]),
+        rev("d0d0", &["fefe"], &[], &[]),
+        rev("c5c5", &["f1f1"], &["br1"], &["d0d0"]),
+        rev("x9x9", &["f1f1"], &["br2"], &[]),
+        rev("y7y7", &["f1f1"], &[], &["br2"]),
+        rev("z3z3", &["x9x9"], &[], &[]),
+        rev("r0r0", &[], &["br3"], &[]),
+        rev("r1r1", &["r0r0"], &[], &[]),
+    ];
+    /// The rows after a command and the migrations it ran, or a refusal's text.
+    type Expected<'a> = Result<(&'a [&'a str], &'a [&'a str]), &'a str>;
+    let commands: Vec<(&str, &str, Expected<'_>)> = vec![
+        // 1. depends_on: only the rows not covered through down_revision or depends_on.
+        (
+            "upgrade",
+            "br1@head",
+            Ok((&["c5c5"], &["up:f1f1", "up:fefe", "up:d0d0", "up:c5c5"])),
+        ),
+        // No spurious ambiguity from a depends_on row: c5 simply has nothing above it.
+        (
+            "upgrade",
+            "+1",
+            Err("relative revision +1 didn't produce 1 migrations"),
+        ),
+        // 5. A relative target whose destination (x9) is not applied.
+        ("downgrade", "z3z3-1", Err("x9x9 is not applied")),
+        // 2. A revision that only depends on br2 is not part of br2.
+        (
+            "upgrade",
+            "br2@head",
+            Ok((&["c5c5", "z3z3"], &["up:x9x9", "up:z3z3"])),
+        ),
+        // 4. br2@-1 moves from br2's current revision, leaving br1 alone.
+        (
+            "downgrade",
+            "br2@-1",
+            Ok((&["c5c5", "x9x9"], &["down:z3z3"])),
+        ),
+        (
+            "upgrade",
+            "heads",
+            Ok((
+                &["c5c5", "r1r1", "y7y7", "z3z3"],
+                &["up:z3z3", "up:y7y7", "up:r0r0", "up:r1r1"],
+            )),
+        ),
+        // 3. br3@base reverts only br3 (its own root) ...
+        (
+            "downgrade",
+            "br3@base",
+            Ok((&["c5c5", "y7y7", "z3z3"], &["down:r1r1", "down:r0r0"])),
+        ),
+        (
+            "upgrade",
+            "br3@+1",
+            Ok((&["c5c5", "r0r0", "y7y7", "z3z3"], &["up:r0r0"])),
+        ),
+        // ... while br1 shares its root with everything else, which goes with it.
+        (
+            "downgrade",
+            "br1@base",
+            Ok((
+                &["r0r0"],
+                &[
+                    "down:c5c5",
+                    "down:y7y7",
+                    "down:z3z3",
+                    "down:x9x9",
+                    "down:d0d0",
+                    "down:fefe",
+                    "down:f1f1",
+                ],
+            )),
+        ),
+        // 6. stamp base empties the version table.
+        ("stamp", "base", Ok((&[], &[]))),
+    ];
+    let case = Case {
+        revisions,
+        commands: commands
+            .iter()
+            .map(|(v, t, _)| ((*v).to_owned(), (*t).to_owned()))
+            .collect(),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outcomes = ours(&case, dir.path(), 0).await;
+    for ((verb, target, expected), got) in commands.iter().zip(&outcomes) {
+        match expected {
+            Ok((rows, steps)) => {
+                assert!(got.ok, "{verb} {target}: {}", got.error);
+                assert_eq!(got.rows, *rows, "{verb} {target}");
+                assert_eq!(got.steps, *steps, "{verb} {target}");
+            }
+            Err(text) => {
+                assert!(
+                    !got.ok && got.error.contains(text),
+                    "{verb} {target}: {got:?}"
+                );
+                assert!(
+                    got.steps.is_empty(),
+                    "{verb} {target}: a refusal runs nothing"
+                );
+            }
+        }
+    }
+    // 7. Alembic's marks.
+    let m = migrator(&case);
+    let history = m.graph().history(None, &[]).expect("history").join("\n");
+    assert!(
+        history.contains("fefe -> d0d0 (effective head), "),
+        "{history}"
+    );
+    assert!(
+        history.contains("<base> -> f1f1 (branchpoint)"),
+        "{history}"
+    );
+    assert!(
+        history.contains("f1f1 (d0d0) -> c5c5 (br1) (head)"),
+        "{history}"
+    );
+}

@@ -4,12 +4,26 @@ use sea_orm::DbErr;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A revision id is empty, longer than 32 characters, or has characters other than ASCII
-    /// letters, digits and `_`.
-    #[error("invalid revision id `{revision}`: use 1 to 32 ASCII letters, digits or `_`")]
+    /// A revision id is empty or has a character Alembic's target syntax uses (`@`, `-`, `+`,
+    /// `:`), whitespace or a control character.
+    #[error(
+        "invalid revision id `{revision}`: it must not be empty or contain `@`, `-`, `+`, `:`, spaces or control characters"
+    )]
     InvalidRevisionId {
         /// The id as written.
         revision: String,
+    },
+    /// A revision id is longer than the version table's `version_num` column.
+    #[error(
+        "revision `{revision}` is {length} characters long, but the version table's version_num column holds {width}; use shorter ids, or widen the column and set `VersionTable::version_num_width`"
+    )]
+    RevisionTooLong {
+        /// The id.
+        revision: String,
+        /// Its length in characters.
+        length: usize,
+        /// The column's width.
+        width: usize,
     },
     /// Two scripts declare the same revision id.
     #[error("revision `{revision}` is declared twice; give one of them a new id")]

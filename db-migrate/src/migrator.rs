@@ -205,7 +205,23 @@ impl Migrator {
             table.schema = db.schema().map(str::to_owned);
         }
         table.validate(db.dialect())?;
+        self.check_id_width(&table)?;
         Ok(table)
+    }
+
+    /// [`Error::RevisionTooLong`] for an id that does not fit the version table's column.
+    pub(crate) fn check_id_width(&self, table: &VersionTable) -> Result<()> {
+        for script in &self.graph.scripts {
+            let length = script.revision.chars().count();
+            if length > table.version_num_width {
+                return Err(Error::RevisionTooLong {
+                    revision: script.revision.clone(),
+                    length,
+                    width: table.version_num_width,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The rows of the version table: the revisions the database is at (`alembic current`).

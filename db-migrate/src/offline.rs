@@ -339,6 +339,7 @@ impl Migrator {
             table.schema = schema.map(str::to_owned);
         }
         table.validate(crate::version_table::dialect(backend))?;
+        self.check_id_width(&table)?;
         Ok(table)
     }
 

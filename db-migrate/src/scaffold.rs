@@ -59,12 +59,26 @@ pub(crate) fn write_revision_source(
             ),
         ));
     }
-    let mut slug = new.message.to_snake_case();
-    slug.truncate(40);
+    // 40 characters (not bytes: the message may be any text), ASCII only for the file name.
+    let slug: String = new
+        .message
+        .to_snake_case()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect();
+    let slug = slug.trim_matches('_').to_owned();
+    // A Rust module name: ids may hold characters (`v3.2.0.a`) that a name cannot.
+    let id: String = new
+        .revision
+        .as_str()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     let module = if slug.is_empty() {
-        format!("r{}", new.revision)
+        format!("r{id}")
     } else {
-        format!("r{}_{slug}", new.revision)
+        format!("r{id}_{slug}")
     };
     let file = dir.join(format!("{module}.rs"));
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;

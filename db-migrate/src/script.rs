@@ -5,10 +5,17 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// A revision id, as in Alembic: 1 to 32 ASCII letters, digits or `_` (Alembic's
-/// `version_num` column is `varchar(32)`); generated ids are 12 hex digits.
+/// A revision id, as in Alembic: any text without the characters Alembic's target syntax uses
+/// (`@`, `-`, `+`, `:`), so ids such as optuna's `v3.2.0.a` are accepted; whitespace and
+/// control characters are refused too (they cannot be typed back as a target). The version
+/// table's `version_num` column bounds the length (32 characters by default, see
+/// [`VersionTable::version_num_width`](crate::VersionTable::version_num_width)); generated ids
+/// are 12 hex digits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RevisionId(String);
+
+/// The characters Alembic refuses in revision ids (`_revision_illegal_chars`).
+const ILLEGAL: [char; 4] = ['@', '-', '+', ':'];
 
 impl RevisionId {
     /// Validates `id`.
@@ -18,8 +25,9 @@ impl RevisionId {
     pub fn new(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
         let valid = !id.is_empty()
-            && id.len() <= 32
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            && !id
+                .chars()
+                .any(|c| ILLEGAL.contains(&c) || c.is_whitespace() || c.is_control());
         if valid {
             Ok(Self(id))
         } else {

@@ -21,6 +21,9 @@ pub struct VersionTable {
     pub schema: Option<String>,
     /// The history table's name (default `alembic_version_history`), in the same schema.
     pub history: String,
+    /// The width of `version_num` in characters (Alembic's `varchar(32)`); revision ids must
+    /// fit. Widen the column of an existing table before raising it.
+    pub version_num_width: usize,
 }
 
 impl Default for VersionTable {
@@ -29,6 +32,7 @@ impl Default for VersionTable {
             name: "alembic_version".into(),
             schema: None,
             history: "alembic_version_history".into(),
+            version_num_width: 32,
         }
     }
 }
@@ -193,15 +197,17 @@ impl VersionTable {
         };
         [
             format!(
-                "CREATE TABLE {} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {pk} PRIMARY KEY (version_num))",
-                self.version_sql(backend)
+                "CREATE TABLE {} (version_num VARCHAR({width}) NOT NULL, CONSTRAINT {pk} PRIMARY KEY (version_num))",
+                self.version_sql(backend),
+                width = self.version_num_width
             ),
             format!(
-                "CREATE TABLE {} ({id}, revision VARCHAR(32) NOT NULL, down_revisions VARCHAR(255), \
+                "CREATE TABLE {} ({id}, revision VARCHAR({width}) NOT NULL, down_revisions VARCHAR(255), \
                  direction VARCHAR(16) NOT NULL, status VARCHAR(16) NOT NULL, applied_at {ts} NOT NULL, \
                  duration_ms BIGINT, checksum VARCHAR(64), tool_version VARCHAR(64) NOT NULL, \
                  message TEXT, error TEXT)",
-                self.history_sql(backend)
+                self.history_sql(backend),
+                width = self.version_num_width
             ),
         ]
     }

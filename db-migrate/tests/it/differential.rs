@@ -506,3 +506,119 @@ async fn the_documented_examples_follow_alembic() {
         "{history}"
     );
 }
+
+/// Optuna's revision ids (`v3.2.0.a`): a database Alembic stamped is upgraded and downgraded
+/// by this runner and read back by `alembic current`.
+mod dotted_ids {
+    use std::path::Path;
+    use std::process::Command;
+
+    use db_testkit::{Backend, backend_tests};
+
+    use super::{Case, Rev, migrator};
+
+    const IDS: [&str; 4] = ["v3.0.0.a", "v3.0.0.b", "v3.2.0.a", "v3.2.0.b"];
+
+    fn ready(backend: Backend) -> bool {
+        let driver = match backend {
+            Backend::Sqlite => "sqlite3",
+            Backend::Postgres => "psycopg2",
+            Backend::MySql => "pymysql",
+        };
+        let ok = Command::new("python3")
+            .args(["-c", &format!("import alembic, {driver}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "python3 with alembic and {driver} is required when CI is set"
+            );
+            eprintln!("skipped: python3 with alembic and {driver} is not installed");
+        }
+        ok
+    }
+
+    fn sqlalchemy_url(url: &str) -> String {
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            format!("sqlite:///{rest}")
+        } else if let Some(rest) = url.strip_prefix("postgres://") {
+            format!("postgresql+psycopg2://{rest}")
+        } else if let Some(rest) = url.strip_prefix("mysql://") {
+            format!("mysql+pymysql://{rest}")
+        } else {
+            url.to_owned()
+        }
+    }
+
+    fn alembic(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("python3")
+            .args(["-m", "alembic", "-c"])
+            .arg(dir.join("alembic.ini"))
+            .args(args)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "alembic {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    backend_tests! {
+        async fn alembic_ids_with_dots_hand_over(test_db: TestDb) {
+            if !ready(test_db.backend()) {
+                return;
+            }
+            let env = tempfile::tempdir().expect("tempdir");
+            let versions = env.path().join("versions");
+            std::fs::create_dir_all(&versions).expect("versions");
+            std::fs::write(
+                env.path().join("alembic.ini"),
+                format!("[alembic]\nscript_location = {}\nsqlalchemy.url = {}\n", env.path().display(), sqlalchemy_url(test_db.url())),
+            )
+            .expect("ini");
+            std::fs::write(env.path().join("env.py"), "from alembic import context\nfrom sqlalchemy import engine_from_config, pool\nconfig = context.config\nengine = engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.', poolclass=pool.NullPool)\nwith engine.connect() as connection:\n    context.configure(connection=connection)\n    with context.begin_transaction():\n        context.run_migrations()\n").expect("env.py");
+            for (i, id) in IDS.iter().enumerate() {
+                let down = if i == 0 { "None".to_owned() } else { format!("{:?}", IDS[i - 1]) };
+                std::fs::write(
+                    versions.join(format!("{}.py", id.replace('.', "_"))),
+                    format!("revision = {id:?}\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\ndef upgrade():\n    pass\ndef downgrade():\n    pass\n"),
+                )
+                .expect("version file");
+            }
+            alembic(env.path(), &["stamp", "v3.2.0.a"]);
+            let case = Case {
+                revisions: IDS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| Rev { rev: (*id).to_owned(), down: if i == 0 { vec![] } else { vec![IDS[i - 1].to_owned()] }, labels: vec![], depends: vec![] })
+                    .collect(),
+                commands: vec![],
+            };
+            let m = migrator(&case);
+            let db = test_db.open().await;
+            use sea_orm::ConnectionTrait;
+            let id = match test_db.backend() {
+                Backend::Sqlite => "INTEGER PRIMARY KEY",
+                Backend::Postgres => "SERIAL PRIMARY KEY",
+                Backend::MySql => "INT AUTO_INCREMENT PRIMARY KEY",
+            };
+            db.execute_unprepared(&format!("CREATE TABLE run_log (id {id}, step VARCHAR(64) NOT NULL)")).await.expect("run_log");
+            assert_eq!(m.current(&db).await.expect("current"), ["v3.2.0.a"]);
+            let steps = m.upgrade(&db, "head").await.expect("upgrade");
+            assert_eq!(steps.len(), 1);
+            assert!(alembic(env.path(), &["current"]).contains("v3.2.0.b (head)"));
+            m.downgrade(&db, "v3.0.0.b").await.expect("downgrade");
+            assert_eq!(m.current(&db).await.expect("current"), ["v3.0.0.b"]);
+            db.close().await.expect("close");
+            assert!(alembic(env.path(), &["current"]).contains("v3.0.0.b"));
+            // Prefixes work as in Alembic, ids longer than the column are refused clearly.
+            let long = Case { revisions: vec![Rev { rev: "x".repeat(33), down: vec![], labels: vec![], depends: vec![] }], commands: vec![] };
+            let db = test_db.open().await;
+            let err = migrator(&long).upgrade(&db, "head").await.expect_err("too long");
+            assert!(err.to_string().contains("is 33 characters long, but the version table's version_num column holds 32"), "{err}");
+        }
+    }
+}

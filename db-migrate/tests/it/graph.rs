@@ -45,7 +45,7 @@ fn validation_names_the_revisions_at_fault() {
     );
     check_invalid(
         vec![noop("not-valid!")],
-        "invalid revision id `not-valid!`: use 1 to 32 ASCII letters, digits or `_`",
+        "invalid revision id `not-valid!`: it must not be empty or contain `@`, `-`, `+`, `:`, spaces or control characters",
     );
 }
 

@@ -41,7 +41,12 @@ pub async fn compare(
     let backend = db.get_database_backend();
     let live = discover(db, schema).await?;
     let target = entities.model(backend);
-    Ok(diff::diff(&target, &live, filter, version_tables))
+    let types = if backend == sea_orm::DbBackend::Sqlite {
+        diff::TypeRule::SqliteAffinity
+    } else {
+        diff::TypeRule::Exact
+    };
+    Ok(diff::diff(&target, &live, filter, version_tables, types))
 }
 
 /// [`compare`] on two models already read: the changes that turn `live` into `target`.
@@ -55,6 +60,7 @@ pub(crate) fn diff_models(
         live,
         filter,
         &["alembic_version", "alembic_version_history"],
+        diff::TypeRule::Exact,
     )
 }
 

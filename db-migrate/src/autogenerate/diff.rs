@@ -120,12 +120,53 @@ pub(crate) fn internal(table: &str, version_tables: &[&str]) -> bool {
         || table.starts_with(crate::cleanup::TMP_TABLE_PREFIX)
 }
 
+/// When two spellings of a column type count as the same type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TypeRule {
+    /// Only the same canonical spelling (`lint`, which looks for narrowing).
+    Exact,
+    /// SQLite's type affinity (`BIGINT` = `INTEGER`, `VARCHAR(32)` = `TEXT`), except that
+    /// `INTEGER PRIMARY KEY` (the rowid alias) differs from any other integer key.
+    SqliteAffinity,
+}
+
+impl TypeRule {
+    fn same(self, want: &str, have: &str, sole_key: bool) -> bool {
+        match self {
+            Self::Exact => want == have,
+            Self::SqliteAffinity => {
+                if sole_key && (want == "integer") != (have == "integer") {
+                    return false;
+                }
+                sqlite_affinity(want) == sqlite_affinity(have)
+            }
+        }
+    }
+}
+
+/// SQLite's affinity of a declared type, by the rules of `datatype3.html` §3.1, in order.
+pub(crate) fn sqlite_affinity(declared: &str) -> &'static str {
+    let t = declared.to_ascii_uppercase();
+    if t.contains("INT") {
+        "INTEGER"
+    } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+        "TEXT"
+    } else if t.contains("BLOB") || t.trim().is_empty() {
+        "BLOB"
+    } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+        "REAL"
+    } else {
+        "NUMERIC"
+    }
+}
+
 /// The changes that turn `live` into `target`, in the order the upgrade applies them.
 pub(crate) fn diff(
     target: &SchemaModel,
     live: &SchemaModel,
     filter: &Filter,
     version_tables: &[&str],
+    types: TypeRule,
 ) -> Vec<Change> {
     let mut drops_fk = Vec::new();
     let mut drops_ix = Vec::new();
@@ -143,7 +184,7 @@ pub(crate) fn diff(
             adds_table.push(want.clone());
             continue;
         };
-        compare_table(want, have, filter, &mut columns);
+        compare_table(want, have, filter, types, &mut columns);
         for ix in &have.indexes {
             if !want.indexes.iter().any(|w| same_index(w, ix)) {
                 drops_ix.push(Change::DropIndex {
@@ -201,13 +242,20 @@ pub(crate) fn diff(
     out
 }
 
-fn compare_table(want: &TableModel, have: &TableModel, filter: &Filter, out: &mut Vec<Change>) {
+fn compare_table(
+    want: &TableModel,
+    have: &TableModel,
+    filter: &Filter,
+    types: TypeRule,
+    out: &mut Vec<Change>,
+) {
     let table = want.name.clone();
     let mut added = Vec::new();
     let mut renamed_from = BTreeSet::new();
     for w in &want.columns {
         if let Some(h) = have.column(&w.name) {
-            if column_differs(w, h, filter) {
+            let sole_key = want.primary_key == [w.name.clone()];
+            if column_differs(w, h, filter, types, sole_key) {
                 out.push(Change::AlterColumn {
                     table: table.clone(),
                     from: h.clone(),
@@ -228,7 +276,8 @@ fn compare_table(want: &TableModel, have: &TableModel, filter: &Filter, out: &mu
                     name: w.name.clone(),
                     ..old.clone()
                 };
-                if column_differs(w, &renamed, filter) {
+                let sole_key = want.primary_key == [w.name.clone()];
+                if column_differs(w, &renamed, filter, types, sole_key) {
                     out.push(Change::AlterColumn {
                         table: table.clone(),
                         from: renamed,
@@ -269,8 +318,14 @@ fn compare_table(want: &TableModel, have: &TableModel, filter: &Filter, out: &mu
     }
 }
 
-fn column_differs(want: &ColumnModel, have: &ColumnModel, filter: &Filter) -> bool {
-    want.sql_type != have.sql_type
+fn column_differs(
+    want: &ColumnModel,
+    have: &ColumnModel,
+    filter: &Filter,
+    types: TypeRule,
+    sole_key: bool,
+) -> bool {
+    !types.same(&want.sql_type, &have.sql_type, sole_key)
         || want.nullable != have.nullable
         || (filter.compare_server_default && want.default != have.default)
 }

@@ -217,3 +217,74 @@ backend_tests! {
         assert_eq!(lines, ["drop table other_package"]);
     }
 }
+
+/// A SQLite table SQLAlchemy created (`INTEGER`, `BIGINT`, `VARCHAR`) checks clean against
+/// entities whose integer widths differ: SQLite compares by type affinity. The DDL comes from
+/// real SQLAlchemy when it is installed (CI installs it), else from the same text written here.
+#[tokio::test]
+async fn sqlite_compares_types_by_affinity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("optuna.sqlite3");
+    let script = format!(
+        "import sqlalchemy as sa\nmeta = sa.MetaData()\nsa.Table('trials', meta, sa.Column('trial_id', sa.Integer, primary_key=True), sa.Column('number', sa.Integer, nullable=False), sa.Column('study_id', sa.BigInteger, nullable=False), sa.Column('attempts', sa.BigInteger, nullable=False), sa.Column('state', sa.String(512), nullable=False))\nmeta.create_all(sa.create_engine('sqlite:///{}'))\n",
+        file.display()
+    );
+    let by_sqlalchemy = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        by_sqlalchemy || std::env::var_os("CI").is_none(),
+        "SQLAlchemy is required when CI is set"
+    );
+    let db = db_core::Database::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("open");
+    if !by_sqlalchemy {
+        eprintln!("note: SQLAlchemy is not installed; creating its DDL by hand");
+        db.execute_unprepared("CREATE TABLE trials (trial_id INTEGER NOT NULL, number INTEGER NOT NULL, study_id BIGINT NOT NULL, attempts BIGINT NOT NULL, state VARCHAR(512) NOT NULL, PRIMARY KEY (trial_id))").await.expect("ddl");
+    }
+    let entities = Entities::new().register(entities::affinity::trial::Entity);
+    let changes = db_migrate::compare(
+        db.connection(),
+        &entities,
+        &db_migrate::Filter::default(),
+        None,
+        &["alembic_version"],
+    )
+    .await
+    .expect("compare");
+    assert!(changes.is_empty(), "{changes:?}");
+    // A real difference still shows: the rowid alias differs from any other integer key.
+    db.execute_unprepared("CREATE TABLE keyed (id BIGINT NOT NULL PRIMARY KEY)")
+        .await
+        .expect("keyed");
+    mod keyed {
+        use sea_orm::entity::prelude::*;
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "keyed")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+        }
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+    let entities = Entities::new().register(keyed::Entity);
+    let changes = db_migrate::compare(
+        db.connection(),
+        &entities,
+        &db_migrate::Filter::default(),
+        None,
+        &[],
+    )
+    .await
+    .expect("compare");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(
+        changes[0].to_string().contains("type bigint -> integer"),
+        "{}",
+        changes[0]
+    );
+}

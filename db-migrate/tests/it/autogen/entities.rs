@@ -329,3 +329,28 @@ pub(crate) mod v6 {
 
     pub(crate) use super::v5::post;
 }
+
+/// Entities for a table SQLAlchemy created on SQLite (integer spellings differ, affinity same).
+#[allow(unreachable_pub)]
+pub(crate) mod affinity {
+    pub(crate) mod trial {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "trials")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub trial_id: i32,
+            pub number: i64,
+            pub study_id: i64,
+            pub attempts: i32,
+            #[sea_orm(column_type = "String(StringLen::N(512))")]
+            pub state: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+}

@@ -125,8 +125,10 @@ pub(crate) fn internal(table: &str, version_tables: &[&str]) -> bool {
 pub(crate) enum TypeRule {
     /// Only the same canonical spelling (`lint`, which looks for narrowing).
     Exact,
-    /// SQLite's type affinity (`BIGINT` = `INTEGER`, `VARCHAR(32)` = `TEXT`), except that
-    /// `INTEGER PRIMARY KEY` (the rowid alias) differs from any other integer key.
+    /// SQLite's type affinity for different type names (`BIGINT` = `INTEGER`, `VARCHAR(32)` =
+    /// `TEXT`), except that `INTEGER PRIMARY KEY` (the rowid alias) differs from any other
+    /// integer key; the same name with other arguments (`varchar(200)` -> `varchar(250)`)
+    /// still differs, so a generated migration keeps what other backends enforce.
     SqliteAffinity,
 }
 
@@ -135,10 +137,14 @@ impl TypeRule {
         match self {
             Self::Exact => want == have,
             Self::SqliteAffinity => {
+                if want == have {
+                    return true;
+                }
                 if sole_key && (want == "integer") != (have == "integer") {
                     return false;
                 }
-                sqlite_affinity(want) == sqlite_affinity(have)
+                let name = |t: &str| t.split('(').next().unwrap_or(t).trim().to_owned();
+                name(want) != name(have) && sqlite_affinity(want) == sqlite_affinity(have)
             }
         }
     }

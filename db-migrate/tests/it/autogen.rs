@@ -263,12 +263,12 @@ async fn sqlite_compares_types_by_affinity() {
         use sea_orm::entity::prelude::*;
         #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
         #[sea_orm(table_name = "keyed")]
-        pub struct Model {
+        pub(crate) struct Model {
             #[sea_orm(primary_key)]
-            pub id: i32,
+            pub(crate) id: i32,
         }
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
+        pub(crate) enum Relation {}
         impl ActiveModelBehavior for ActiveModel {}
     }
     let entities = Entities::new().register(keyed::Entity);

@@ -92,6 +92,10 @@ enum Command {
         /// Print the SQL instead of running it (offline mode); TARGET may be `start:end`.
         #[arg(long)]
         sql: bool,
+        /// Refuse to run when applied migrations' sources changed since they ran (default:
+        /// warn).
+        #[arg(long)]
+        refuse_changed_scripts: bool,
     },
     /// Revert to a previous version: base, <rev>, <prefix>, -N, <rev>-N.
     Downgrade {
@@ -427,7 +431,14 @@ async fn execute(
     out: &mut dyn Write,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
-    let migrator = (app.migrator)()?;
+    let mut migrator = (app.migrator)()?;
+    if let Command::Upgrade {
+        refuse_changed_scripts: true,
+        ..
+    } = &args.command
+    {
+        migrator = migrator.changed_scripts(crate::migrator::ChangedScripts::Refuse);
+    }
     let graph = migrator.graph();
     match &args.command {
         Command::Heads { verbose } => return write_lines(out, &graph.heads_lines(*verbose)),
@@ -630,6 +641,11 @@ async fn execute(
                 let current = migrator.current(&db).await?;
                 write_lines(out, &graph.current_lines(&current, *verbose))?;
                 write_unresolved(out, &migrator, &db).await?;
+                if *verbose {
+                    let changed = migrator.changed_since_applied(&db).await?;
+                    let lines: Vec<String> = changed.iter().map(|c| format!("! {c}")).collect();
+                    write_lines(out, &lines)?;
+                }
             }
             Command::History { rev_range, .. } => {
                 let current = migrator.current(&db).await?;
@@ -644,13 +660,15 @@ async fn execute(
             }
             Command::Check => {
                 let changes = migrator.compare(&db).await?;
-                if changes.is_empty() {
+                let changed = migrator.changed_since_applied(&db).await?;
+                if changes.is_empty() && changed.is_empty() {
                     write_lines(out, &["No new upgrade operations detected.".into()])?;
                 } else {
-                    let lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
+                    let mut lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
+                    lines.extend(changed.iter().map(|c| format!("  changed script {c}")));
                     write_lines(out, &lines)?;
                     return Err(Error::SchemaDiffers {
-                        count: changes.len(),
+                        count: changes.len() + changed.len(),
                     });
                 }
             }

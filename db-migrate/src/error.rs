@@ -136,6 +136,15 @@ pub enum Error {
         /// The error recorded when it failed (or `interrupted` when the process died).
         error: String,
     },
+    /// Applied migrations' sources changed since they ran, and the migrator refuses
+    /// ([`ChangedScripts::Refuse`](crate::ChangedScripts::Refuse)); nothing ran.
+    #[error(
+        "applied migrations changed since they ran: {scripts}; restore their sources, or write a new migration for the change"
+    )]
+    ChangedScripts {
+        /// The changed scripts, `; ` separated.
+        scripts: String,
+    },
     /// The version table changed while migrating to rows the run did not plan for (another
     /// runner with another target); nothing more was run.
     #[error(

@@ -82,7 +82,9 @@ pub use crate::error::{Error, Result};
 pub use crate::format::LineStyle;
 pub use crate::graph::RevisionGraph;
 pub use crate::lint::LintFinding;
-pub use crate::migrator::{Direction, Migrator, OnOpen, OnOpenOptions, Step};
+pub use crate::migrator::{
+    ChangedScript, ChangedScripts, Direction, Migrator, OnOpen, OnOpenOptions, Step,
+};
 pub use crate::scaffold::{MODULES_END, NewRevision, SCRIPTS_END, render, write_revision};
 pub use crate::script::{RevisionId, Script, linear};
 pub use crate::version_table::{HistoryRecord, VersionTable};

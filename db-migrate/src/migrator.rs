@@ -36,9 +36,45 @@ use crate::version_table::{HistoryRecord, LockKey, NewRecord, VersionTable};
 pub struct Migrator {
     graph: RevisionGraph,
     table: VersionTable,
+    changed_scripts: ChangedScripts,
     lock_timeout: Duration,
     entities: Option<Entities>,
     filter: Filter,
+}
+
+/// What [`Migrator::upgrade`] does when applied migrations' sources changed since they ran
+/// (their SHA-256, recorded in the history table, differs from the script's now), as sqlx
+/// checks its migrations' checksums.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChangedScripts {
+    /// Log a warning per changed script and go on (the default).
+    #[default]
+    Warn,
+    /// Refuse with [`Error::ChangedScripts`] before running anything.
+    Refuse,
+}
+
+/// An applied migration whose source changed since it ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangedScript {
+    /// The revision.
+    pub revision: String,
+    /// The SHA-256 recorded when it was applied.
+    pub recorded: String,
+    /// The SHA-256 of its source now.
+    pub current: String,
+}
+
+impl fmt::Display for ChangedScript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: its source changed since it was applied (sha256 {} then, {} now)",
+            self.revision,
+            &self.recorded[..self.recorded.len().min(12)],
+            &self.current[..self.current.len().min(12)]
+        )
+    }
 }
 
 /// Which way a [`Step`] went.
@@ -105,6 +141,7 @@ impl Migrator {
         Ok(Self {
             graph: RevisionGraph::new(scripts)?,
             table: VersionTable::default(),
+            changed_scripts: ChangedScripts::Warn,
             lock_timeout: Duration::from_secs(600),
             entities: None,
             filter: Filter::default(),
@@ -176,6 +213,85 @@ impl Migrator {
     pub fn version_table(mut self, table: VersionTable) -> Self {
         self.table = table;
         self
+    }
+
+    /// What `upgrade` does about applied migrations whose source changed (default: warn).
+    #[must_use]
+    pub fn changed_scripts(mut self, policy: ChangedScripts) -> Self {
+        self.changed_scripts = policy;
+        self
+    }
+
+    /// The applied migrations whose source changed since they ran: for each revision the
+    /// version table covers, the checksum of its last `upgrade` row in the history table
+    /// against the script's [`checksum`](crate::Script::checksum) now. Scripts without a
+    /// recorded or current checksum are skipped.
+    ///
+    /// # Errors
+    /// [`Error::Db`] when the tables cannot be read.
+    pub async fn changed_since_applied(&self, db: &Database) -> Result<Vec<ChangedScript>> {
+        let rows = self.current(db).await?;
+        let records = self.records(db).await?;
+        Ok(self.changed(&rows, &records))
+    }
+
+    fn changed(&self, rows: &[String], records: &[HistoryRecord]) -> Vec<ChangedScript> {
+        let Ok(current) = self.graph.rows_to_revisions(rows) else {
+            return Vec::new();
+        };
+        let applied = self.graph.ancestors(&current.iter().copied().collect());
+        let mut out = Vec::new();
+        for &i in &self.graph.order {
+            if !applied.contains(&i) {
+                continue;
+            }
+            let script = &self.graph.scripts[i];
+            let Some(now) = script.checksum.as_deref() else {
+                continue;
+            };
+            let recorded = records
+                .iter()
+                .rev()
+                .find(|r| {
+                    r.revision == script.revision
+                        && r.direction == "upgrade"
+                        && r.status == "applied"
+                })
+                .and_then(|r| r.checksum.clone());
+            if let Some(recorded) = recorded
+                && recorded != now
+            {
+                out.push(ChangedScript {
+                    revision: script.revision.clone(),
+                    recorded,
+                    current: now.to_owned(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Warns about (or refuses, per [`Migrator::changed_scripts`]) changed applied scripts.
+    async fn review_changed_scripts(&self, db: &Database) -> Result<()> {
+        let changed = self.changed_since_applied(db).await?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        match self.changed_scripts {
+            ChangedScripts::Warn => {
+                for c in &changed {
+                    tracing::warn!("{c}");
+                }
+                Ok(())
+            }
+            ChangedScripts::Refuse => Err(Error::ChangedScripts {
+                scripts: changed
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
     }
 
     /// How long to wait for another runner's lock (default 600 s).
@@ -333,7 +449,10 @@ impl Migrator {
         let table = self.table_for(db)?;
         match self.pending(db, &table, target).await? {
             None => Ok(Vec::new()),
-            Some((_, plan)) => self.run(db, &table, plan).await,
+            Some((_, plan)) => {
+                self.review_changed_scripts(db).await?;
+                self.run(db, &table, plan).await
+            }
         }
     }
 
@@ -386,6 +505,7 @@ impl Migrator {
         let Some((heads, plan)) = self.pending(db, &table, target).await? else {
             return Ok((Vec::new(), None));
         };
+        self.review_changed_scripts(db).await?;
         let taken = match sqlite_file(db) {
             Ok(file) => {
                 let taken = backup(db, policy, &heads.join("+"), clock).await?;

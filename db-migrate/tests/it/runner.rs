@@ -330,3 +330,30 @@ async fn leftover_temporary_tables_are_dropped_before_migrating() {
     .await;
     assert_eq!(tables, ["alembic_tmp_lookalike"]);
 }
+
+backend_tests! {
+    async fn changed_applied_scripts_are_reported(test_db: TestDb) {
+        use db_migrate::ChangedScripts;
+        let db = test_db.open().await;
+        let v1 = Migrator::new(vec![sql("k1k1k1k1", &[], &[]).source("k1.rs", "fn up() { /* v1 */ }")]).expect("valid");
+        v1.upgrade(&db, "head").await.expect("upgrade");
+        assert!(v1.changed_since_applied(&db).await.expect("read").is_empty());
+        // The applied script's source is edited afterwards, and a new revision added.
+        let v2 = || {
+            Migrator::new(vec![
+                sql("k1k1k1k1", &[], &[]).source("k1.rs", "fn up() { /* v2 */ }"),
+                sql("k2k2k2k2", &[], &[]).revises("k1k1k1k1"),
+            ])
+            .expect("valid")
+        };
+        let changed = v2().changed_since_applied(&db).await.expect("read");
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].revision, "k1k1k1k1");
+        assert!(changed[0].to_string().starts_with("k1k1k1k1: its source changed since it was applied (sha256 "), "{}", changed[0]);
+        let err = v2().changed_scripts(ChangedScripts::Refuse).upgrade(&db, "head").await.expect_err("refused");
+        assert!(err.to_string().starts_with("applied migrations changed since they ran: k1k1k1k1"), "{err}");
+        assert_eq!(v2().current(&db).await.expect("current"), ["k1k1k1k1"], "nothing ran");
+        // The default warns and goes on.
+        assert_eq!(v2().upgrade(&db, "head").await.expect("upgrade").len(), 1);
+    }
+}

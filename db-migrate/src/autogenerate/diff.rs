@@ -91,7 +91,7 @@ pub enum Change {
 }
 
 /// What to compare besides the registered entities' tables.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Filter {
     /// Unregistered tables to manage as well (so that autogenerate drops them), by name or
     /// `prefix*` pattern; empty = leave every unregistered table alone (Websauna's
@@ -100,8 +100,20 @@ pub struct Filter {
     /// Tables never compared, by name or `prefix*` pattern (Alembic's `include_object`
     /// returning false).
     pub exclude: Vec<String>,
-    /// Compare server defaults too (Alembic's `compare_server_default`; off by default).
+    /// Compare server defaults too (Alembic's `compare_server_default`); on by default, as
+    /// both sides' defaults are canonicalised (casts, parentheses, `now()`), so a freshly
+    /// migrated database shows none.
     pub compare_server_default: bool,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Self {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            compare_server_default: true,
+        }
+    }
 }
 
 impl Filter {
@@ -265,7 +277,7 @@ fn compare_table(
                 out.push(Change::AlterColumn {
                     table: table.clone(),
                     from: h.clone(),
-                    to: w.clone(),
+                    to: altered(w, h, filter),
                 });
             }
             continue;
@@ -286,8 +298,8 @@ fn compare_table(
                 if column_differs(w, &renamed, filter, types, sole_key) {
                     out.push(Change::AlterColumn {
                         table: table.clone(),
+                        to: altered(w, &renamed, filter),
                         from: renamed,
-                        to: w.clone(),
                     });
                 }
             }
@@ -322,6 +334,16 @@ fn compare_table(
             to: want.primary_key.clone(),
         });
     }
+}
+
+/// The column an alteration goes to: `want`, keeping `have`'s default when defaults are not
+/// compared, so the change neither prints nor applies a default it was not asked for.
+fn altered(want: &ColumnModel, have: &ColumnModel, filter: &Filter) -> ColumnModel {
+    let mut to = want.clone();
+    if !filter.compare_server_default {
+        to.default.clone_from(&have.default);
+    }
+    to
 }
 
 fn column_differs(

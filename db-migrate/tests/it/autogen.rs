@@ -288,3 +288,58 @@ async fn sqlite_compares_types_by_affinity() {
         changes[0]
     );
 }
+
+/// Server defaults are compared by default (a lost default shows); with the comparison off, a
+/// type change neither prints nor applies a default change.
+#[tokio::test]
+async fn server_defaults_are_compared_unless_turned_off() {
+    mod counter {
+        use sea_orm::entity::prelude::*;
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "counters")]
+        pub(crate) struct Model {
+            #[sea_orm(primary_key)]
+            pub(crate) id: i32,
+            pub(crate) hits: i64,
+        }
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub(crate) enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+    let db = db_core::Database::connect("sqlite::memory:")
+        .await
+        .expect("memory");
+    db.execute_unprepared(
+        "CREATE TABLE counters (id INTEGER NOT NULL PRIMARY KEY, hits TEXT NOT NULL DEFAULT '0')",
+    )
+    .await
+    .expect("table");
+    let entities = Entities::new().register(counter::Entity);
+    let compared = db_migrate::compare(
+        db.connection(),
+        &entities,
+        &db_migrate::Filter::default(),
+        None,
+        &[],
+    )
+    .await
+    .expect("compare");
+    assert_eq!(compared.len(), 1, "{compared:?}");
+    let line = compared[0].to_string();
+    assert!(
+        line.contains("type text -> integer") && line.contains("default '0' -> none"),
+        "{line}"
+    );
+    let off = db_migrate::Filter {
+        compare_server_default: false,
+        ..Default::default()
+    };
+    let compared = db_migrate::compare(db.connection(), &entities, &off, None, &[])
+        .await
+        .expect("compare");
+    let line = compared[0].to_string();
+    assert!(
+        line.contains("type text -> integer") && !line.contains("default"),
+        "{line}"
+    );
+}

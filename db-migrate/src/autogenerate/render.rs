@@ -255,10 +255,11 @@ fn batch_op(out: &mut String, c: &Change) {
 }
 
 fn add_fk(out: &mut String, table: &str, fk: &ForeignKeyModel) {
-    let name = fk
-        .name
-        .clone()
-        .unwrap_or_else(|| fk_name(table, &fk.columns));
+    let name = identifier(
+        &fk.name
+            .clone()
+            .unwrap_or_else(|| fk_name(table, &fk.columns)),
+    );
     if fk.actions().1.is_some() {
         let _ = write!(
             out,
@@ -273,6 +274,27 @@ fn add_fk(out: &mut String, table: &str, fk: &ForeignKeyModel) {
         str_array(&fk.ref_columns),
         action_expr(fk.on_delete)
     );
+}
+
+/// The longest constraint or index name every backend keeps: PostgreSQL's 63 bytes (MySQL
+/// allows 64), so one generated migration works everywhere.
+const MAX_NAME: usize = 63;
+
+/// `name`, shortened as SQLAlchemy shortens names over a dialect's limit: the first
+/// `MAX_NAME - 8` characters, `_`, and the last 4 hex digits of the name's MD5
+/// (`sqlalchemy.sql.compiler._truncate_and_render_maxlen_name`). Deterministic, so the same
+/// entities always generate the same name; comparison goes by columns, not names.
+pub(crate) fn identifier(name: &str) -> String {
+    use md5::{Digest, Md5};
+    if name.chars().count() <= MAX_NAME {
+        return name.to_owned();
+    }
+    let hex: String = Md5::digest(name.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let head: String = name.chars().take(MAX_NAME - 8).collect();
+    format!("{head}_{}", &hex[hex.len() - 4..])
 }
 
 /// sea-orm's naming of a relation's foreign key: `fk-<table>-<columns>`.
@@ -327,10 +349,11 @@ fn create_table(out: &mut String, t: &TableModel) {
         let _ = write!(out, "\n{I2}            .primary_key(Index::create(){cols})");
     }
     for fk in &t.foreign_keys {
-        let name = fk
-            .name
-            .clone()
-            .unwrap_or_else(|| fk_name(&t.name, &fk.columns));
+        let name = identifier(
+            &fk.name
+                .clone()
+                .unwrap_or_else(|| fk_name(&t.name, &fk.columns)),
+        );
         let mut s = format!(
             "ForeignKey::create()\n{I2}                    .name({name:?})\n{I2}                    .from({:?}, {})\n{I2}                    .to({:?}, {})",
             t.name,
@@ -387,7 +410,7 @@ fn create_index(out: &mut String, table: &str, ix: &IndexModel) {
     // Unique constraints get `uq_<table>_<columns>`: their own names differ by backend
     // (`<table>_<col>_key` on PostgreSQL, the column on MySQL, none on SQLite), and the
     // generated code must be the same whichever database it was generated against.
-    let name = match &ix.name {
+    let name = identifier(&match &ix.name {
         Some(n) if !ix.unique => n.clone(),
         _ => format!(
             "{}_{}_{}",
@@ -395,7 +418,7 @@ fn create_index(out: &mut String, table: &str, ix: &IndexModel) {
             table,
             ix.columns.join("_")
         ),
-    };
+    });
     let cols: String = ix
         .columns
         .iter()
@@ -479,5 +502,22 @@ fn type_expr(c: &ColumnModel) -> String {
         ColumnType::JsonBinary => "ColumnType::JsonBinary".into(),
         ColumnType::Uuid => "ColumnType::Uuid".into(),
         _ => format!("ColumnType::custom({:?})", c.sql_type),
+    }
+}
+
+#[cfg(test)]
+mod identifier_tests {
+    use super::identifier;
+
+    #[test]
+    fn long_names_are_shortened_as_sqlalchemy_does() {
+        // The expected value is SQLAlchemy's: name[0:55] + "_" + md5_hex(name)[-4:].
+        let long = "fk-course_member_enrolment_history_entries-course_member_enrolment_history_id";
+        assert_eq!(
+            identifier(long),
+            "fk-course_member_enrolment_history_entries-course_membe_4879"
+        );
+        assert_eq!(identifier("fk-posts-author_id"), "fk-posts-author_id");
+        assert!(identifier(&"x".repeat(200)).len() <= 63);
     }
 }

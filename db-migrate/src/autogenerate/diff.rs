@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use sea_orm::sea_query::ColumnType;
+
 use super::model::{ColumnModel, ForeignKeyModel, IndexModel, SchemaModel, TableModel, action_sql};
 
 /// One difference between the entities (the target) and the database, phrased as the
@@ -12,6 +14,29 @@ use super::model::{ColumnModel, ForeignKeyModel, IndexModel, SchemaModel, TableM
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Change {
+    /// A PostgreSQL enum type an entity's column uses is missing.
+    CreateEnum {
+        /// The type's name.
+        name: String,
+        /// Its values, in order.
+        values: Vec<String>,
+    },
+    /// A PostgreSQL enum type that only columns leaving the compared tables used.
+    DropEnum {
+        /// The type's name.
+        name: String,
+        /// Its values, in order (to recreate it on downgrade).
+        values: Vec<String>,
+    },
+    /// A PostgreSQL enum type's values differ from the entity's.
+    AlterEnum {
+        /// The type's name.
+        name: String,
+        /// Its values now.
+        from: Vec<String>,
+        /// The entity's values.
+        to: Vec<String>,
+    },
     /// A registered entity has no table.
     AddTable(TableModel),
     /// A managed table has no entity (only tables matched by [`Filter::include`](super::Filter)).
@@ -244,7 +269,9 @@ pub(crate) fn diff(
             drops_table.push(have.clone());
         }
     }
-    let mut out = drops_fk;
+    let (creates_enum, drops_enum) = compare_enums(target, live, &skip);
+    let mut out = creates_enum;
+    out.extend(drops_fk);
     out.extend(drops_ix);
     out.extend(
         order_by_dependencies(adds_table)
@@ -257,7 +284,62 @@ pub(crate) fn diff(
     let mut drops = order_by_dependencies(drops_table);
     drops.reverse();
     out.extend(drops.into_iter().map(Change::DropTable));
+    out.extend(drops_enum);
     out
+}
+
+/// Enum types to create or alter (before any table) and to drop (after every table): a live
+/// type is dropped only when a compared table uses it and no entity does. Only PostgreSQL
+/// lists its types; elsewhere a type counts as present when a live column already carries an
+/// entity column that uses it, so every backend generates the same migration.
+fn compare_enums(
+    target: &SchemaModel,
+    live: &SchemaModel,
+    skip: &dyn Fn(&str) -> bool,
+) -> (Vec<Change>, Vec<Change>) {
+    let present_by_column = |name: &str| {
+        target.tables.values().any(|t| {
+            t.columns.iter().any(|c| {
+                matches!(&c.column_type, Some(ColumnType::Enum { name: n, .. }) if n.to_string() == name)
+                    && live
+                        .tables
+                        .get(&t.name)
+                        .is_some_and(|lt| lt.column(&c.name).is_some())
+            })
+        })
+    };
+    let mut first = Vec::new();
+    for (name, values) in &target.enums {
+        match live.enums.get(name) {
+            None if present_by_column(name) => {}
+            None => first.push(Change::CreateEnum {
+                name: name.clone(),
+                values: values.clone(),
+            }),
+            Some(have) if have != values => first.push(Change::AlterEnum {
+                name: name.clone(),
+                from: have.clone(),
+                to: values.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    let used_live: BTreeSet<&str> = live
+        .tables
+        .iter()
+        .filter(|(t, _)| !skip(t))
+        .flat_map(|(_, t)| t.columns.iter().map(|c| c.sql_type.as_str()))
+        .collect();
+    let last = live
+        .enums
+        .iter()
+        .filter(|(name, _)| !target.enums.contains_key(*name) && used_live.contains(name.as_str()))
+        .map(|(name, values)| Change::DropEnum {
+            name: name.clone(),
+            values: values.clone(),
+        })
+        .collect();
+    (first, last)
 }
 
 fn compare_table(
@@ -409,6 +491,16 @@ impl fmt::Display for Change {
     /// One line, as `alembic check` prints its diffs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Change::CreateEnum { name, values } => {
+                write!(f, "create type {name} as enum ({})", values.join(", "))
+            }
+            Change::DropEnum { name, .. } => write!(f, "drop type {name}"),
+            Change::AlterEnum { name, from, to } => write!(
+                f,
+                "alter type {name}: values ({}) -> ({})",
+                from.join(", "),
+                to.join(", ")
+            ),
             Change::AddTable(t) => write!(f, "add table {}", t.name),
             Change::DropTable(t) => write!(f, "drop table {}", t.name),
             Change::AddColumn { table, column } => write!(f, "add column {table}.{column}"),

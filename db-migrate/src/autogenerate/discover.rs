@@ -228,6 +228,19 @@ async fn postgres(
         }
     };
     let mut model = SchemaModel::default();
+    if matches!(only, Value::String(None)) {
+        for e in rows(
+            db,
+            "SELECT t.typname::text, e.enumlabel::text FROM pg_type t \
+             JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace \
+             WHERE n.nspname = $1 ORDER BY t.typname, e.enumsortorder",
+            vec![schema.clone().into()],
+        )
+        .await?
+        {
+            model.enums.entry(s(&e, 0)?).or_default().push(s(&e, 1)?);
+        }
+    }
     for c in rows(
         db,
         "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \

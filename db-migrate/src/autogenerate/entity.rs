@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use sea_orm::sea_query::ColumnType;
 use sea_orm::sea_query::{
     IndexCreateStatement, MysqlQueryBuilder, PostgresQueryBuilder, Query, SqliteQueryBuilder,
     TableCreateStatement,
@@ -103,6 +104,28 @@ impl Entities {
         for (name, build) in &self.entities {
             let (table, indexes) = build(backend);
             let mut t = table_model(backend, name, &table);
+            // sea-orm turns an enum column into `custom("<type>")` for PostgreSQL (it creates the
+            // type separately); the SQLite build keeps `ColumnType::Enum` with its values. Every
+            // backend's model carries the enum, so the generated migration (which creates the
+            // type on PostgreSQL only) is the same whichever backend it came from.
+            let (neutral, _) = build(DbBackend::Sqlite);
+            for c in neutral.get_columns() {
+                if let Some(
+                    ty @ ColumnType::Enum {
+                        name: type_name,
+                        variants,
+                    },
+                ) = c.get_column_type()
+                    && let Some(column) =
+                        t.columns.iter_mut().find(|m| m.name == c.get_column_name())
+                {
+                    column.column_type = Some(ty.clone());
+                    model.enums.insert(
+                        type_name.to_string(),
+                        variants.iter().map(ToString::to_string).collect(),
+                    );
+                }
+            }
             for index in indexes.iter().chain(
                 self.indexes
                     .iter()

@@ -12,6 +12,9 @@ use sea_orm::sea_query::{ColumnType, ForeignKeyAction, StringLen};
 pub struct SchemaModel {
     /// Tables by name.
     pub tables: BTreeMap<String, TableModel>,
+    /// PostgreSQL enum types by name, with their values in order (`CREATE TYPE … AS ENUM`);
+    /// MySQL spells enums inline in the column type, SQLite has none.
+    pub enums: BTreeMap<String, Vec<String>>,
 }
 
 /// One table.

@@ -21,6 +21,13 @@ pub(crate) fn bodies(changes: &[Change]) -> (String, String) {
 /// The change that undoes `c` (`None` for what is not generated).
 fn invert(c: &Change) -> Option<Change> {
     Some(match c.clone() {
+        Change::CreateEnum { name, values } => Change::DropEnum { name, values },
+        Change::DropEnum { name, values } => Change::CreateEnum { name, values },
+        Change::AlterEnum { name, from, to } => Change::AlterEnum {
+            name,
+            from: to,
+            to: from,
+        },
         Change::AddTable(t) => Change::DropTable(t),
         Change::DropTable(mut t) => {
             // Names read from the database differ by backend; restore with generated ones.
@@ -77,6 +84,39 @@ fn body(changes: &[Change]) -> String {
         return out;
     }
     let mut uses_conn = false;
+    // 0. Enum types (PostgreSQL) before the tables that use them.
+    for c in changes {
+        match c {
+            Change::CreateEnum { name, values } => {
+                let _ = writeln!(
+                    out,
+                    "{I2}if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {{\n{I2}    manager\n{I2}        .create_type(\n{I2}            extension::postgres::Type::create()\n{I2}                .as_enum({name:?})\n{I2}                .values({})\n{I2}                .to_owned(),\n{I2}        )\n{I2}        .await?;\n{I2}}}",
+                    str_array(values)
+                );
+            }
+            Change::AlterEnum { name, from, to } => {
+                for v in to.iter().filter(|v| !from.contains(v)) {
+                    let _ = writeln!(
+                        out,
+                        "{I2}if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {{\n{I2}    manager\n{I2}        .alter_type(extension::postgres::Type::alter().name({name:?}).add_value({v:?}).to_owned())\n{I2}        .await?;\n{I2}}}"
+                    );
+                }
+                let removed: Vec<&String> = from.iter().filter(|v| !to.contains(v)).collect();
+                if !removed.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "{I2}// review: PostgreSQL cannot remove values ({}) from enum `{name}`: recreate the type (rename it, create the new one, alter the columns with a USING cast, drop the old) by hand.",
+                        removed
+                            .iter()
+                            .map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
     // 1. New tables, parents first, with their indexes.
     for c in changes {
         if let Change::AddTable(t) = c {
@@ -149,6 +189,15 @@ fn body(changes: &[Change]) -> String {
             );
         }
     }
+    // 4. Enum types no table uses any more.
+    for c in changes {
+        if let Change::DropEnum { name, .. } = c {
+            let _ = writeln!(
+                out,
+                "{I2}if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {{\n{I2}    manager\n{I2}        .drop_type(extension::postgres::Type::drop().name({name:?}).to_owned())\n{I2}        .await?;\n{I2}}}"
+            );
+        }
+    }
     out.push_str(&format!("{I2}Ok(())\n"));
     if uses_conn {
         format!("{I2}let conn = manager.get_connection();\n{out}")
@@ -159,7 +208,11 @@ fn body(changes: &[Change]) -> String {
 
 fn altered_table(c: &Change) -> Option<&str> {
     match c {
-        Change::AddTable(_) | Change::DropTable(_) => None,
+        Change::AddTable(_)
+        | Change::DropTable(_)
+        | Change::CreateEnum { .. }
+        | Change::DropEnum { .. }
+        | Change::AlterEnum { .. } => None,
         Change::AddColumn { table, .. }
         | Change::DropColumn { table, .. }
         | Change::RenameColumn { table, .. }
@@ -501,6 +554,16 @@ fn type_expr(c: &ColumnModel) -> String {
         ColumnType::Json => "ColumnType::Json".into(),
         ColumnType::JsonBinary => "ColumnType::JsonBinary".into(),
         ColumnType::Uuid => "ColumnType::Uuid".into(),
+        // PostgreSQL: the type created by `create_type`; MySQL: inline ENUM(...); SQLite: text.
+        ColumnType::Enum { name, variants } => format!(
+            "ColumnType::Enum {{ name: Alias::new({:?}).into_iden(), variants: vec![{}] }}",
+            name.to_string(),
+            variants
+                .iter()
+                .map(|v| format!("Alias::new({:?}).into_iden()", v.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         _ => format!("ColumnType::custom({:?})", c.sql_type),
     }
 }

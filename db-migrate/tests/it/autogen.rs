@@ -61,6 +61,15 @@ fn steps() -> Vec<(&'static str, &'static str, &'static str, Entities)> {
                 .register(entities::v5::author::Entity)
                 .register(entities::v5::post::Entity),
         ),
+        (
+            "a60000000007",
+            "create studies",
+            "ra60000000007_create_studies",
+            Entities::new()
+                .register(entities::v5::author::Entity)
+                .register(entities::v5::post::Entity)
+                .register(entities::v7::study::Entity),
+        ),
     ]
 }
 

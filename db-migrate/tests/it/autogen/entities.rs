@@ -354,3 +354,36 @@ pub(crate) mod affinity {
         impl ActiveModelBehavior for ActiveModel {}
     }
 }
+
+/// v7: a new table with an enum column (a PostgreSQL type, an inline ENUM on MySQL, text on
+/// SQLite), as optuna's `studydirection`.
+#[allow(unreachable_pub)]
+pub(crate) mod v7 {
+    pub(crate) mod study {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+        #[sea_orm(rs_type = "String", db_type = "Enum", enum_name = "studydirection")]
+        pub enum StudyDirection {
+            #[sea_orm(string_value = "MINIMIZE")]
+            Minimize,
+            #[sea_orm(string_value = "MAXIMIZE")]
+            Maximize,
+        }
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "studies")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            #[sea_orm(column_type = "String(StringLen::N(100))")]
+            pub name: String,
+            pub direction: StudyDirection,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+}

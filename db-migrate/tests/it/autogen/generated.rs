@@ -7,6 +7,7 @@ mod ra60000000002_change_columns;
 mod ra60000000003_change_indexes;
 mod ra60000000004_change_foreign_keys;
 mod ra60000000005_rename_author_name;
+mod ra60000000007_create_studies;
 
 /// The generated revisions, oldest first.
 pub(crate) fn scripts() -> Vec<Script> {
@@ -16,5 +17,6 @@ pub(crate) fn scripts() -> Vec<Script> {
         ra60000000003_change_indexes::script(),
         ra60000000004_change_foreign_keys::script(),
         ra60000000005_rename_author_name::script(),
+        ra60000000007_create_studies::script(),
     ]
 }

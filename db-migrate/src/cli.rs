@@ -187,7 +187,8 @@ enum Command {
     },
     /// Report dangerous operations in the migrations (drop table/column, rename as drop+add,
     /// NOT NULL without default, type narrowing, SQLite ALTERs that need a rebuild); exit 1
-    /// when any is not allowed by its script's `allow_lint`.
+    /// when any is not allowed by its script's `allow_lint`. With a database named (`--url`,
+    /// `--db`), lint what `upgrade` would run there, on a copy of it (SQLite).
     Lint,
     /// Exit 1 and print the differences when the entities and the migrated schema disagree
     /// (`alembic check`, a CI gate); exit 0 when they match.
@@ -542,16 +543,8 @@ async fn execute(
                 .await?;
             return write_lines(out, &[text]);
         }
-        Command::Lint => {
-            let findings = migrator.lint().await?;
-            if findings.is_empty() {
-                return write_lines(out, &["No dangerous operations found.".into()]);
-            }
-            let lines: Vec<String> = findings.iter().map(|f| format!("  {f}")).collect();
-            write_lines(out, &lines)?;
-            return Err(Error::LintFindings {
-                count: findings.len(),
-            });
+        Command::Lint if !database_named(&args) => {
+            return report_lint(out, &migrator.lint().await?);
         }
         Command::Restore { file, force } => {
             let options = open_options(app, &args, env)?;
@@ -592,7 +585,12 @@ async fn execute(
 
     let command = args.command.name();
     let mut options = open_options(app, &args, env)?;
-    match args.command.access() {
+    let access = match &args.command {
+        // `lint` with a database named lints what `upgrade` would run there.
+        Command::Lint => Access::Read,
+        other => other.access(),
+    };
+    match access {
         Access::Read => options = options.read_only(true),
         Access::Write => refuse_read_only(&options, command)?,
         Access::None | Access::Offline => {}
@@ -658,6 +656,7 @@ async fn execute(
                 let targets: Vec<&str> = revisions.iter().map(String::as_str).collect();
                 migrator.stamp(&db, &targets, *purge).await?;
             }
+            Command::Lint => report_lint(out, &migrator.lint_database(&db).await?)?,
             Command::Check => {
                 let changes = migrator.compare(&db).await?;
                 let changed = migrator.changed_since_applied(&db).await?;
@@ -728,6 +727,23 @@ fn offline_backend(
         options.validate()?,
         options.schema_name().map(str::to_owned),
     ))
+}
+
+/// Whether the command line names a database (`--url`, `--db`, `-x db=`).
+fn database_named(args: &Args) -> bool {
+    args.url.is_some() || args.db.is_some() || !args.x.is_empty()
+}
+
+/// Prints lint findings; [`Error::LintFindings`] when there are any.
+fn report_lint(out: &mut dyn Write, findings: &[crate::lint::LintFinding]) -> Result<()> {
+    if findings.is_empty() {
+        return write_lines(out, &["No dangerous operations found.".into()]);
+    }
+    let lines: Vec<String> = findings.iter().map(|f| format!("  {f}")).collect();
+    write_lines(out, &lines)?;
+    Err(Error::LintFindings {
+        count: findings.len(),
+    })
 }
 
 /// [`Error::ReadOnly`] when the options open read-only (`?mode=ro`) for a command that writes.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use sea_orm::DbBackend;
+use sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::SchemaManager;
 
 use crate::autogenerate::{Change, Filter, diff_models, discover};
@@ -42,11 +42,54 @@ impl Migrator {
     /// # Errors
     /// [`Error::Db`](crate::Error::Db) when the shadow database cannot be opened or read.
     pub async fn lint(&self) -> Result<Vec<LintFinding>> {
-        let g = self.graph();
         let (conn, recording) = recording_connection(DbBackend::Sqlite).await?;
+        let plan = self.graph().plan_upgrade(&[], "heads")?;
+        self.lint_plan(&conn, &recording, &plan, false).await
+    }
+
+    /// Lints what `upgrade heads` would run on `db`, starting from its real schema and rows (a
+    /// hand-over chain often starts with an empty baseline revision, which leaves an empty
+    /// shadow without the tables later migrations alter): the SQLite database is copied with
+    /// `VACUUM INTO` to a temporary file and the pending migrations run there; findings that
+    /// depend on rows (NOT NULL without a default) say how many the table has. `db` is only
+    /// read.
+    ///
+    /// # Errors
+    /// [`Error::LintUnsupported`](crate::Error::LintUnsupported) for PostgreSQL and MySQL (lint
+    /// without a database there); [`Error::Db`](crate::Error::Db) when the copy fails.
+    pub async fn lint_database(&self, db: &db_core::Database) -> Result<Vec<LintFinding>> {
+        if db.dialect() != db_core::Dialect::Sqlite {
+            return Err(crate::Error::LintUnsupported {
+                backend: db.dialect().name(),
+            });
+        }
+        let rows = self.current(db).await?;
+        let plan = self.graph().plan_upgrade(&rows, "heads")?;
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::Backup {
+            path: std::env::temp_dir(),
+            reason: format!("cannot make a folder for the lint copy: {e}"),
+        })?;
+        let copy = dir.path().join("lint.sqlite3");
+        let literal = copy.to_string_lossy().replace('\'', "''");
+        db.execute_unprepared(&format!("VACUUM INTO '{literal}'"))
+            .await
+            .context(|| "copying the database for lint".into())?;
+        let (conn, recording) =
+            crate::offline::recording_connection_on(DbBackend::Sqlite, Some(copy)).await?;
+        self.lint_plan(&conn, &recording, &plan, true).await
+    }
+
+    async fn lint_plan(
+        &self,
+        conn: &sea_orm::DatabaseConnection,
+        recording: &crate::offline::Recording,
+        plan: &crate::plan::Plan,
+        count_rows: bool,
+    ) -> Result<Vec<LintFinding>> {
+        let g = self.graph();
+        let conn = conn.clone();
         recording.set_recording(true);
-        let plan = g.plan_upgrade(&[], "heads")?;
-        let mut heads: Vec<String> = Vec::new();
+        let mut heads: Vec<String> = plan.start.clone();
         let mut findings = Vec::new();
         let everything = Filter {
             include: vec!["*".into()],
@@ -56,7 +99,7 @@ impl Migrator {
         let mut before = discover(&conn, None)
             .await
             .context(|| "reading the shadow schema".into())?;
-        while let Some((idx, dir, new_heads)) = self.next_step(&plan, &heads)? {
+        while let Some((idx, dir, new_heads)) = self.next_step(plan, &heads)? {
             let script = &g.scripts[idx];
             let revision = g.id(idx).to_string();
             let mut found = Vec::new();
@@ -84,7 +127,15 @@ impl Migrator {
                     if is_rename(&change, &renames) {
                         continue;
                     }
-                    if let Some((rule, message)) = rule_of(&change, &before, &renames) {
+                    if let Some((rule, mut message)) = rule_of(&change, &before, &renames) {
+                        if count_rows
+                            && rule == "not-null-without-default"
+                            && let Change::AddColumn { table, .. }
+                            | Change::AlterColumn { table, .. } = &change
+                        {
+                            message
+                                .push_str(&format!(" ({} rows now)", rows_in(&conn, table).await?));
+                        }
                         found.push(LintFinding {
                             revision: revision.clone(),
                             rule,
@@ -106,6 +157,23 @@ impl Migrator {
         }
         Ok(findings)
     }
+}
+
+/// The number of rows of `table` in the shadow.
+async fn rows_in(conn: &sea_orm::DatabaseConnection, table: &str) -> Result<i64> {
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Sqlite,
+            format!(
+                "SELECT COUNT(*) AS n FROM {}",
+                db_core::Dialect::Sqlite.quote_trusted(table)
+            ),
+        ))
+        .await
+        .context(|| format!("counting the rows of {table}"))?;
+    Ok(row
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or_default())
 }
 
 /// `(table, from, to)` of every `ALTER TABLE t RENAME COLUMN a TO b` among `statements`.

@@ -167,7 +167,7 @@ fn shadow_row(r: &QueryResult) -> BTreeMap<String, Value> {
 }
 
 /// Starts the shadow SQLite database on its own thread and runtime.
-fn start_shadow() -> Result<mpsc::Sender<Request>> {
+fn start_shadow(file: Option<std::path::PathBuf>) -> Result<mpsc::Sender<Request>> {
     let (tx, rx) = mpsc::channel::<Request>();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), DbErr>>();
     std::thread::spawn(move || {
@@ -182,10 +182,17 @@ fn start_shadow() -> Result<mpsc::Sender<Request>> {
             }
         };
         runtime.block_on(async move {
-            let mut opts = sea_orm::ConnectOptions::new("sqlite::memory:");
+            let mut opts = match &file {
+                // A file URL whose name is replaced below (any path is safe that way).
+                Some(_) => sea_orm::ConnectOptions::new("sqlite://shadow.sqlite3"),
+                None => sea_orm::ConnectOptions::new("sqlite::memory:"),
+            };
             opts.max_connections(1)
                 .min_connections(1)
                 .sqlx_logging(false);
+            if let Some(path) = file {
+                opts.map_sqlx_sqlite_opts(move |o| o.filename(&path).create_if_missing(false));
+            }
             let connected = match sea_orm::Database::connect(opts).await {
                 Ok(db) => db
                     .execute_unprepared("PRAGMA foreign_keys = OFF")
@@ -457,8 +464,17 @@ impl Recording {
 pub(crate) async fn recording_connection(
     backend: DbBackend,
 ) -> Result<(DatabaseConnection, Recording)> {
+    recording_connection_on(backend, None).await
+}
+
+/// As [`recording_connection`], with the SQLite shadow on `file` (a copy of a live database)
+/// instead of in memory.
+pub(crate) async fn recording_connection_on(
+    backend: DbBackend,
+    file: Option<std::path::PathBuf>,
+) -> Result<(DatabaseConnection, Recording)> {
     let shadow = if backend == DbBackend::Sqlite {
-        Some(Mutex::new(start_shadow()?))
+        Some(Mutex::new(start_shadow(file)?))
     } else {
         None
     };

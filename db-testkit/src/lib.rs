@@ -358,6 +358,69 @@ pub async fn schema_snapshot(db: &impl ConnectionTrait) -> Result<String, sea_or
     Ok(lines.join("\n"))
 }
 
+/// Whether `python3` can import Alembic and the SQLAlchemy driver for `backend` (for tests
+/// that hand databases between Alembic and this toolkit). Prints why not and returns `false`
+/// when it cannot, unless `CI` is set.
+///
+/// # Panics
+/// When it cannot and `CI` is set: CI installs them (`.ci/run`).
+#[must_use]
+pub fn alembic_ready(backend: Backend) -> bool {
+    let driver = match backend {
+        Backend::Sqlite => "sqlite3",
+        Backend::Postgres => "psycopg2",
+        Backend::MySql => "pymysql",
+    };
+    let ready = std::process::Command::new("python3")
+        .args(["-c", &format!("import alembic, sqlalchemy, {driver}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        let why = format!(
+            "python3 with alembic and {driver} is not installed (pip install alembic psycopg2-binary pymysql)"
+        );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{why}; CI is set, so it is required"
+        );
+        eprintln!("skipped: {why}");
+    }
+    ready
+}
+
+/// `url` (`sqlite://…`, `postgres://…`, `mysql://…`) as SQLAlchemy spells it.
+#[must_use]
+pub fn sqlalchemy_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        format!("sqlite:///{rest}")
+    } else if let Some(rest) = url.strip_prefix("postgres://") {
+        format!("postgresql+psycopg2://{rest}")
+    } else if let Some(rest) = url.strip_prefix("mysql://") {
+        format!("mysql+pymysql://{rest}")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// Runs `python3 -m alembic -c <dir>/alembic.ini ARGS…` and returns its output.
+///
+/// # Panics
+/// When Alembic fails: the test sees its error output.
+pub fn alembic(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-m", "alembic", "-c"])
+        .arg(dir.join("alembic.ini"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "alembic {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `url` with its database (the path after the authority) replaced by `name`.
 fn replace_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

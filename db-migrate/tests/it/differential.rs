@@ -510,65 +510,15 @@ async fn the_documented_examples_follow_alembic() {
 /// Optuna's revision ids (`v3.2.0.a`): a database Alembic stamped is upgraded and downgraded
 /// by this runner and read back by `alembic current`.
 mod dotted_ids {
-    use std::path::Path;
-    use std::process::Command;
-
-    use db_testkit::{Backend, backend_tests};
+    use db_testkit::{Backend, alembic, alembic_ready, backend_tests, sqlalchemy_url};
 
     use super::{Case, Rev, migrator};
 
     const IDS: [&str; 4] = ["v3.0.0.a", "v3.0.0.b", "v3.2.0.a", "v3.2.0.b"];
 
-    fn ready(backend: Backend) -> bool {
-        let driver = match backend {
-            Backend::Sqlite => "sqlite3",
-            Backend::Postgres => "psycopg2",
-            Backend::MySql => "pymysql",
-        };
-        let ok = Command::new("python3")
-            .args(["-c", &format!("import alembic, {driver}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "python3 with alembic and {driver} is required when CI is set"
-            );
-            eprintln!("skipped: python3 with alembic and {driver} is not installed");
-        }
-        ok
-    }
-
-    fn sqlalchemy_url(url: &str) -> String {
-        if let Some(rest) = url.strip_prefix("sqlite://") {
-            format!("sqlite:///{rest}")
-        } else if let Some(rest) = url.strip_prefix("postgres://") {
-            format!("postgresql+psycopg2://{rest}")
-        } else if let Some(rest) = url.strip_prefix("mysql://") {
-            format!("mysql+pymysql://{rest}")
-        } else {
-            url.to_owned()
-        }
-    }
-
-    fn alembic(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("python3")
-            .args(["-m", "alembic", "-c"])
-            .arg(dir.join("alembic.ini"))
-            .args(args)
-            .output()
-            .expect("python3 runs");
-        assert!(
-            out.status.success(),
-            "alembic {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
     backend_tests! {
         async fn alembic_ids_with_dots_hand_over(test_db: TestDb) {
-            if !ready(test_db.backend()) {
+            if !alembic_ready(test_db.backend()) {
                 return;
             }
             let env = tempfile::tempdir().expect("tempdir");

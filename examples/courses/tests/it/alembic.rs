@@ -2,47 +2,10 @@
 //! this runner, Alembic reads the version table this runner wrote, and Alembic takes over again.
 
 use std::path::Path;
-use std::process::Command;
 
-use db_testkit::{Backend, backend_tests};
+use db_testkit::{Backend, alembic, alembic_ready, backend_tests, sqlalchemy_url};
 
 use crate::{HEAD, count, ok};
-
-/// Whether `python3` can import alembic and the driver for `backend`; panics under CI.
-fn python_ready(backend: Backend) -> bool {
-    let driver = match backend {
-        Backend::Sqlite => "sqlite3",
-        Backend::Postgres => "psycopg2",
-        Backend::MySql => "pymysql",
-    };
-    let ready = Command::new("python3")
-        .args(["-c", &format!("import alembic, sqlalchemy, {driver}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        let why = format!(
-            "python3 with alembic and {driver} is not installed (pip install alembic psycopg2-binary pymysql)"
-        );
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{why}; CI is set, so it is required"
-        );
-        eprintln!("skipped: {why}");
-    }
-    ready
-}
-
-fn sqlalchemy_url(url: &str) -> String {
-    if let Some(rest) = url.strip_prefix("sqlite://") {
-        format!("sqlite:///{rest}")
-    } else if let Some(rest) = url.strip_prefix("postgres://") {
-        format!("postgresql+psycopg2://{rest}")
-    } else if let Some(rest) = url.strip_prefix("mysql://") {
-        format!("mysql+pymysql://{rest}")
-    } else {
-        url.to_owned()
-    }
-}
 
 const ENV_PY: &str = r#"
 from alembic import context
@@ -155,24 +118,9 @@ fn write_alembic_env(dir: &Path, url: &str) {
     }
 }
 
-fn alembic(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .args(["-m", "alembic", "-c"])
-        .arg(dir.join("alembic.ini"))
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "alembic {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 backend_tests! {
     async fn alembic_and_this_runner_hand_over(test_db: TestDb) {
-        if !python_ready(test_db.backend()) {
+        if !alembic_ready(test_db.backend()) {
             return;
         }
         let env = tempfile::tempdir().expect("tempdir");

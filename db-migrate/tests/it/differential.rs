@@ -28,6 +28,9 @@ struct Rev {
 struct Case {
     revisions: Vec<Rev>,
     commands: Vec<(String, String)>,
+    /// The SQLAlchemy URL of the database Alembic works on (`None`: a SQLite file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
 }
 
 /// What one command did.
@@ -160,6 +163,7 @@ fn generate(rng: &mut Rng) -> Case {
     Case {
         revisions,
         commands,
+        url: None,
     }
 }
 
@@ -214,9 +218,21 @@ fn migrator(case: &Case) -> Migrator {
 async fn ours(case: &Case, dir: &std::path::Path, index: usize) -> Vec<Outcome> {
     let url = format!("sqlite://{}/ours{index}.sqlite3", dir.display());
     let db = Database::connect(&url).await.expect("open");
-    db.execute_unprepared("CREATE TABLE run_log (id INTEGER PRIMARY KEY, step TEXT NOT NULL)")
-        .await
-        .expect("run_log");
+    ours_on(case, db).await
+}
+
+/// Runs `case` with this runner on `db`, as the driver does with Alembic.
+async fn ours_on(case: &Case, db: Database) -> Vec<Outcome> {
+    let id = match db.dialect() {
+        db_core::Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+        db_core::Dialect::MySql => "INT AUTO_INCREMENT PRIMARY KEY",
+        _ => "INTEGER PRIMARY KEY",
+    };
+    db.execute_unprepared(&format!(
+        "CREATE TABLE run_log (id {id}, step VARCHAR(64) NOT NULL)"
+    ))
+    .await
+    .expect("run_log");
     let m = migrator(case);
     let mut seen = 0i64;
     let mut out = Vec::new();
@@ -259,32 +275,23 @@ fn alembic_crashed(error: &str) -> bool {
                 || error.starts_with("LoopDetected")))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agrees_with_alembic_on_random_graphs() {
-    let ready = Command::new("python3")
-        .args(["-c", "import alembic"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python3 with alembic is required when CI is set"
-        );
-        eprintln!("skipped: python3 with alembic is not installed (pip install alembic)");
-        return;
-    }
+/// The fixed seed, or `DIFF_SEED`; the number of cases, or `DIFF_CASES`.
+fn random_cases(default_n: usize) -> Vec<Case> {
     let seed: u64 = std::env::var("DIFF_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_261_121);
-    let cases_n: usize = std::env::var("DIFF_CASES")
+    let n: usize = std::env::var("DIFF_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(120);
+        .unwrap_or(default_n);
     let mut rng = Rng(seed | 1);
-    let cases: Vec<Case> = (0..cases_n).map(|_| generate(&mut rng)).collect();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let request = serde_json::json!({ "workdir": dir.path(), "cases": cases });
+    (0..n).map(|_| generate(&mut rng)).collect()
+}
+
+/// Runs `cases` through the Alembic driver; one outcome list per case.
+fn run_alembic(cases: &[Case], workdir: &std::path::Path) -> Vec<Vec<Outcome>> {
+    let request = serde_json::json!({ "workdir": workdir, "cases": cases });
     let mut child = Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -310,65 +317,136 @@ async fn agrees_with_alembic_on_random_graphs() {
         "the Alembic driver failed"
     );
     assert_eq!(alembic.len(), cases.len());
+    alembic
+}
 
-    let mut differences = Vec::new();
-    let mut crashes = 0;
-    let mut accepted = 0;
-    let mut compared = 0;
-    for (index, (case, theirs)) in cases.iter().zip(&alembic).enumerate() {
-        let mine = ours(case, dir.path(), index).await;
-        for (k, (a, o)) in theirs.iter().zip(&mine).enumerate() {
-            compared += 1;
-            if !a.ok && !o.ok && a.rows == o.rows && a.steps.is_empty() {
-                continue;
-            }
-            // Alembic failed with an internal error (an assertion, a KeyError), possibly after
-            // changing the version table: the issue accepts any clear outcome here, and the
-            // two databases may differ from now on.
-            if !a.ok && alembic_crashed(&a.error) {
-                crashes += 1;
-                break;
-            }
-            // Documented as ambiguous by Alembic ("downgrade -1 from multiple heads is
-            // ambiguous; this usage will be disallowed in a future release"): it picks the
-            // first row in the table's physical order; this runner refuses.
-            let (verb, target) = &case.commands[k];
-            let ambiguous_step_down = verb == "downgrade"
-                && target.starts_with('-')
-                && !o.ok
-                && o.error.contains("from several heads")
-                && o.rows.len() > 1;
-            if ambiguous_step_down {
-                accepted += 1;
-                break;
-            }
-            if a.ok != o.ok || a.rows != o.rows || a.steps != o.steps {
-                let (verb, target) = &case.commands[k];
-                differences.push(format!(
-                    "case {index} command {k} `{verb} {target}`:\n  alembic: {a:?}\n  ours:    {o:?}\n  graph: {:?}\n  before: {:?}",
-                    case.revisions,
-                    &case.commands[..k]
-                ));
-                break;
-            }
+/// Tallies of a comparison.
+#[derive(Debug, Default)]
+struct Tally {
+    compared: usize,
+    crashes: usize,
+    accepted: usize,
+    differences: Vec<String>,
+}
+
+/// Compares one case's outcomes, command by command, up to the first divergence.
+fn compare_case(
+    index: usize,
+    case: &Case,
+    theirs: &[Outcome],
+    mine: &[Outcome],
+    tally: &mut Tally,
+) {
+    for (k, (a, o)) in theirs.iter().zip(mine).enumerate() {
+        tally.compared += 1;
+        if !a.ok && !o.ok && a.rows == o.rows && a.steps.is_empty() {
+            continue;
+        }
+        // Alembic failed with an internal error (an assertion, a KeyError), possibly after
+        // changing the version table: the issue accepts any clear outcome here, and the two
+        // databases may differ from now on.
+        if !a.ok && alembic_crashed(&a.error) {
+            tally.crashes += 1;
+            return;
+        }
+        // Documented as ambiguous by Alembic ("downgrade -1 from multiple heads is ambiguous;
+        // this usage will be disallowed in a future release"): it picks the first row in the
+        // table's physical order; this runner refuses.
+        let (verb, target) = &case.commands[k];
+        let ambiguous_step_down = verb == "downgrade"
+            && target.starts_with('-')
+            && !o.ok
+            && o.error.contains("from several heads")
+            && o.rows.len() > 1;
+        if ambiguous_step_down {
+            tally.accepted += 1;
+            return;
+        }
+        if a.ok != o.ok || a.rows != o.rows || a.steps != o.steps {
+            tally.differences.push(format!(
+                "case {index} command {k} `{verb} {target}`:\n  alembic: {a:?}\n  ours:    {o:?}\n  graph: {:?}\n  before: {:?}",
+                case.revisions,
+                &case.commands[..k]
+            ));
+            return;
         }
     }
+}
+
+fn report(backend: &str, cases: usize, tally: &Tally) {
     eprintln!(
-        "{} cases, {compared} commands compared, {crashes} Alembic crashes, {accepted} refusals of Alembic's documented ambiguities, {} differences",
-        cases.len(),
-        differences.len()
+        "{backend}: {cases} cases, {} commands compared, {} Alembic crashes, {} refusals of Alembic's documented ambiguities, {} differences",
+        tally.compared,
+        tally.crashes,
+        tally.accepted,
+        tally.differences.len()
     );
     assert!(
-        differences.is_empty(),
-        "{} differences from Alembic:\n{}",
-        differences.len(),
-        differences
+        tally.differences.is_empty(),
+        "{} differences from Alembic on {backend}:\n{}",
+        tally.differences.len(),
+        tally
+            .differences
             .iter()
             .take(8)
             .cloned()
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agrees_with_alembic_on_random_graphs() {
+    if !db_testkit::alembic_ready(db_testkit::Backend::Sqlite) {
+        return;
+    }
+    let cases = random_cases(120);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alembic = run_alembic(&cases, dir.path());
+    let mut tally = Tally::default();
+    for (index, (case, theirs)) in cases.iter().zip(&alembic).enumerate() {
+        let mine = ours(case, dir.path(), index).await;
+        compare_case(index, case, theirs, &mine, &mut tally);
+    }
+    report("sqlite", cases.len(), &tally);
+}
+
+/// The same on the servers' version tables: fewer cases, each on two fresh databases.
+async fn agrees_with_alembic_on(backend: db_testkit::Backend) {
+    if !db_testkit::alembic_ready(backend) {
+        return;
+    }
+    let mut cases = random_cases(12);
+    let mut dbs = Vec::new();
+    for case in &mut cases {
+        let (Some(theirs), Some(mine)) = (
+            db_testkit::TestDb::new(backend).await,
+            db_testkit::TestDb::new(backend).await,
+        ) else {
+            return;
+        };
+        case.url = Some(db_testkit::sqlalchemy_url(theirs.url()));
+        dbs.push((theirs, mine));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alembic = run_alembic(&cases, dir.path());
+    let mut tally = Tally::default();
+    for (index, ((case, theirs), (_, mine_db))) in cases.iter().zip(&alembic).zip(&dbs).enumerate()
+    {
+        let mine = ours_on(case, mine_db.open().await).await;
+        compare_case(index, case, theirs, &mine, &mut tally);
+    }
+    report(backend.name(), cases.len(), &tally);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agrees_with_alembic_on_postgres() {
+    agrees_with_alembic_on(db_testkit::Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agrees_with_alembic_on_mysql() {
+    agrees_with_alembic_on(db_testkit::Backend::MySql).await;
 }
 
 /// The issue's examples, with the outcomes real Alembic 1.20 gave for the same graph and
@@ -468,6 +546,7 @@ async fn the_documented_examples_follow_alembic() {
             .iter()
             .map(|(v, t, _)| ((*v).to_owned(), (*t).to_owned()))
             .collect(),
+        url: None,
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let outcomes = ours(&case, dir.path(), 0).await;
@@ -546,6 +625,7 @@ mod dotted_ids {
                     .map(|(i, id)| Rev { rev: (*id).to_owned(), down: if i == 0 { vec![] } else { vec![IDS[i - 1].to_owned()] }, labels: vec![], depends: vec![] })
                     .collect(),
                 commands: vec![],
+                url: None,
             };
             let m = migrator(&case);
             let db = test_db.open().await;
@@ -565,7 +645,7 @@ mod dotted_ids {
             db.close().await.expect("close");
             assert!(alembic(env.path(), &["current"]).contains("v3.0.0.b"));
             // Prefixes work as in Alembic, ids longer than the column are refused clearly.
-            let long = Case { revisions: vec![Rev { rev: "x".repeat(33), down: vec![], labels: vec![], depends: vec![] }], commands: vec![] };
+            let long = Case { revisions: vec![Rev { rev: "x".repeat(33), down: vec![], labels: vec![], depends: vec![] }], commands: vec![], url: None };
             let db = test_db.open().await;
             let err = migrator(&long).upgrade(&db, "head").await.expect_err("too long");
             assert!(err.to_string().contains("is 33 characters long, but the version table's version_num column holds 32"), "{err}");

@@ -2,7 +2,9 @@
 in `differential.rs`. Reads JSON on stdin:
 
     {"workdir": "...", "cases": [{"revisions": [{"rev": "a1", "down": [], "labels": [],
-      "depends": []}, ...], "commands": [["upgrade", "head"], ...]}, ...]}
+      "depends": []}, ...], "commands": [["upgrade", "head"], ...], "url": null}, ...]}
+
+`url` is a SQLAlchemy URL of an empty database to use (default: a new SQLite file).
 
 and writes one JSON line per case: for each command, whether it succeeded, the version table's
 rows after it (sorted) and the migrations it ran, in order (`up:a1`, `down:a1`).
@@ -11,9 +13,9 @@ rows after it (sorted) and the migrations it ran, in order (`up:a1`, `down:a1`).
 import json
 import logging
 import os
-import sqlite3
 import sys
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
@@ -72,14 +74,19 @@ def run_case(workdir, index, case):
                     depends=tuple_or_none(r["depends"]),
                 )
             )
-    db = os.path.join(base, "alembic.sqlite3")
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE run_log (id INTEGER PRIMARY KEY, step TEXT NOT NULL)")
-    conn.commit()
-    conn.close()
+    url = case.get("url") or "sqlite:///" + os.path.join(base, "alembic.sqlite3")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    meta = sa.MetaData()
+    run_log = sa.Table(
+        "run_log",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("step", sa.String(64), nullable=False),
+    )
+    meta.create_all(engine)
     cfg = Config()
     cfg.set_main_option("script_location", base)
-    cfg.set_main_option("sqlalchemy.url", f"sqlite:///{db}")
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     seen = 0
     results = []
     for verb, target in case["commands"]:
@@ -90,15 +97,21 @@ def run_case(workdir, index, case):
         except BaseException as e:  # noqa: BLE001 - Alembic raises many kinds; all count as a refusal
             ok = False
             error = f"{type(e).__name__}: {e}"
-        conn = sqlite3.connect(db)
-        try:
-            rows = sorted(r[0] for r in conn.execute("SELECT version_num FROM alembic_version"))
-        except sqlite3.OperationalError:
-            rows = []
-        steps = [r[1] for r in conn.execute("SELECT id, step FROM run_log WHERE id > ? ORDER BY id", (seen,))]
-        seen = conn.execute("SELECT COALESCE(MAX(id), 0) FROM run_log").fetchone()[0]
-        conn.close()
+        with engine.connect() as conn:
+            try:
+                rows = sorted(r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version")))
+            except sa.exc.DBAPIError:
+                conn.rollback()
+                rows = []
+            steps = [
+                r[0]
+                for r in conn.execute(
+                    sa.select(run_log.c.step).where(run_log.c.id > seen).order_by(run_log.c.id)
+                )
+            ]
+            seen = conn.execute(sa.select(sa.func.coalesce(sa.func.max(run_log.c.id), 0))).scalar()
         results.append({"ok": ok, "rows": rows, "steps": steps, "error": error})
+    engine.dispose()
     return results
 
 

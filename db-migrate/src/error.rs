@@ -239,14 +239,6 @@ pub enum Error {
         #[source]
         source: DbErr,
     },
-    /// `lint` against a live database is only possible on SQLite (copied to a shadow).
-    #[error(
-        "lint against a live {backend} database is not supported (it would have to run the migrations there); run `lint` without a database to lint on the SQLite shadow"
-    )]
-    LintUnsupported {
-        /// `postgres` or `mysql`.
-        backend: &'static str,
-    },
     /// `lint` found dangerous operations (printed before this error).
     #[error(
         "{count} dangerous operation(s) found; fix them, or mark deliberate ones with `Script::allow_lint(\"<rule>\")`"

@@ -47,24 +47,22 @@ impl Migrator {
         self.lint_plan(&conn, &recording, &plan, false).await
     }
 
-    /// Lints what `upgrade heads` would run on `db`, starting from its real schema and rows (a
-    /// hand-over chain often starts with an empty baseline revision, which leaves an empty
-    /// shadow without the tables later migrations alter): the SQLite database is copied with
-    /// `VACUUM INTO` to a temporary file and the pending migrations run there; findings that
-    /// depend on rows (NOT NULL without a default) say how many the table has. `db` is only
-    /// read.
+    /// Lints what `upgrade heads` would run on `db`, starting from its real schema (a hand-over
+    /// chain often starts with an empty baseline revision, which leaves an empty shadow without
+    /// the tables later migrations alter). SQLite: the database is copied with `VACUUM INTO`
+    /// to a temporary file and the pending migrations run there, and findings that depend on
+    /// rows (NOT NULL without a default) say how many the table has. PostgreSQL and MySQL: the
+    /// live schema is recreated on the SQLite shadow (a baseline snapshot, without rows). `db`
+    /// is only read.
     ///
     /// # Errors
-    /// [`Error::LintUnsupported`](crate::Error::LintUnsupported) for PostgreSQL and MySQL (lint
-    /// without a database there); [`Error::Db`](crate::Error::Db) when the copy fails.
+    /// [`Error::Db`](crate::Error::Db) when the copy or the catalog reads fail.
     pub async fn lint_database(&self, db: &db_core::Database) -> Result<Vec<LintFinding>> {
-        if db.dialect() != db_core::Dialect::Sqlite {
-            return Err(crate::Error::LintUnsupported {
-                backend: db.dialect().name(),
-            });
-        }
         let rows = self.current(db).await?;
         let plan = self.graph().plan_upgrade(&rows, "heads")?;
+        if db.dialect() != db_core::Dialect::Sqlite {
+            return self.lint_on_snapshot(db, &plan).await;
+        }
         let dir = tempfile::tempdir().map_err(|e| crate::Error::Backup {
             path: std::env::temp_dir(),
             reason: format!("cannot make a folder for the lint copy: {e}"),
@@ -77,6 +75,67 @@ impl Migrator {
         let (conn, recording) =
             crate::offline::recording_connection_on(DbBackend::Sqlite, Some(copy)).await?;
         self.lint_plan(&conn, &recording, &plan, true).await
+    }
+
+    /// PostgreSQL and MySQL: the live schema (tables, columns and their types, primary keys,
+    /// indexes) is recreated on the in-memory SQLite shadow, a baseline snapshot, and the
+    /// pending migrations are linted there. Rows are not copied.
+    async fn lint_on_snapshot(
+        &self,
+        db: &db_core::Database,
+        plan: &crate::plan::Plan,
+    ) -> Result<Vec<LintFinding>> {
+        use sea_orm::sea_query::{ColumnDef, Index, SqliteQueryBuilder, Table};
+        let live = discover(db.connection(), db.schema())
+            .await
+            .context(|| "reading the live schema for lint".into())?;
+        let (conn, recording) = recording_connection(DbBackend::Sqlite).await?;
+        for (name, table) in &live.tables {
+            if name.starts_with("alembic_version") {
+                continue;
+            }
+            let mut create = Table::create();
+            create.table(sea_orm::sea_query::Alias::new(name.clone()));
+            for c in &table.columns {
+                let ty = c
+                    .column_type
+                    .clone()
+                    .unwrap_or_else(|| sea_orm::sea_query::ColumnType::custom(c.sql_type.clone()));
+                let mut def =
+                    ColumnDef::new_with_type(sea_orm::sea_query::Alias::new(c.name.clone()), ty);
+                if !c.nullable {
+                    def.not_null();
+                }
+                create.col(def);
+            }
+            if !table.primary_key.is_empty() {
+                let mut pk = Index::create();
+                for k in &table.primary_key {
+                    pk.col(sea_orm::sea_query::Alias::new(k.clone()));
+                }
+                create.primary_key(&mut pk);
+            }
+            conn.execute_unprepared(&create.to_string(SqliteQueryBuilder))
+                .await
+                .context(|| format!("recreating {name} on the lint shadow"))?;
+            for (k, ix) in table.indexes.iter().enumerate() {
+                let mut index = Index::create();
+                index
+                    .name(format!("lint_ix_{name}_{k}"))
+                    .table(sea_orm::sea_query::Alias::new(name.clone()));
+                for col in &ix.columns {
+                    index.col(sea_orm::sea_query::Alias::new(col.clone()));
+                }
+                if ix.unique {
+                    index.unique();
+                }
+                conn.execute_unprepared(&index.to_string(SqliteQueryBuilder))
+                    .await
+                    .context(|| format!("recreating an index of {name} on the lint shadow"))?;
+            }
+        }
+        let _ = recording.take();
+        self.lint_plan(&conn, &recording, plan, false).await
     }
 
     async fn lint_plan(

@@ -126,56 +126,33 @@ fn allow_silences_exactly_that_finding() {
 
 /// A hand-over chain starts with an empty baseline revision (the tables already exist): on the
 /// empty shadow the next migration finds no table; linted against the live database it is
-/// judged on the real schema and rows. The live database is only read.
-#[tokio::test]
-async fn a_hand_over_chain_lints_against_the_live_database() {
-    let m = Migrator::new(vec![
-        sql("b0b0b0b0", &[], &[]).message("baseline: adopt the existing schema"),
-        sql("b1b1b1b1", &["ALTER TABLE items DROP COLUMN note"], &[]).revises("b0b0b0b0"),
-    ])
-    .expect("valid");
-    let shadow: Vec<String> = m
-        .lint()
-        .await
-        .expect("lint")
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert!(
-        shadow.iter().any(|l| l.contains("no such table")),
-        "{shadow:?}"
-    );
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/live.sqlite3", dir.path().display());
-    let db = db_core::Database::connect(&url).await.expect("open");
+/// judged on the real schema (SQLite: a copy with its rows; servers: a snapshot of the
+/// schema). The live database is only read.
+mod hand_over {
+    use db_testkit::{TestDb, backend_tests};
     use sea_orm::ConnectionTrait;
-    db.execute_unprepared("CREATE TABLE items (id INTEGER PRIMARY KEY, note TEXT)")
-        .await
-        .expect("table");
-    db.execute_unprepared("INSERT INTO items (note) VALUES ('a'), ('b')")
-        .await
-        .expect("rows");
-    m.stamp(&db, &["b0b0b0b0"], false).await.expect("adopt");
-    let before = db_testkit::schema_snapshot(&db).await.expect("snapshot");
-    let live: Vec<String> = m
-        .lint_database(&db)
-        .await
-        .expect("lint")
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert_eq!(
-        live,
-        ["b1b1b1b1 drop-column: drops `items.note` and its data"]
-    );
-    assert_eq!(
-        db_testkit::schema_snapshot(&db).await.expect("snapshot"),
-        before,
-        "the live database is unchanged"
-    );
-    assert_eq!(
-        db_testkit::count(&db, "SELECT COUNT(*) FROM items").await,
-        2
-    );
+
+    use super::*;
+
+    backend_tests! {
+        async fn a_hand_over_chain_lints_against_the_live_database(test_db: TestDb) {
+            let m = Migrator::new(vec![
+                sql("b0b0b0b0", &[], &[]).message("baseline: adopt the existing schema"),
+                sql("b1b1b1b1", &["ALTER TABLE items DROP COLUMN note"], &[]).revises("b0b0b0b0"),
+            ])
+            .expect("valid");
+            let shadow: Vec<String> = m.lint().await.expect("lint").iter().map(ToString::to_string).collect();
+            assert!(shadow.iter().any(|l| l.contains("no such table")), "{shadow:?}");
+
+            let db = test_db.open().await;
+            db.execute_unprepared("CREATE TABLE items (id INTEGER PRIMARY KEY, note VARCHAR(200))").await.expect("table");
+            db.execute_unprepared("INSERT INTO items (id, note) VALUES (1, 'a'), (2, 'b')").await.expect("rows");
+            m.stamp(&db, &["b0b0b0b0"], false).await.expect("adopt");
+            let before = db_testkit::schema_snapshot(&db).await.expect("snapshot");
+            let live: Vec<String> = m.lint_database(&db).await.expect("lint").iter().map(ToString::to_string).collect();
+            assert_eq!(live, ["b1b1b1b1 drop-column: drops `items.note` and its data"]);
+            assert_eq!(db_testkit::schema_snapshot(&db).await.expect("snapshot"), before, "the live database is unchanged");
+            assert_eq!(db_testkit::count(&db, "SELECT COUNT(*) FROM items").await, 2);
+        }
+    }
 }

@@ -129,7 +129,7 @@ fn allow_silences_exactly_that_finding() {
 /// judged on the real schema (SQLite: a copy with its rows; servers: a snapshot of the
 /// schema). The live database is only read.
 mod hand_over {
-    use db_testkit::{TestDb, backend_tests};
+    use db_testkit::backend_tests;
     use sea_orm::ConnectionTrait;
 
     use super::*;

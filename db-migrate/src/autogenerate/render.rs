@@ -513,6 +513,20 @@ fn column_def(c: &ColumnModel, primary_key: bool, unique: bool) -> String {
     if unique {
         let _ = write!(s, "{step}.unique_key()");
     }
+    // An enum's values, enforced everywhere: PostgreSQL's type and MySQL's ENUM do already,
+    // SQLite (where the column is text) only through this CHECK.
+    if let Some(ColumnType::Enum { variants, .. }) = &c.column_type {
+        let values: Vec<String> = variants
+            .iter()
+            .map(|v| format!("{:?}", v.to_string()))
+            .collect();
+        let _ = write!(
+            s,
+            "{step}.check(Expr::col({:?}).is_in([{}]))",
+            c.name,
+            values.join(", ")
+        );
+    }
     let _ = write!(s, "{step}.to_owned()");
     s
 }

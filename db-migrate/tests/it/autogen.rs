@@ -352,3 +352,22 @@ async fn server_defaults_are_compared_unless_turned_off() {
         "{line}"
     );
 }
+
+backend_tests! {
+    async fn enum_values_are_enforced_on_every_backend(t: TestDb) {
+        let db = t.open().await;
+        let m = migrator(6, Entities::new());
+        m.upgrade(&db, "head").await.expect("upgrade");
+        db.execute_unprepared("INSERT INTO studies (id, name, direction) VALUES (1, 'a', 'MINIMIZE')")
+            .await
+            .expect("a value of the enum");
+        let err = db
+            .execute_unprepared("INSERT INTO studies (id, name, direction) VALUES (2, 'b', 'SIDEWAYS')")
+            .await;
+        assert!(err.is_err(), "a value outside the enum is refused on {}", t.backend());
+        m.downgrade(&db, "base").await.expect("downgrade");
+        if t.backend() == db_testkit::Backend::Postgres {
+            assert_eq!(db_testkit::count(&db, "SELECT COUNT(*) FROM pg_type WHERE typname = 'studydirection'").await, 0, "no leftover type");
+        }
+    }
+}

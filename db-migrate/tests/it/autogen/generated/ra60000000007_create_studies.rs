@@ -6,7 +6,7 @@
 //!
 //! Revision ID: a60000000007
 //! Revises: a60000000005
-//! Create Date: 2026-11-22 01:19:58 UTC
+//! Create Date: 2026-11-22 01:30:45 UTC
 
 use db_migrate::Script;
 use sea_orm_migration::prelude::*;
@@ -63,6 +63,7 @@ impl MigrationTrait for Migration {
                             },
                         )
                         .not_null()
+                        .check(Expr::col("direction").is_in(["MINIMIZE", "MAXIMIZE"]))
                         .to_owned(),
                     )
                     .to_owned(),

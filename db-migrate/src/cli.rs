@@ -187,9 +187,13 @@ enum Command {
     },
     /// Report dangerous operations in the migrations (drop table/column, rename as drop+add,
     /// NOT NULL without default, type narrowing, SQLite ALTERs that need a rebuild); exit 1
-    /// when any is not allowed by its script's `allow_lint`. With a database named (`--url`,
-    /// `--db`), lint what `upgrade` would run there, on a copy of it (SQLite).
-    Lint,
+    /// when any is not allowed by its script's `allow_lint`.
+    Lint {
+        /// Lint what `upgrade` would run on the selected database, starting from its schema
+        /// (SQLite: a copy with its rows; servers: a snapshot of the schema); it is only read.
+        #[arg(long)]
+        live: bool,
+    },
     /// Exit 1 and print the differences when the entities and the migrated schema disagree
     /// (`alembic check`, a CI gate); exit 0 when they match.
     Check,
@@ -257,7 +261,7 @@ impl Command {
             Self::Stamp { .. } => "stamp",
             Self::Revision { .. } => "revision",
             Self::Merge { .. } => "merge",
-            Self::Lint => "lint",
+            Self::Lint { .. } => "lint",
             Self::Check => "check",
         }
     }
@@ -268,7 +272,7 @@ impl Command {
             | Self::Branches
             | Self::Show { .. }
             | Self::Merge { .. }
-            | Self::Lint
+            | Self::Lint { live: false }
             | Self::History {
                 indicate_current: false,
                 ..
@@ -286,6 +290,7 @@ impl Command {
                 ..
             }
             | Self::Check
+            | Self::Lint { live: true }
             | Self::Backup
             | Self::Revision {
                 autogenerate: true, ..
@@ -543,7 +548,7 @@ async fn execute(
                 .await?;
             return write_lines(out, &[text]);
         }
-        Command::Lint if !database_named(&args) => {
+        Command::Lint { live: false } => {
             return report_lint(out, &migrator.lint().await?);
         }
         Command::Restore { file, force } => {
@@ -585,12 +590,7 @@ async fn execute(
 
     let command = args.command.name();
     let mut options = open_options(app, &args, env)?;
-    let access = match &args.command {
-        // `lint` with a database named lints what `upgrade` would run there.
-        Command::Lint => Access::Read,
-        other => other.access(),
-    };
-    match access {
+    match args.command.access() {
         Access::Read => options = options.read_only(true),
         Access::Write => refuse_read_only(&options, command)?,
         Access::None | Access::Offline => {}
@@ -656,7 +656,7 @@ async fn execute(
                 let targets: Vec<&str> = revisions.iter().map(String::as_str).collect();
                 migrator.stamp(&db, &targets, *purge).await?;
             }
-            Command::Lint => report_lint(out, &migrator.lint_database(&db).await?)?,
+            Command::Lint { .. } => report_lint(out, &migrator.lint_database(&db).await?)?,
             Command::Check => {
                 let changes = migrator.compare(&db).await?;
                 let changed = migrator.changed_since_applied(&db).await?;
@@ -727,11 +727,6 @@ fn offline_backend(
         options.validate()?,
         options.schema_name().map(str::to_owned),
     ))
-}
-
-/// Whether the command line names a database (`--url`, `--db`, `-x db=`).
-fn database_named(args: &Args) -> bool {
-    args.url.is_some() || args.db.is_some() || !args.x.is_empty()
 }
 
 /// Prints lint findings; [`Error::LintFindings`] when there are any.

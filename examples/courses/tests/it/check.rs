@@ -56,3 +56,16 @@ fn lint_is_clean_with_the_deliberate_drop_allowed() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).trim(), "No dangerous operations found.");
 }
+
+#[tokio::test]
+async fn lint_live_lints_what_upgrade_would_run_on_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/c.sqlite3", dir.path().display());
+    crate::ok(&url, &["upgrade", "9a3b5c7d2e14"]);
+    // Pending from there: the merge and the rebuilding revisions; the deliberate drop is allowed.
+    let o = migrate(&url, &["lint", "--live"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    crate::ok(&url, &["upgrade", "heads"]);
+    let o = migrate(&url, &["lint", "--live"]);
+    assert_eq!(stdout(&o).trim(), "No dangerous operations found.");
+}

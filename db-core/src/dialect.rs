@@ -211,6 +211,84 @@ impl Dialect {
         !matches!(self, Self::MySql)
     }
 
+    /// Whether `table` exists in `schema` (or the session's default schema when `None`; SQLite
+    /// has only its `main` database).
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn table_exists(
+        self,
+        conn: &impl ConnectionTrait,
+        schema: Option<&str>,
+        table: &str,
+    ) -> Result<bool, DbErr> {
+        let schema = sea_orm::Value::String(schema.map(str::to_owned));
+        let stmt = match self {
+            Self::Sqlite => Statement::from_sql_and_values(
+                self.backend(),
+                sqlite::TABLE_EXISTS_SQL,
+                [table.into()],
+            ),
+            Self::Postgres => Statement::from_sql_and_values(
+                self.backend(),
+                postgres::TABLE_EXISTS_SQL,
+                [schema, table.into()],
+            ),
+            Self::MySql => Statement::from_sql_and_values(
+                self.backend(),
+                mysql::TABLE_EXISTS_SQL,
+                [schema, table.into()],
+            ),
+        };
+        Ok(conn.query_one_raw(stmt).await?.is_some())
+    }
+
+    /// The column definition of an auto-incrementing 64-bit primary key named `id`.
+    #[must_use]
+    pub fn serial_id_column(self) -> &'static str {
+        match self {
+            Self::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+            Self::Postgres => "id BIGSERIAL PRIMARY KEY",
+            Self::MySql => "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+        }
+    }
+
+    /// The type of a UTC timestamp with sub-second precision (stored without a zone).
+    #[must_use]
+    pub fn timestamp_type(self) -> &'static str {
+        match self {
+            Self::Sqlite | Self::Postgres => "TIMESTAMP",
+            Self::MySql => "DATETIME(6)",
+        }
+    }
+
+    /// An SQL expression for the current UTC time, for a [`timestamp_type`](Self::timestamp_type) column.
+    #[must_use]
+    pub fn now_utc(self) -> &'static str {
+        match self {
+            Self::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+            Self::Postgres => "(now() AT TIME ZONE 'UTC')",
+            Self::MySql => "UTC_TIMESTAMP(6)",
+        }
+    }
+
+    /// `column` read as text (`CAST(… AS TEXT)` / `AS CHAR`; SQLite stores timestamps as text).
+    #[must_use]
+    pub fn as_text(self, column: &str) -> String {
+        match self {
+            Self::Sqlite => column.to_owned(),
+            Self::Postgres => format!("CAST({column} AS TEXT)"),
+            Self::MySql => format!("CAST({column} AS CHAR)"),
+        }
+    }
+
+    /// Whether `INSERT … RETURNING` gives the new row's id (PostgreSQL); elsewhere the
+    /// driver's last insert id does.
+    #[must_use]
+    pub fn returns_inserted_id(self) -> bool {
+        matches!(self, Self::Postgres)
+    }
+
     /// Which database and schema `conn`'s session works in, for keying migration locks.
     ///
     /// # Errors

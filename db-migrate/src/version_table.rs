@@ -150,25 +150,9 @@ impl VersionTable {
         db: &impl ConnectionTrait,
         table: &str,
     ) -> Result<bool, DbErr> {
-        let backend = db.get_database_backend();
-        let stmt = match backend {
-            DbBackend::Sqlite => Statement::from_sql_and_values(
-                backend,
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                [table.into()],
-            ),
-            DbBackend::Postgres => Statement::from_sql_and_values(
-                backend,
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
-                [Value::String(self.schema.clone()), table.into()],
-            ),
-            _ => Statement::from_sql_and_values(
-                backend,
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
-                [Value::String(self.schema.clone()), table.into()],
-            ),
-        };
-        Ok(db.query_one_raw(stmt).await?.is_some())
+        dialect(db.get_database_backend())
+            .table_exists(db, self.schema.as_deref(), table)
+            .await
     }
 
     /// Creates the version and history tables when missing.
@@ -187,14 +171,8 @@ impl VersionTable {
     /// `CREATE TABLE` of the version table (Alembic's exact shape) and of the history table.
     pub(crate) fn create_sql(&self, backend: DbBackend) -> [String; 2] {
         let pk = Self::quote(backend, &format!("{}_pkc", self.name));
-        let (id, ts) = match backend {
-            DbBackend::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "TIMESTAMP"),
-            DbBackend::Postgres => ("id BIGSERIAL PRIMARY KEY", "TIMESTAMP"),
-            _ => (
-                "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
-                "DATETIME(6)",
-            ),
-        };
+        let d = dialect(backend);
+        let (id, ts) = (d.serial_id_column(), d.timestamp_type());
         [
             format!(
                 "CREATE TABLE {} (version_num VARCHAR({width}) NOT NULL, CONSTRAINT {pk} PRIMARY KEY (version_num))",
@@ -284,11 +262,7 @@ impl VersionTable {
     ) -> Result<i64, DbErr> {
         let backend = db.get_database_backend();
         let p = placeholder(backend);
-        let now = match backend {
-            DbBackend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
-            DbBackend::Postgres => "(now() AT TIME ZONE 'UTC')",
-            _ => "UTC_TIMESTAMP(6)",
-        };
+        let now = dialect(backend).now_utc();
         let sql = format!(
             "INSERT INTO {} (revision, down_revisions, direction, status, applied_at, duration_ms, checksum, tool_version, message, error) \
              VALUES ({}, {}, {}, {}, {now}, {}, {}, {}, {}, {})",
@@ -314,7 +288,7 @@ impl VersionTable {
             entry.message.into(),
             entry.error.map(str::to_owned).into(),
         ];
-        if backend == DbBackend::Postgres {
+        if dialect(backend).returns_inserted_id() {
             let row = db
                 .query_one_raw(Statement::from_sql_and_values(
                     backend,
@@ -396,11 +370,7 @@ impl VersionTable {
         filter: &str,
     ) -> Result<Vec<HistoryRecord>, DbErr> {
         let backend = db.get_database_backend();
-        let applied_at = match backend {
-            DbBackend::Postgres => "CAST(applied_at AS TEXT) AS applied_at",
-            DbBackend::MySql => "CAST(applied_at AS CHAR) AS applied_at",
-            _ => "applied_at",
-        };
+        let applied_at = format!("{} AS applied_at", dialect(backend).as_text("applied_at"));
         let rows = db
             .query_all_raw(Statement::from_string(
                 backend,

@@ -1,5 +1,8 @@
 //! MySQL's and MariaDB's rules.
 
+pub(super) const TABLE_EXISTS_SQL: &str = "SELECT 1 FROM information_schema.tables \
+     WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?";
+
 /// MySQL and MariaDB allow 64 characters in database, table, column and index names.
 const MAX_IDENT_CHARS: usize = 64;
 

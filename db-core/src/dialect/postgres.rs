@@ -1,5 +1,8 @@
 //! PostgreSQL's rules.
 
+pub(super) const TABLE_EXISTS_SQL: &str = "SELECT 1 FROM information_schema.tables \
+     WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2";
+
 /// PostgreSQL keeps `NAMEDATALEN - 1` = 63 bytes of an identifier and silently truncates the rest.
 const MAX_IDENT_BYTES: usize = 63;
 

@@ -1,5 +1,8 @@
 //! SQLite's rules.
 
+pub(super) const TABLE_EXISTS_SQL: &str =
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?";
+
 use super::SessionScope;
 
 /// SQLite takes any name; only the common rules (no NUL, controls or quotes) apply.

@@ -8,7 +8,10 @@ mod mysql;
 mod postgres;
 mod sqlite;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
+};
 
 use crate::error::{Error, Result};
 
@@ -287,6 +290,61 @@ impl Dialect {
     #[must_use]
     pub fn returns_inserted_id(self) -> bool {
         matches!(self, Self::Postgres)
+    }
+
+    /// Begins a transaction that will write: on SQLite `BEGIN IMMEDIATE`, taking the write
+    /// lock up front so two writers never deadlock upgrading a read lock (they wait within the
+    /// busy timeout instead); a plain `BEGIN` elsewhere.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn begin_write<C: TransactionTrait>(self, conn: &C) -> Result<C::Transaction, DbErr> {
+        match self {
+            Self::Sqlite => {
+                conn.begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                })
+                .await
+            }
+            Self::Postgres | Self::MySql => conn.begin().await,
+        }
+    }
+
+    /// Rows that violate foreign keys, as `table rowid N -> parent` (at most `limit`, and the
+    /// total): SQLite's `PRAGMA foreign_key_check`, for work done with foreign keys off; the
+    /// servers check every statement, so they have none to report.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn foreign_key_violations(
+        self,
+        conn: &impl ConnectionTrait,
+        limit: usize,
+    ) -> Result<(Vec<String>, usize), DbErr> {
+        if self != Self::Sqlite {
+            return Ok((Vec::new(), 0));
+        }
+        let rows = conn
+            .query_all_raw(Statement::from_string(
+                self.backend(),
+                "PRAGMA foreign_key_check",
+            ))
+            .await?;
+        let shown = rows
+            .iter()
+            .take(limit)
+            .map(|r| {
+                let table: String = r.try_get_by_index(0).unwrap_or_default();
+                let rowid: Option<i64> = r.try_get_by_index(1).unwrap_or_default();
+                let parent: String = r.try_get_by_index(2).unwrap_or_default();
+                format!(
+                    "{table} rowid {} -> {parent}",
+                    rowid.map_or_else(|| "?".to_owned(), |r| r.to_string())
+                )
+            })
+            .collect();
+        Ok((shown, rows.len()))
     }
 
     /// Which database and schema `conn`'s session works in, for keying migration locks.

@@ -2,10 +2,7 @@ use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionSession, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DbErr, TransactionSession, TransactionTrait};
 
 use crate::Database;
 
@@ -57,16 +54,7 @@ impl Database {
         T: Send,
         E: From<DbErr> + Send,
     {
-        let txn = if self.backend() == DbBackend::Sqlite {
-            self.connection()
-                .begin_with_options(TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..TransactionOptions::default()
-                })
-                .await?
-        } else {
-            self.connection().begin().await?
-        };
+        let txn = self.dialect().begin_write(self.connection()).await?;
         run_scope(txn, scope).await
     }
 

@@ -4,10 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use db_core::{BoxError, Database, Dialect, Migrate, SqliteLocation};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 
 use crate::autogenerate::{Change, Entities, Filter, compare};
@@ -1245,15 +1242,9 @@ async fn set_deadline(conn: &DatabaseConnection, deadline: Option<Instant>) -> R
 }
 
 async fn begin(conn: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
-    if conn.get_database_backend() == DbBackend::Sqlite {
-        conn.begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
+    crate::version_table::dialect(conn.get_database_backend())
+        .begin_write(conn)
         .await
-    } else {
-        conn.begin().await
-    }
 }
 
 pub(crate) async fn run_migration(
@@ -1273,37 +1264,19 @@ async fn check_foreign_keys(
     revision: &RevisionId,
     direction: Direction,
 ) -> Result<()> {
-    if txn.get_database_backend() != DbBackend::Sqlite {
-        return Ok(());
-    }
-    let rows = txn
-        .query_all_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA foreign_key_check",
-        ))
+    let (shown, total) = crate::version_table::dialect(txn.get_database_backend())
+        .foreign_key_violations(txn, 20)
         .await
         .context(|| "checking foreign keys".into())?;
-    if rows.is_empty() {
+    if total == 0 {
         return Ok(());
     }
-    let violations: Vec<String> = rows
-        .iter()
-        .take(20)
-        .map(|r| {
-            let table: String = r.try_get_by_index(0).unwrap_or_default();
-            let rowid: Option<i64> = r.try_get_by_index(1).unwrap_or_default();
-            let parent: String = r.try_get_by_index(2).unwrap_or_default();
-            format!(
-                "{table} rowid {} -> {parent}",
-                rowid.map_or_else(|| "?".to_owned(), |r| r.to_string())
-            )
-        })
-        .collect();
-    let more = if rows.len() > 20 {
-        format!(" and {} more", rows.len() - 20)
+    let more = if total > shown.len() {
+        format!(" and {} more", total - shown.len())
     } else {
         String::new()
     };
+    let violations = shown;
     Err(Error::ForeignKeyViolation {
         revision: revision.to_string(),
         direction: direction.as_str(),

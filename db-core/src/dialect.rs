@@ -292,6 +292,37 @@ impl Dialect {
         matches!(self, Self::Postgres)
     }
 
+    /// `CREATE DATABASE` for `name` (validated and quoted); MySQL databases get `utf8mb4` with
+    /// a binary collation, so text compares as on the other backends. `None` on SQLite, where
+    /// a database is a file.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`].
+    pub fn create_database_sql(self, name: &str) -> Result<Option<String>> {
+        let quoted = self.quote(IdentKind::Database, name)?;
+        Ok(match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(format!("CREATE DATABASE {quoted}")),
+            Self::MySql => Some(format!(
+                "CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )),
+        })
+    }
+
+    /// `DROP DATABASE IF EXISTS` for `name`, ending other sessions on PostgreSQL
+    /// (`WITH (FORCE)`); `None` on SQLite.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`].
+    pub fn drop_database_sql(self, name: &str) -> Result<Option<String>> {
+        let quoted = self.quote(IdentKind::Database, name)?;
+        Ok(match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")),
+            Self::MySql => Some(format!("DROP DATABASE IF EXISTS {quoted}")),
+        })
+    }
+
     /// Begins a transaction that will write: on SQLite `BEGIN IMMEDIATE`, taking the write
     /// lock up front so two writers never deadlock upgrading a read lock (they wait within the
     /// busy timeout instead); a plain `BEGIN` elsewhere.
@@ -510,6 +541,35 @@ mod tests {
             Sqlite,
             "anything goes, even long",
             Ok("\"anything goes, even long\""),
+        );
+    }
+
+    #[test]
+    fn database_statements() {
+        assert_eq!(
+            Dialect::Postgres
+                .create_database_sql("t_1")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("CREATE DATABASE \"t_1\"")
+        );
+        assert_eq!(
+            Dialect::MySql
+                .drop_database_sql("t_1")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("DROP DATABASE IF EXISTS `t_1`")
+        );
+        assert_eq!(
+            Dialect::Sqlite.create_database_sql("t").ok().flatten(),
+            None
+        );
+        assert!(
+            Dialect::Postgres
+                .create_database_sql("x\"; DROP DATABASE y; --")
+                .is_err()
         );
     }
 

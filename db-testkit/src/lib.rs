@@ -27,7 +27,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use db_core::{Database, Dialect, IdentKind, OpenOptions};
+use db_core::{Database, Dialect, OpenOptions};
 use sea_orm::{ConnectOptions, ConnectionTrait};
 
 /// A database backend to test against.
@@ -220,30 +220,12 @@ async fn admin_connection(admin_url: &str) -> Result<sea_orm::DatabaseConnection
     sea_orm::Database::connect(opts).await
 }
 
-/// `name` validated and quoted by db-core's dialect of `backend`.
-fn quoted_database(backend: Backend, name: &str) -> Result<String, sea_orm::DbErr> {
-    backend
-        .dialect()
-        .quote(IdentKind::Database, name)
-        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
-}
-
 async fn create_database(
     backend: Backend,
     admin_url: &str,
     name: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    let quoted = quoted_database(backend, name)?;
-    let conn = admin_connection(admin_url).await?;
-    let sql = match backend {
-        Backend::MySql => {
-            format!("CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        }
-        Backend::Postgres | Backend::Sqlite => format!("CREATE DATABASE {quoted}"),
-    };
-    let result = conn.execute_unprepared(&sql).await.map(|_| ());
-    let _ = conn.close().await;
-    result
+    run_admin(admin_url, backend.dialect().create_database_sql(name)).await
 }
 
 async fn drop_database(
@@ -251,14 +233,18 @@ async fn drop_database(
     admin_url: &str,
     name: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    let quoted = quoted_database(backend, name)?;
-    let conn = admin_connection(admin_url).await?;
-    let sql = match backend {
-        Backend::MySql => format!("DROP DATABASE IF EXISTS {quoted}"),
-        Backend::Postgres | Backend::Sqlite => {
-            format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        }
+    run_admin(admin_url, backend.dialect().drop_database_sql(name)).await
+}
+
+/// Runs `sql` (from the dialect) on a short administrative connection.
+async fn run_admin(
+    admin_url: &str,
+    sql: db_core::Result<Option<String>>,
+) -> Result<(), sea_orm::DbErr> {
+    let Some(sql) = sql.map_err(|e| sea_orm::DbErr::Custom(e.to_string()))? else {
+        return Ok(());
     };
+    let conn = admin_connection(admin_url).await?;
     let result = conn.execute_unprepared(&sql).await.map(|_| ());
     let _ = conn.close().await;
     result

@@ -585,7 +585,21 @@ async fn execute(
             }
             return write_lines(out, &lines);
         }
-        _ => {}
+        // Commands that need the database: below.
+        Command::Upgrade { sql: false, .. }
+        | Command::Downgrade { sql: false, .. }
+        | Command::Stamp { sql: false, .. }
+        | Command::Current { .. }
+        | Command::History {
+            indicate_current: true,
+            ..
+        }
+        | Command::Backup
+        | Command::Check
+        | Command::Lint { live: true }
+        | Command::Revision {
+            autogenerate: true, ..
+        } => {}
     }
 
     let command = args.command.name();
@@ -706,7 +720,16 @@ async fn execute(
                 lines.push(format!("  Generating {} ...  done", file.display()));
                 write_lines(out, &lines)?;
             }
-            _ => {}
+            // Answered above, without the database.
+            Command::Heads { .. }
+            | Command::Branches
+            | Command::Show { .. }
+            | Command::Merge { .. }
+            | Command::Restore { .. }
+            | Command::Revision {
+                autogenerate: false,
+                ..
+            } => {}
         }
         Ok(())
     }

@@ -103,6 +103,41 @@ impl Dialect {
         }
     }
 
+    /// The backend's proper name: `SQLite`, `PostgreSQL` or `MySQL`.
+    #[must_use]
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+            Self::MySql => "MySQL",
+        }
+    }
+
+    /// The statements that start a SQL script for this backend working in `schema`: SQLite
+    /// switches foreign keys off (table rebuilds need it, as the online runner does);
+    /// PostgreSQL creates the schema and puts it on the search path; MySQL needs nothing (its
+    /// schema is a database the statements name). `schema` is validated.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`] for a bad schema, or any schema on SQLite.
+    pub fn script_preamble(self, schema: Option<&str>) -> Result<String> {
+        match (self, schema) {
+            (Self::Sqlite, None) => Ok(
+                "-- Foreign keys off for table rebuilds, as the online runner does.\nPRAGMA foreign_keys = OFF;\n".to_owned(),
+            ),
+            (Self::Postgres, Some(s)) => {
+                let q = self.quote(IdentKind::Schema, s)?;
+                Ok(format!("CREATE SCHEMA IF NOT EXISTS {q};\nSET search_path TO {q};\n"))
+            }
+            (Self::MySql, Some(s)) => self.validate(IdentKind::Schema, s).map(|()| String::new()),
+            (Self::Postgres | Self::MySql, None) => Ok(String::new()),
+            (Self::Sqlite, Some(s)) => Err(Error::SchemaUnsupported {
+                schema: s.to_owned(),
+                backend: self.name(),
+            }),
+        }
+    }
+
     /// The sea-orm backend.
     #[must_use]
     pub fn backend(self) -> DbBackend {

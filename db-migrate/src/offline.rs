@@ -316,7 +316,7 @@ impl Migrator {
         let range = targets.join(" ");
         let (conn, recorder) = recording_connection(backend).await?;
         let table = self.offline_table(backend, schema)?;
-        let mut out = header(backend, schema, &format!("stamp {range}"));
+        let mut out = header(backend, schema, &format!("stamp {range}"))?;
         if start.is_none() || old.is_empty() {
             create_tables(&mut out, &table, backend);
         }
@@ -361,7 +361,7 @@ impl Migrator {
         let g = self.graph();
         let (conn, recorder) = recording_connection(backend).await?;
         let table = self.offline_table(backend, schema)?;
-        let mut out = header(backend, schema, what);
+        let mut out = header(backend, schema, what)?;
         if backend == DbBackend::Sqlite {
             // Bring the shadow to the start without recording.
             table
@@ -498,32 +498,15 @@ pub(crate) async fn recording_connection_on(
     ))
 }
 
-fn header(backend: DbBackend, schema: Option<&str>, what: &str) -> String {
+fn header(backend: DbBackend, schema: Option<&str>, what: &str) -> Result<String> {
+    let dialect = crate::version_table::dialect(backend);
     let mut out = format!(
         "-- db-migrate {what} ({}), generated offline by {}\n",
-        match backend {
-            DbBackend::Postgres => "PostgreSQL",
-            DbBackend::MySql => "MySQL",
-            _ => "SQLite",
-        },
+        dialect.display_name(),
         crate::version_table::TOOL_VERSION
     );
-    match backend {
-        DbBackend::Sqlite => {
-            out.push_str("-- Foreign keys off for table rebuilds, as the online runner does.\nPRAGMA foreign_keys = OFF;\n");
-        }
-        DbBackend::Postgres => {
-            if let Some(s) = schema {
-                // Validated with the version table (`offline_table`).
-                let q = db_core::Dialect::Postgres.quote_trusted(s);
-                out.push_str(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {q};\nSET search_path TO {q};\n"
-                ));
-            }
-        }
-        _ => {}
-    }
-    out
+    out.push_str(&dialect.script_preamble(schema)?);
+    Ok(out)
 }
 
 fn create_tables(out: &mut String, table: &VersionTable, backend: DbBackend) {
@@ -537,7 +520,7 @@ fn create_tables(out: &mut String, table: &VersionTable, backend: DbBackend) {
 /// The statements of one step, in a transaction except on MySQL.
 fn transaction(backend: DbBackend, statements: Vec<String>) -> String {
     let mut out = String::new();
-    let txn = backend != DbBackend::MySql;
+    let txn = crate::version_table::dialect(backend).transactional_ddl();
     if txn {
         out.push_str("BEGIN;\n");
     }

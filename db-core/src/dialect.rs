@@ -138,6 +138,37 @@ impl Dialect {
         }
     }
 
+    /// How this backend spells `ty` in DDL, as sea-query writes it (`character varying(32)`,
+    /// `varchar(32)`, `text` …); not canonicalised.
+    #[must_use]
+    pub fn column_type_sql(self, ty: &sea_orm::sea_query::ColumnType) -> String {
+        use sea_orm::sea_query::{
+            MysqlQueryBuilder, PostgresQueryBuilder, SqliteQueryBuilder, TableBuilder,
+        };
+        let mut sql = String::new();
+        match self {
+            Self::Sqlite => SqliteQueryBuilder.prepare_column_type(ty, &mut sql),
+            Self::Postgres => PostgresQueryBuilder.prepare_column_type(ty, &mut sql),
+            Self::MySql => MysqlQueryBuilder.prepare_column_type(ty, &mut sql),
+        }
+        sql
+    }
+
+    /// How this backend writes `expr` (a default value, say), as sea-query renders it.
+    #[must_use]
+    pub fn expr_sql(self, expr: &sea_orm::sea_query::SimpleExpr) -> String {
+        use sea_orm::sea_query::{
+            MysqlQueryBuilder, PostgresQueryBuilder, Query, SqliteQueryBuilder,
+        };
+        let select = Query::select().expr(expr.clone()).to_owned();
+        let sql = match self {
+            Self::Sqlite => select.to_string(SqliteQueryBuilder),
+            Self::Postgres => select.to_string(PostgresQueryBuilder),
+            Self::MySql => select.to_string(MysqlQueryBuilder),
+        };
+        sql.strip_prefix("SELECT ").unwrap_or(&sql).to_owned()
+    }
+
     /// The sea-orm backend.
     #[must_use]
     pub fn backend(self) -> DbBackend {

@@ -4,11 +4,7 @@
 
 pub(crate) mod sqlite_sql;
 
-use sea_orm::sea_query::backend::TableBuilder;
-use sea_orm::sea_query::{
-    Alias, ColumnDef, ColumnType, ForeignKeyAction, MysqlQueryBuilder, PostgresQueryBuilder,
-    SqliteQueryBuilder, Table,
-};
+use sea_orm::sea_query::{Alias, ColumnDef, ColumnType, ForeignKeyAction, Table};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use self::sqlite_sql::{ConstraintKind, Element, parse_create_table, tokenize};
@@ -245,13 +241,7 @@ fn quote_list(backend: DbBackend, names: &[String]) -> String {
 }
 
 fn type_sql(backend: DbBackend, t: &ColumnType) -> String {
-    let mut s = String::new();
-    match backend {
-        DbBackend::Postgres => PostgresQueryBuilder.prepare_column_type(t, &mut s),
-        DbBackend::MySql => MysqlQueryBuilder.prepare_column_type(t, &mut s),
-        _ => SqliteQueryBuilder.prepare_column_type(t, &mut s),
-    }
-    s
+    crate::version_table::dialect(backend).column_type_sql(t)
 }
 
 fn action_sql(a: ForeignKeyAction) -> &'static str {

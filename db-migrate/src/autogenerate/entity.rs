@@ -4,10 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use sea_orm::sea_query::ColumnType;
-use sea_orm::sea_query::{
-    IndexCreateStatement, MysqlQueryBuilder, PostgresQueryBuilder, Query, SqliteQueryBuilder,
-    TableCreateStatement,
-};
+use sea_orm::sea_query::{IndexCreateStatement, SqliteQueryBuilder, TableCreateStatement};
 use sea_orm::{DbBackend, EntityTrait, Schema};
 
 use super::model::{
@@ -153,13 +150,7 @@ fn index_table(index: &IndexCreateStatement) -> Option<String> {
 
 /// SQL text of an expression on a backend.
 pub(crate) fn expr_sql(backend: DbBackend, expr: &sea_orm::sea_query::SimpleExpr) -> String {
-    let select = Query::select().expr(expr.clone()).to_owned();
-    let sql = match backend {
-        DbBackend::MySql => select.to_string(MysqlQueryBuilder),
-        DbBackend::Postgres => select.to_string(PostgresQueryBuilder),
-        _ => select.to_string(SqliteQueryBuilder),
-    };
-    sql.strip_prefix("SELECT ").unwrap_or(&sql).to_owned()
+    crate::version_table::dialect(backend).expr_sql(expr)
 }
 
 fn table_model(backend: DbBackend, name: &str, table: &TableCreateStatement) -> TableModel {

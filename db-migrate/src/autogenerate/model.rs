@@ -152,16 +152,10 @@ impl fmt::Display for ColumnModel {
 /// Renders a sea-query type as the backend writes it in DDL, then canonicalises it.
 #[must_use]
 pub fn render_type(backend: DbBackend, ty: &ColumnType) -> String {
-    use sea_orm::sea_query::{
-        MysqlQueryBuilder, PostgresQueryBuilder, SqliteQueryBuilder, TableBuilder,
-    };
-    let mut sql = String::new();
-    match backend {
-        DbBackend::MySql => MysqlQueryBuilder.prepare_column_type(ty, &mut sql),
-        DbBackend::Postgres => PostgresQueryBuilder.prepare_column_type(ty, &mut sql),
-        _ => SqliteQueryBuilder.prepare_column_type(ty, &mut sql),
-    }
-    canonical_type(backend, &sql)
+    canonical_type(
+        backend,
+        &crate::version_table::dialect(backend).column_type_sql(ty),
+    )
 }
 
 /// A backend's spelling of a type, canonicalised so that aliases compare equal: lower case,

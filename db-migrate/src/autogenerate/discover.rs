@@ -49,10 +49,12 @@ async fn discover_in(
     table: Option<&str>,
 ) -> Result<SchemaModel, DbErr> {
     let only = Value::String(table.map(str::to_owned));
-    match db.get_database_backend() {
-        DbBackend::Postgres => postgres(db, schema, only).await,
-        DbBackend::MySql => mysql(db, only).await,
-        _ => sqlite(db, only).await,
+    match db_core::Dialect::of(db.get_database_backend())
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+    {
+        db_core::Dialect::Postgres => postgres(db, schema, only).await,
+        db_core::Dialect::MySql => mysql(db, only).await,
+        db_core::Dialect::Sqlite => sqlite(db, only).await,
     }
 }
 

@@ -25,6 +25,16 @@ pub enum Error {
         /// The column's width.
         width: usize,
     },
+    /// A script allows a lint rule that does not exist (a typo would silently allow nothing).
+    #[error("revision `{revision}` allows the unknown lint rule `{rule}`; the rules are: {known}")]
+    UnknownLintRule {
+        /// The script.
+        revision: String,
+        /// The rule as written.
+        rule: String,
+        /// The known rules, comma separated.
+        known: String,
+    },
     /// Two scripts declare the same revision id.
     #[error("revision `{revision}` is declared twice; give one of them a new id")]
     DuplicateRevision {

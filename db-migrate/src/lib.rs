@@ -81,7 +81,7 @@ pub use crate::cleanup::{TMP_TABLE_PREFIX, drop_alembic_tmp_tables};
 pub use crate::error::{Error, Result};
 pub use crate::format::LineStyle;
 pub use crate::graph::RevisionGraph;
-pub use crate::lint::LintFinding;
+pub use crate::lint::{LINT_RULES, LintFinding};
 pub use crate::migrator::{
     ChangedScript, ChangedScripts, Direction, Migrator, OnOpen, OnOpenOptions, Step,
 };

@@ -11,6 +11,18 @@ use crate::error::{DbContext, Result};
 use crate::migrator::{Migrator, run_migration};
 use crate::offline::recording_connection;
 
+/// The rules `lint` applies, by the names [`Script::allow_lint`](crate::Script::allow_lint)
+/// takes; a name outside this list is refused when the migrator is built, so a typo cannot
+/// silently allow nothing.
+pub const LINT_RULES: [&str; 6] = [
+    "drop-table",
+    "drop-column",
+    "rename-as-drop-add",
+    "not-null-without-default",
+    "type-narrowing",
+    "sqlite-needs-rebuild",
+];
+
 /// One dangerous operation in one migration.
 ///
 /// Rules: `drop-table`, `drop-column`, `rename-as-drop-add` (a column dropped and a

@@ -156,3 +156,13 @@ mod hand_over {
         }
     }
 }
+
+#[test]
+fn a_misspelt_allowed_rule_is_refused() {
+    let err =
+        Migrator::new(vec![sql("t1t1t1t1", &[], &[]).allow_lint("drop-colum")]).expect_err("typo");
+    assert_eq!(
+        err.to_string(),
+        "revision `t1t1t1t1` allows the unknown lint rule `drop-colum`; the rules are: drop-table, drop-column, rename-as-drop-add, not-null-without-default, type-narrowing, sqlite-needs-rebuild"
+    );
+}

@@ -137,11 +137,11 @@ impl OpenOptions {
     pub fn validate(&self) -> Result<DbBackend> {
         let backend = self.backend()?;
         let dialect = Dialect::of(backend)?;
-        if backend == DbBackend::Sqlite {
+        if dialect == Dialect::Sqlite {
             parse_sqlite_url(&self.url)?;
         }
         if let Some(schema) = &self.schema {
-            if backend != DbBackend::Postgres {
+            if dialect != Dialect::Postgres {
                 return Err(Error::SchemaUnsupported {
                     schema: schema.clone(),
                     backend: dialect.name(),
@@ -497,7 +497,7 @@ fn parse_sqlite_url(url: &str) -> Result<(SqliteLocation, Option<SqliteMode>)> {
 }
 
 fn sqlite_mode(url: &str) -> Option<SqliteMode> {
-    if backend_of(url).ok()? != DbBackend::Sqlite {
+    if Dialect::of(backend_of(url).ok()?).ok()? != Dialect::Sqlite {
         return None;
     }
     parse_sqlite_url(url).ok()?.1

@@ -41,7 +41,7 @@ pub async fn compare(
     let backend = db.get_database_backend();
     let live = discover(db, schema).await?;
     let target = entities.model(backend);
-    let types = if backend == sea_orm::DbBackend::Sqlite {
+    let types = if crate::version_table::dialect(backend) == db_core::Dialect::Sqlite {
         diff::TypeRule::SqliteAffinity
     } else {
         diff::TypeRule::Exact

@@ -294,9 +294,10 @@ fn foreign_key_sql(
 /// column or constraint, dropping a primary-key column, SQLite with foreign keys on), or the
 /// driver's error. It never panics.
 pub async fn batch_alter_table(db: &impl ConnectionTrait, batch: BatchAlter) -> Result<(), DbErr> {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => sqlite(db, batch).await,
-        backend => native(db, backend, batch).await,
+    let backend = db.get_database_backend();
+    match crate::version_table::dialect(backend) {
+        db_core::Dialect::Sqlite => sqlite(db, batch).await,
+        db_core::Dialect::Postgres | db_core::Dialect::MySql => native(db, backend, batch).await,
     }
 }
 

@@ -553,7 +553,7 @@ async fn execute(
         }
         Command::Restore { file, force } => {
             let options = open_options(app, &args, env)?;
-            if options.backend()? != sea_orm::DbBackend::Sqlite {
+            if db_core::Dialect::of(options.backend()?)? != db_core::Dialect::Sqlite {
                 return Err(Error::NotASqliteFile);
             }
             refuse_read_only(&options, "restore")?;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use db_core::{BoxError, Database, Dialect, Migrate, SqliteLocation};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 
 use crate::autogenerate::{Change, Entities, Filter, compare};
@@ -679,7 +679,7 @@ impl Migrator {
     }
 
     async fn ensure_tables(&self, conn: &DatabaseConnection, table: &VersionTable) -> Result<()> {
-        if conn.get_database_backend() == DbBackend::Sqlite {
+        if crate::version_table::dialect(conn.get_database_backend()) == Dialect::Sqlite {
             let txn = begin(conn)
                 .await
                 .context(|| "starting a transaction".into())?;
@@ -766,7 +766,7 @@ impl Migrator {
         let mut steps = Vec::new();
         let mut first = true;
         loop {
-            if backend == DbBackend::MySql {
+            if !crate::version_table::dialect(backend).transactional_ddl() {
                 let heads = table
                     .read_heads_unchecked(conn)
                     .await
@@ -1218,7 +1218,7 @@ pub(crate) async fn finish(
 /// Installs (or removes, with `None`) a SQLite progress handler on the single connection of
 /// `conn` that interrupts the running statement once `deadline` has passed. No-op elsewhere.
 async fn set_deadline(conn: &DatabaseConnection, deadline: Option<Instant>) -> Result<()> {
-    if conn.get_database_backend() != DbBackend::Sqlite {
+    if crate::version_table::dialect(conn.get_database_backend()) != Dialect::Sqlite {
         return Ok(());
     }
     #[cfg(feature = "sqlite")]

@@ -48,11 +48,7 @@ impl Backend {
     /// `sqlite`, `postgres` or `mysql`.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-            Self::MySql => "mysql",
-        }
+        self.dialect().name()
     }
 
     /// db-core's dialect of this backend.

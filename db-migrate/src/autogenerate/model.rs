@@ -192,8 +192,8 @@ pub fn canonical_type(backend: DbBackend, raw: &str) -> String {
         Some(a) => format!("{name}({a})"),
         None => name.to_owned(),
     };
-    match backend {
-        DbBackend::Postgres => {
+    match crate::version_table::dialect(backend) {
+        db_core::Dialect::Postgres => {
             let name = match base.as_str() {
                 "int" | "int4" | "integer" | "serial" | "serial4" => "integer",
                 "int8" | "bigint" | "bigserial" | "serial8" => "bigint",
@@ -212,7 +212,7 @@ pub fn canonical_type(backend: DbBackend, raw: &str) -> String {
             };
             with(name, args)
         }
-        DbBackend::MySql => {
+        db_core::Dialect::MySql => {
             let ints = [
                 "tinyint",
                 "smallint",
@@ -253,7 +253,7 @@ pub fn canonical_type(backend: DbBackend, raw: &str) -> String {
             };
             with(name, args)
         }
-        _ => {
+        db_core::Dialect::Sqlite => {
             let name = match base.as_str() {
                 "int" | "integer" => "integer",
                 other => return with(other, args),

@@ -1124,27 +1124,4 @@ fn signed_number(s: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::relative_destination;
-
-    #[test]
-    fn relative_destinations_parse_as_alembic_reads_them() {
-        let cases = [
-            ("+2", Some((None, None, 2))),
-            ("-1", Some((None, None, -1))),
-            ("ae10+2", Some((None, Some("ae10"), 2))),
-            ("ae10-1", Some((None, Some("ae10"), -1))),
-            ("br1@+1", Some((Some("br1"), None, 1))),
-            ("br1@-2", Some((Some("br1"), None, -2))),
-            ("br1@ae10+1", Some((Some("br1"), Some("ae10"), 1))),
-            ("head", None),
-            ("br1@head", None),
-            ("ae10", None),
-            ("1234", None),
-            ("ü+1", Some((None, Some("ü"), 1))),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(relative_destination(input), expected, "{input}");
-        }
-    }
-}
+mod tests;

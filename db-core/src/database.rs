@@ -411,23 +411,11 @@ fn backend_of(url: &str) -> Result<DbBackend> {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let backend = match scheme.as_str() {
-        "sqlite" => DbBackend::Sqlite,
-        "postgres" | "postgresql" => DbBackend::Postgres,
-        "mysql" | "mariadb" => DbBackend::MySql,
-        _ => {
-            return Err(Error::UnsupportedUrl {
-                url: redact_url(url),
-            });
-        }
-    };
-    let enabled = match Dialect::of(backend)? {
-        Dialect::Sqlite => cfg!(feature = "sqlite"),
-        Dialect::Postgres => cfg!(feature = "postgres"),
-        Dialect::MySql => cfg!(feature = "mysql"),
-    };
-    if enabled {
-        Ok(backend)
+    let dialect = Dialect::from_scheme(&scheme).ok_or_else(|| Error::UnsupportedUrl {
+        url: redact_url(url),
+    })?;
+    if dialect.enabled() {
+        Ok(dialect.backend())
     } else {
         Err(Error::UnsupportedUrl {
             url: redact_url(url),

@@ -103,6 +103,42 @@ impl Dialect {
         }
     }
 
+    /// The dialect a URL scheme names (`sqlite`; `postgres`, `postgresql`; `mysql`, `mariadb`;
+    /// lower case), `None` for any other.
+    #[must_use]
+    pub fn from_scheme(scheme: &str) -> Option<Self> {
+        match scheme {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "mysql" | "mariadb" => Some(Self::MySql),
+            _ => None,
+        }
+    }
+
+    /// Whether this build can connect to the backend (its cargo feature, `sqlite`,
+    /// `postgres` or `mysql`, is on).
+    #[must_use]
+    pub fn enabled(self) -> bool {
+        match self {
+            Self::Sqlite => cfg!(feature = "sqlite"),
+            Self::Postgres => cfg!(feature = "postgres"),
+            Self::MySql => cfg!(feature = "mysql"),
+        }
+    }
+
+    /// Catalog queries that render everything the session's schema holds (tables, columns
+    /// with types, nullability and defaults, indexes, constraints), one item per row in a
+    /// text column named `line`, each query sorted. For comparing a database before and after
+    /// an operation (db-testkit's `schema_snapshot`).
+    #[must_use]
+    pub fn schema_snapshot_sql(self) -> &'static [&'static str] {
+        match self {
+            Self::Sqlite => sqlite::SNAPSHOT_SQL,
+            Self::Postgres => postgres::SNAPSHOT_SQL,
+            Self::MySql => mysql::SNAPSHOT_SQL,
+        }
+    }
+
     /// The backend's proper name: `SQLite`, `PostgreSQL` or `MySQL`.
     #[must_use]
     pub fn display_name(self) -> &'static str {

@@ -7,9 +7,9 @@
 //! ([`render_migration`]).
 
 mod diff;
-mod discover;
+pub(crate) mod discover;
 mod entity;
-mod model;
+pub(crate) mod model;
 mod render;
 
 use sea_orm::{ConnectionTrait, DbErr};

@@ -9,13 +9,14 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use self::sqlite_sql::{ConstraintKind, Element, parse_create_table, tokenize};
 use crate::cleanup::TMP_TABLE_PREFIX;
+use crate::dialect::NativeAlter;
 
 /// A change to one column's type, nullability or default (unset fields stay as they are).
 #[derive(Clone, Debug, Default)]
 pub struct AlterColumn {
-    type_: Option<ColumnType>,
-    nullable: Option<bool>,
-    default: Option<Option<String>>,
+    pub(crate) type_: Option<ColumnType>,
+    pub(crate) nullable: Option<bool>,
+    pub(crate) default: Option<Option<String>>,
 }
 
 impl AlterColumn {
@@ -223,12 +224,12 @@ impl BatchAlter {
     }
 }
 
-fn err(table: &str, what: impl std::fmt::Display) -> DbErr {
+pub(crate) fn err(table: &str, what: impl std::fmt::Display) -> DbErr {
     DbErr::Migration(format!("batch alteration of table `{table}`: {what}"))
 }
 
 /// A name from the migration's own code or the catalog, quoted for `backend`.
-fn quote(backend: DbBackend, name: &str) -> String {
+pub(crate) fn quote(backend: DbBackend, name: &str) -> String {
     crate::version_table::dialect(backend).quote_trusted(name)
 }
 
@@ -240,7 +241,7 @@ fn quote_list(backend: DbBackend, names: &[String]) -> String {
         .join(", ")
 }
 
-fn type_sql(backend: DbBackend, t: &ColumnType) -> String {
+pub(crate) fn type_sql(backend: DbBackend, t: &ColumnType) -> String {
     crate::version_table::dialect(backend).column_type_sql(t)
 }
 
@@ -294,11 +295,8 @@ fn foreign_key_sql(
 /// column or constraint, dropping a primary-key column, SQLite with foreign keys on), or the
 /// driver's error. It never panics.
 pub async fn batch_alter_table(db: &impl ConnectionTrait, batch: BatchAlter) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    match crate::version_table::dialect(backend) {
-        db_core::Dialect::Sqlite => sqlite(db, batch).await,
-        db_core::Dialect::Postgres | db_core::Dialect::MySql => native(db, backend, batch).await,
-    }
+    let dialect = crate::version_table::dialect(db.get_database_backend());
+    crate::dialect::batch_alter(dialect, db, batch).await
 }
 
 async fn add_column(
@@ -311,16 +309,19 @@ async fn add_column(
         .map(|_| ())
 }
 
-async fn exec(db: &impl ConnectionTrait, sql: &str) -> Result<(), DbErr> {
+pub(crate) async fn exec(db: &impl ConnectionTrait, sql: &str) -> Result<(), DbErr> {
     tracing::debug!(%sql, "batch");
     db.execute_unprepared(sql).await.map(|_| ())
 }
 
-async fn native(
+/// Alters `batch.table` in place with the server's own `ALTER TABLE` statements; what differs
+/// between PostgreSQL and MySQL comes from `alter` (the migration dialect).
+pub(crate) async fn native(
     db: &impl ConnectionTrait,
-    backend: DbBackend,
+    alter: &impl NativeAlter,
     batch: BatchAlter,
 ) -> Result<(), DbErr> {
+    let backend = alter.dialect().backend();
     let table = batch.table.clone();
     let t = quote(backend, &table);
     let mut renamed_to = None;
@@ -345,7 +346,7 @@ async fn native(
                 )
                 .await?;
             }
-            Op::AlterColumn(c, change) => alter_native(db, backend, &table, &c, &change).await?,
+            Op::AlterColumn(c, change) => alter.alter_column(db, &table, &c, &change).await?,
             Op::AddUnique(n, cols) => {
                 exec(
                     db,
@@ -377,29 +378,7 @@ async fn native(
                 let fk = foreign_key_sql(backend, &name, &columns, &parent, &referenced, on_delete);
                 exec(db, &format!("ALTER TABLE {t} ADD {fk}")).await?;
             }
-            Op::DropConstraint(n) => {
-                let sql = if backend == DbBackend::MySql {
-                    let row = db
-                        .query_one_raw(Statement::from_sql_and_values(
-                            backend,
-                            "SELECT constraint_type FROM information_schema.table_constraints WHERE table_schema = DATABASE() AND table_name = ? AND constraint_name = ?",
-                            [table.as_str().into(), n.as_str().into()],
-                        ))
-                        .await?
-                        .ok_or_else(|| err(&table, format!("no constraint named `{n}`")))?;
-                    let kind: String = row.try_get_by_index(0)?;
-                    match kind.as_str() {
-                        "FOREIGN KEY" => {
-                            format!("ALTER TABLE {t} DROP FOREIGN KEY {}", quote(backend, &n))
-                        }
-                        "UNIQUE" => format!("ALTER TABLE {t} DROP INDEX {}", quote(backend, &n)),
-                        _ => format!("ALTER TABLE {t} DROP CONSTRAINT {}", quote(backend, &n)),
-                    }
-                } else {
-                    format!("ALTER TABLE {t} DROP CONSTRAINT {}", quote(backend, &n))
-                };
-                exec(db, &sql).await?;
-            }
+            Op::DropConstraint(n) => alter.drop_constraint(db, &table, &n).await?,
             Op::DropForeignKey(cols) => {
                 let live = live_table(db, &table).await?;
                 let fk = live
@@ -413,35 +392,7 @@ async fn native(
                             format!("drop foreign key: none on ({})", cols.join(", ")),
                         )
                     })?;
-                if backend == DbBackend::MySql {
-                    exec(
-                        db,
-                        &format!("ALTER TABLE {t} DROP FOREIGN KEY {}", quote(backend, &fk)),
-                    )
-                    .await?;
-                    // MySQL made an index named after the key when none covered its columns;
-                    // it outlives the key, so drop it too (what PostgreSQL and SQLite leave).
-                    let auto_index = db
-                        .query_one_raw(Statement::from_sql_and_values(
-                            backend,
-                            "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?",
-                            [table.as_str().into(), fk.as_str().into()],
-                        ))
-                        .await?;
-                    if auto_index.is_some() {
-                        exec(
-                            db,
-                            &format!("ALTER TABLE {t} DROP INDEX {}", quote(backend, &fk)),
-                        )
-                        .await?;
-                    }
-                } else {
-                    exec(
-                        db,
-                        &format!("ALTER TABLE {t} DROP CONSTRAINT {}", quote(backend, &fk)),
-                    )
-                    .await?;
-                }
+                alter.drop_foreign_key(db, &table, &fk).await?;
             }
             Op::DropUnique(cols) => {
                 let live = live_table(db, &table).await?;
@@ -456,116 +407,15 @@ async fn native(
                             format!("drop unique: none on ({})", cols.join(", ")),
                         )
                     })?;
-                let n = quote(backend, &name);
-                if backend == DbBackend::MySql {
-                    exec(db, &format!("ALTER TABLE {t} DROP INDEX {n}")).await?;
-                } else {
-                    // A constraint takes its index with it; a bare unique index is dropped alone.
-                    exec(
-                        db,
-                        &format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {n}"),
-                    )
-                    .await?;
-                    exec(db, &format!("DROP INDEX IF EXISTS {n}")).await?;
-                }
+                alter.drop_unique(db, &table, &name).await?;
             }
             Op::RenameTable(to) => renamed_to = Some(to),
         }
     }
     if let Some(to) = renamed_to {
-        let sql = if backend == DbBackend::MySql {
-            format!("RENAME TABLE {t} TO {}", quote(backend, &to))
-        } else {
-            format!("ALTER TABLE {t} RENAME TO {}", quote(backend, &to))
-        };
-        exec(db, &sql).await?;
+        exec(db, &alter.rename_table(&table, &to)).await?;
     }
     Ok(())
-}
-
-async fn alter_native(
-    db: &impl ConnectionTrait,
-    backend: DbBackend,
-    table: &str,
-    column: &str,
-    change: &AlterColumn,
-) -> Result<(), DbErr> {
-    let t = quote(backend, table);
-    let c = quote(backend, column);
-    if backend == DbBackend::Postgres {
-        if let Some(ty) = &change.type_ {
-            let ty = type_sql(backend, ty);
-            exec(
-                db,
-                &format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}"),
-            )
-            .await?;
-        }
-        match change.nullable {
-            Some(true) => {
-                exec(
-                    db,
-                    &format!("ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL"),
-                )
-                .await?
-            }
-            Some(false) => {
-                exec(
-                    db,
-                    &format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"),
-                )
-                .await?
-            }
-            None => {}
-        }
-        match &change.default {
-            Some(Some(d)) => {
-                exec(
-                    db,
-                    &format!("ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {d}"),
-                )
-                .await?
-            }
-            Some(None) => {
-                exec(
-                    db,
-                    &format!("ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT"),
-                )
-                .await?
-            }
-            None => {}
-        }
-        return Ok(());
-    }
-    // MySQL / MariaDB: MODIFY needs the whole definition, so read what is not changing.
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT column_type, is_nullable, column_default FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
-            [table.into(), column.into()],
-        ))
-        .await?
-        .ok_or_else(|| err(table, format!("no column `{column}`")))?;
-    let current_type: String = row.try_get_by_index(0)?;
-    let nullable: String = row.try_get_by_index(1)?;
-    let current_default: Option<String> = row.try_get_by_index(2)?;
-    let ty = change
-        .type_
-        .as_ref()
-        .map_or(current_type, |t| type_sql(backend, t));
-    let nullable = change.nullable.unwrap_or(nullable == "YES");
-    let default = match &change.default {
-        Some(d) => d.clone(),
-        None => current_default.filter(|d| d != "NULL"),
-    };
-    let mut sql = format!(
-        "ALTER TABLE {t} MODIFY COLUMN {c} {ty} {}",
-        if nullable { "NULL" } else { "NOT NULL" }
-    );
-    if let Some(d) = default {
-        sql.push_str(&format!(" DEFAULT {d}"));
-    }
-    exec(db, &sql).await
 }
 
 async fn master_sql(
@@ -638,7 +488,8 @@ fn mentions(sql: &str, name: &str) -> bool {
         .any(|t| sqlite_sql::ident(sql, t).eq_ignore_ascii_case(name))
 }
 
-async fn sqlite(db: &impl ConnectionTrait, batch: BatchAlter) -> Result<(), DbErr> {
+/// SQLite: the table is rebuilt (Alembic's "move and copy").
+pub(crate) async fn rebuild(db: &impl ConnectionTrait, batch: BatchAlter) -> Result<(), DbErr> {
     let table = batch.table.clone();
     let fk_on = db
         .query_one_raw(Statement::from_string(

@@ -55,6 +55,7 @@ mod batch;
 mod cleanup;
 #[cfg(feature = "cli")]
 pub mod cli;
+mod dialect;
 mod error;
 mod format;
 mod graph;

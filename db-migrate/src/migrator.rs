@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use db_core::{BoxError, Database, Dialect, Migrate, SqliteLocation};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 
 use crate::autogenerate::{Change, Entities, Filter, compare};
 use crate::backup::{Backup, BackupPolicy, Clock, SystemClock, backup, list_backups, sqlite_file};
-use crate::cleanup::drop_alembic_tmp_tables;
 use crate::error::{DbContext, Error, Result};
 use crate::graph::RevisionGraph;
 use crate::plan::Plan;
@@ -314,7 +313,8 @@ impl Migrator {
     /// with every name validated before any SQL is built from it.
     fn table_for(&self, db: &Database) -> Result<VersionTable> {
         let mut table = self.table.clone();
-        if table.schema.is_none() && db.dialect() == Dialect::Postgres {
+        if table.schema.is_none() {
+            // Only PostgreSQL connections have a schema (db-core refuses one elsewhere).
             table.schema = db.schema().map(str::to_owned);
         }
         table.validate(db.dialect())?;
@@ -679,26 +679,12 @@ impl Migrator {
     }
 
     async fn ensure_tables(&self, conn: &DatabaseConnection, table: &VersionTable) -> Result<()> {
-        if crate::version_table::dialect(conn.get_database_backend()) == Dialect::Sqlite {
-            let txn = begin(conn)
-                .await
-                .context(|| "starting a transaction".into())?;
-            drop_alembic_tmp_tables(&txn)
-                .await
-                .context(|| "dropping leftover temporary tables".into())?;
-            table
-                .ensure(&txn)
-                .await
-                .context(|| format!("creating the version table {}", table.described()))?;
-            txn.commit()
-                .await
-                .context(|| format!("creating the version table {}", table.described()))
-        } else {
-            table
-                .ensure(conn)
-                .await
-                .context(|| format!("creating the version table {}", table.described()))
-        }
+        crate::dialect::ensure_version_table(
+            crate::version_table::dialect(conn.get_database_backend()),
+            conn,
+            table,
+        )
+        .await
     }
 
     async fn run(&self, db: &Database, table: &VersionTable, plan: Plan) -> Result<Vec<Step>> {
@@ -722,13 +708,13 @@ impl Migrator {
                 .context(|| "disabling foreign keys".into())?;
         }
         if let Some(deadline) = deadline {
-            set_deadline(&conn, Some(deadline)).await?;
+            crate::dialect::set_deadline(&conn, Some(deadline)).await?;
         }
         let locked = self.lock(&conn, table).await?;
         let result = self.run_locked(&conn, table, plan).await;
         self.unlock(&conn, locked).await;
         if deadline.is_some() {
-            set_deadline(&conn, None).await?;
+            crate::dialect::set_deadline(&conn, None).await?;
         }
         let result = match (result, deadline) {
             (Err(e), Some(d)) if Instant::now() >= d => {
@@ -1026,78 +1012,24 @@ impl Migrator {
         }
     }
 
-    /// Takes the migration lock of `table` in the session's database (PostgreSQL advisory
-    /// lock, MySQL `GET_LOCK`); SQLite serialises through `BEGIN IMMEDIATE` instead. Returns
-    /// the key held, for [`Migrator::unlock`].
+    /// Takes the migration lock of `table` (see [`crate::dialect::lock`]).
     async fn lock(
         &self,
         conn: &DatabaseConnection,
         table: &VersionTable,
     ) -> Result<Option<LockKey>> {
-        let backend = conn.get_database_backend();
-        let dialect = crate::version_table::dialect(backend);
-        if dialect == Dialect::Sqlite {
-            return Ok(None);
-        }
-        let scope = dialect
-            .session_scope(conn)
-            .await
-            .context(|| "reading the session's database for the migration lock".into())?;
-        let key = table.lock_key(backend, &scope);
-        if dialect == Dialect::Postgres {
-            conn.execute_raw(Statement::from_sql_and_values(
-                backend,
-                "SELECT pg_advisory_lock($1)",
-                [key.id.into()],
-            ))
-            .await
-            .context(|| format!("taking the migration lock of {}", key.described))?;
-            return Ok(Some(key));
-        }
-        let secs = self.lock_timeout.as_secs();
-        let row = conn
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                "SELECT GET_LOCK(?, ?) AS locked",
-                [
-                    key.name.as_str().into(),
-                    i64::try_from(secs).unwrap_or(i64::MAX).into(),
-                ],
-            ))
-            .await
-            .context(|| format!("taking the migration lock of {}", key.described))?;
-        let locked: Option<i64> = match row {
-            Some(r) => r
-                .try_get("", "locked")
-                .context(|| format!("taking the migration lock of {}", key.described))?,
-            None => None,
-        };
-        if locked == Some(1) {
-            Ok(Some(key))
-        } else {
-            Err(Error::LockTimeout {
-                lock: format!("{} ({})", key.name, key.described),
-                seconds: secs,
-            })
-        }
+        crate::dialect::lock(
+            crate::version_table::dialect(conn.get_database_backend()),
+            conn,
+            table,
+            self.lock_timeout,
+        )
+        .await
     }
 
     async fn unlock(&self, conn: &DatabaseConnection, key: Option<LockKey>) {
-        let Some(key) = key else {
-            return;
-        };
-        let backend = conn.get_database_backend();
-        let stmt = if crate::version_table::dialect(backend) == Dialect::Postgres {
-            Statement::from_sql_and_values(
-                backend,
-                "SELECT pg_advisory_unlock($1)",
-                [key.id.into()],
-            )
-        } else {
-            Statement::from_sql_and_values(backend, "SELECT RELEASE_LOCK(?)", [key.name.into()])
-        };
-        if let Err(e) = conn.execute_raw(stmt).await {
-            tracing::warn!(error = %e, "releasing the migration lock failed; it ends with the connection");
+        if let Some(key) = key {
+            crate::dialect::unlock(conn, key).await;
         }
     }
 }
@@ -1215,33 +1147,9 @@ pub(crate) async fn finish(
         .map(|_| ())
 }
 
-/// Installs (or removes, with `None`) a SQLite progress handler on the single connection of
-/// `conn` that interrupts the running statement once `deadline` has passed. No-op elsewhere.
-async fn set_deadline(conn: &DatabaseConnection, deadline: Option<Instant>) -> Result<()> {
-    if crate::version_table::dialect(conn.get_database_backend()) != Dialect::Sqlite {
-        return Ok(());
-    }
-    #[cfg(feature = "sqlite")]
-    {
-        let fail = |e: sea_orm::sqlx::Error| Error::Db {
-            context: "setting the migration deadline".into(),
-            source: DbErr::Custom(e.to_string()),
-        };
-        let mut pooled = conn
-            .get_sqlite_connection_pool()
-            .acquire()
-            .await
-            .map_err(fail)?;
-        let mut handle = pooled.lock_handle().await.map_err(fail)?;
-        match deadline {
-            Some(d) => handle.set_progress_handler(10_000, move || Instant::now() < d),
-            None => handle.remove_progress_handler(),
-        }
-    }
-    Ok(())
-}
-
-async fn begin(conn: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+pub(crate) async fn begin(
+    conn: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, DbErr> {
     crate::version_table::dialect(conn.get_database_backend())
         .begin_write(conn)
         .await

@@ -320,7 +320,7 @@ impl Migrator {
         if start.is_none() || old.is_empty() {
             create_tables(&mut out, &table, backend);
         }
-        if backend == DbBackend::Sqlite {
+        if crate::dialect::offline_shadow(crate::version_table::dialect(backend)) {
             // The shadow runs the statements: it needs the tables (not recorded).
             table
                 .ensure(&conn)
@@ -362,7 +362,7 @@ impl Migrator {
         let (conn, recorder) = recording_connection(backend).await?;
         let table = self.offline_table(backend, schema)?;
         let mut out = header(backend, schema, what)?;
-        if backend == DbBackend::Sqlite {
+        if crate::dialect::offline_shadow(crate::version_table::dialect(backend)) {
             // Bring the shadow to the start without recording.
             table
                 .ensure(&conn)
@@ -473,7 +473,7 @@ pub(crate) async fn recording_connection_on(
     backend: DbBackend,
     file: Option<std::path::PathBuf>,
 ) -> Result<(DatabaseConnection, Recording)> {
-    let shadow = if backend == DbBackend::Sqlite {
+    let shadow = if crate::dialect::offline_shadow(crate::version_table::dialect(backend)) {
         Some(Mutex::new(start_shadow(file)?))
     } else {
         None

@@ -285,32 +285,11 @@ pub async fn strings(db: &impl ConnectionTrait, sql: &str) -> Vec<String> {
 /// # Errors
 /// The driver's error.
 pub async fn schema_snapshot(db: &impl ConnectionTrait) -> Result<String, sea_orm::DbErr> {
-    use sea_orm::{DbBackend, Statement};
+    use sea_orm::Statement;
     let backend = db.get_database_backend();
-    let queries: &[&str] = match backend {
-        DbBackend::Sqlite => &[
-            "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
-             WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-        ],
-        DbBackend::Postgres => &[
-            "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
-             || ' ' || COALESCE(column_default, '') AS line FROM information_schema.columns \
-             WHERE table_schema = current_schema() ORDER BY table_name, column_name",
-            "SELECT 'index ' || tablename || ' ' || indexdef AS line FROM pg_indexes \
-             WHERE schemaname = current_schema() ORDER BY tablename, indexname",
-            "SELECT 'constraint ' || table_name || ' ' || constraint_name || ' ' || constraint_type AS line \
-             FROM information_schema.table_constraints WHERE table_schema = current_schema() \
-             AND constraint_type <> 'CHECK' ORDER BY table_name, constraint_name",
-        ],
-        _ => &[
-            "SELECT CONCAT('column ', table_name, '.', column_name, ' ', column_type, ' ', is_nullable, ' ', \
-             COALESCE(column_default, '')) AS line FROM information_schema.columns \
-             WHERE table_schema = DATABASE() ORDER BY table_name, column_name",
-            "SELECT CONCAT('index ', table_name, ' ', index_name, ' ', seq_in_index, ' ', column_name, ' ', non_unique) AS line \
-             FROM information_schema.statistics WHERE table_schema = DATABASE() \
-             ORDER BY table_name, index_name, seq_in_index",
-        ],
-    };
+    let queries = Dialect::of(backend)
+        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
+        .schema_snapshot_sql();
     let mut lines = Vec::new();
     for q in queries {
         for row in db

@@ -80,3 +80,13 @@ pub(super) async fn probe(
 ) -> Option<String> {
     None
 }
+
+/// See [`Dialect::schema_snapshot_sql`](super::Dialect::schema_snapshot_sql).
+pub(super) const SNAPSHOT_SQL: &[&str] = &[
+    "SELECT CONCAT('column ', table_name, '.', column_name, ' ', column_type, ' ', is_nullable, ' ', \
+     COALESCE(column_default, '')) AS line FROM information_schema.columns \
+     WHERE table_schema = DATABASE() ORDER BY table_name, column_name",
+    "SELECT CONCAT('index ', table_name, ' ', index_name, ' ', seq_in_index, ' ', column_name, ' ', non_unique) AS line \
+     FROM information_schema.statistics WHERE table_schema = DATABASE() \
+     ORDER BY table_name, index_name, seq_in_index",
+];

@@ -83,3 +83,15 @@ pub(super) async fn probe(
 ) -> Option<String> {
     None
 }
+
+/// See [`Dialect::schema_snapshot_sql`](super::Dialect::schema_snapshot_sql).
+pub(super) const SNAPSHOT_SQL: &[&str] = &[
+    "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+     || ' ' || COALESCE(column_default, '') AS line FROM information_schema.columns \
+     WHERE table_schema = current_schema() ORDER BY table_name, column_name",
+    "SELECT 'index ' || tablename || ' ' || indexdef AS line FROM pg_indexes \
+     WHERE schemaname = current_schema() ORDER BY tablename, indexname",
+    "SELECT 'constraint ' || table_name || ' ' || constraint_name || ' ' || constraint_type AS line \
+     FROM information_schema.table_constraints WHERE table_schema = current_schema() \
+     AND constraint_type <> 'CHECK' ORDER BY table_name, constraint_name",
+];

@@ -17,3 +17,9 @@ pub(super) fn session_scope() -> SessionScope {
         schema: "main".into(),
     }
 }
+
+/// See [`Dialect::schema_snapshot_sql`](super::Dialect::schema_snapshot_sql).
+pub(super) const SNAPSHOT_SQL: &[&str] = &[
+    "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
+     WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+];

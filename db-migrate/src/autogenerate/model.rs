@@ -188,78 +188,14 @@ pub fn canonical_type(backend: DbBackend, raw: &str) -> String {
         }
         None => (s.clone(), None),
     };
-    let with = |name: &str, args: Option<String>| match args {
+    crate::dialect::canonical_type_name(crate::version_table::dialect(backend), base, args)
+}
+
+/// `name(args)`, or `name` without arguments.
+pub(crate) fn with_args(name: &str, args: Option<String>) -> String {
+    match args {
         Some(a) => format!("{name}({a})"),
         None => name.to_owned(),
-    };
-    match crate::version_table::dialect(backend) {
-        db_core::Dialect::Postgres => {
-            let name = match base.as_str() {
-                "int" | "int4" | "integer" | "serial" | "serial4" => "integer",
-                "int8" | "bigint" | "bigserial" | "serial8" => "bigint",
-                "int2" | "smallint" | "smallserial" | "serial2" => "smallint",
-                "bool" | "boolean" => "boolean",
-                "character varying" | "varchar" => "varchar",
-                "character" | "char" | "bpchar" => "char",
-                "decimal" | "numeric" => "numeric",
-                "timestamp" | "timestamp without time zone" => "timestamp",
-                "timestamptz" | "timestamp with time zone" => "timestamptz",
-                "time" | "time without time zone" => "time",
-                "timetz" | "time with time zone" => "timetz",
-                "float8" | "double precision" | "double" => "double precision",
-                "float4" | "real" => "real",
-                other => return with(other, args),
-            };
-            with(name, args)
-        }
-        db_core::Dialect::MySql => {
-            let ints = [
-                "tinyint",
-                "smallint",
-                "mediumint",
-                "int",
-                "integer",
-                "bigint",
-            ];
-            if base == "tinyint" && args.as_deref() == Some("1")
-                || base == "bool"
-                || base == "boolean"
-            {
-                return "bool".into();
-            }
-            if let Some(unsigned) = base.strip_suffix(" unsigned")
-                && ints.contains(&unsigned)
-            {
-                {
-                    let n = if unsigned == "integer" {
-                        "int"
-                    } else {
-                        unsigned
-                    };
-                    return format!("{n} unsigned");
-                }
-            }
-            if ints.contains(&base.as_str()) {
-                return if base == "integer" {
-                    "int".into()
-                } else {
-                    base
-                };
-            }
-            let name = match base.as_str() {
-                "double precision" | "double" => "double",
-                "numeric" | "decimal" => "decimal",
-                other => return with(other, args),
-            };
-            with(name, args)
-        }
-        db_core::Dialect::Sqlite => {
-            let name = match base.as_str() {
-                "int" | "integer" => "integer",
-                other => return with(other, args),
-            };
-            with(name, args)
-        }
     }
 }
 
@@ -280,47 +216,31 @@ pub fn column_type_of(backend: DbBackend, canonical: &str) -> Option<ColumnType>
         None => (canonical, Vec::new()),
     };
     let n = |i: usize| args.get(i).and_then(|a| a.parse::<u32>().ok());
-    let t = match (backend, base) {
-        (_, "varchar") => match n(0) {
-            Some(255) if backend == DbBackend::MySql => ColumnType::String(StringLen::None),
-            Some(len) => ColumnType::String(StringLen::N(len)),
-            None => ColumnType::String(StringLen::None),
+    let dialect = crate::version_table::dialect(backend);
+    let t = match crate::dialect::column_type(dialect, base, &n) {
+        Some(t) => t,
+        None => match base {
+            "varchar" => ColumnType::String(n(0).map_or(StringLen::None, StringLen::N)),
+            "char" => ColumnType::Char(n(0)),
+            "text" => ColumnType::Text,
+            "smallint" => ColumnType::SmallInteger,
+            "integer" | "int" => ColumnType::Integer,
+            "bigint" => ColumnType::BigInteger,
+            "bool" | "boolean" => ColumnType::Boolean,
+            "real" | "float" => ColumnType::Float,
+            "double precision" | "double" => ColumnType::Double,
+            "numeric" | "decimal" => ColumnType::Decimal(n(0).zip(n(1))),
+            "date" => ColumnType::Date,
+            "time" => ColumnType::Time,
+            "json" => ColumnType::Json,
+            _ => return crate::dialect::declared_column_type(dialect, canonical),
         },
-        (_, "char") => ColumnType::Char(n(0)),
-        (_, "text") => ColumnType::Text,
-        (DbBackend::MySql, "tinyint") => ColumnType::TinyInteger,
-        (_, "smallint") => ColumnType::SmallInteger,
-        (_, "integer" | "int") => ColumnType::Integer,
-        (_, "bigint") => ColumnType::BigInteger,
-        (_, "bool" | "boolean") => ColumnType::Boolean,
-        (_, "real" | "float") => ColumnType::Float,
-        (_, "double precision" | "double") => ColumnType::Double,
-        (_, "numeric" | "decimal") => ColumnType::Decimal(n(0).zip(n(1))),
-        (DbBackend::Postgres, "timestamp") | (DbBackend::MySql, "datetime") => ColumnType::DateTime,
-        (DbBackend::Postgres, "timestamptz") | (DbBackend::MySql, "timestamp") => {
-            ColumnType::TimestampWithTimeZone
-        }
-        (_, "date") => ColumnType::Date,
-        (_, "time") => ColumnType::Time,
-        (_, "json") => ColumnType::Json,
-        (DbBackend::Postgres, "jsonb") => ColumnType::JsonBinary,
-        (DbBackend::Postgres, "uuid") => ColumnType::Uuid,
-        (DbBackend::Postgres, "bytea") | (DbBackend::Sqlite, "blob") => ColumnType::Binary(16),
-        _ => {
-            // SQLite keeps the declared spelling: try each portable type's SQLite rendering.
-            if backend == DbBackend::Sqlite {
-                return portable_types()
-                    .into_iter()
-                    .find(|t| render_type(DbBackend::Sqlite, t) == canonical);
-            }
-            return None;
-        }
     };
     (render_type(backend, &t) == canonical).then_some(t)
 }
 
 /// Types the entity side commonly produces, for matching SQLite's declared spellings.
-fn portable_types() -> Vec<ColumnType> {
+pub(crate) fn portable_types() -> Vec<ColumnType> {
     vec![
         ColumnType::DateTime,
         ColumnType::Timestamp,

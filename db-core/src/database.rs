@@ -141,7 +141,7 @@ impl OpenOptions {
             parse_sqlite_url(&self.url)?;
         }
         if let Some(schema) = &self.schema {
-            if dialect != Dialect::Postgres {
+            if !dialect.has_schemas() {
                 return Err(Error::SchemaUnsupported {
                     schema: schema.clone(),
                     backend: dialect.name(),
@@ -278,16 +278,17 @@ impl Database {
 
     /// A new pool of exactly one connection to the same database, with the same settings, for
     /// work that needs one session: advisory locks, or SQLite pragmas that must be set outside a
-    /// transaction. With `sqlite_foreign_keys = false` a SQLite connection opens with
-    /// `foreign_keys=OFF`. An in-memory SQLite database has a single connection already: that
-    /// pool is returned, and the caller switches pragmas itself.
+    /// transaction. With [`ForeignKeys::Off`] a SQLite connection opens with
+    /// `foreign_keys=OFF` (the servers ignore it). An in-memory SQLite database has a single
+    /// connection already: that pool is returned, and the caller switches pragmas itself.
     ///
     /// # Errors
     /// [`Error::Connect`].
     pub async fn dedicated_connection(
         &self,
-        sqlite_foreign_keys: bool,
+        foreign_keys: ForeignKeys,
     ) -> Result<DatabaseConnection> {
+        let sqlite_foreign_keys = foreign_keys == ForeignKeys::On;
         match &self.sqlite {
             Some(SqliteLocation::Memory) => Ok(self.conn.clone()),
             Some(SqliteLocation::File(path)) => {
@@ -403,6 +404,17 @@ impl ConnectionTrait for Database {
     fn support_returning(&self) -> bool {
         self.conn.support_returning()
     }
+}
+
+/// Whether a SQLite connection enforces foreign keys (`PRAGMA foreign_keys`), for
+/// [`Database::dedicated_connection`]. Migrations turn them off: a table rebuild drops and
+/// re-creates a parent table, which with them on would cascade into its children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ForeignKeys {
+    /// Enforced (what every other connection of this crate uses).
+    On,
+    /// Not enforced; the caller checks with `PRAGMA foreign_key_check` before committing.
+    Off,
 }
 
 fn backend_of(url: &str) -> Result<DbBackend> {

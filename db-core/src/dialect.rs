@@ -139,6 +139,16 @@ impl Dialect {
         }
     }
 
+    /// Whether a connection can be given a schema (PostgreSQL's `search_path`); MySQL's
+    /// schemas are databases, SQLite has none.
+    #[must_use]
+    pub fn has_schemas(self) -> bool {
+        match self {
+            Self::Postgres => true,
+            Self::Sqlite | Self::MySql => false,
+        }
+    }
+
     /// The backend's proper name: `SQLite`, `PostgreSQL` or `MySQL`.
     #[must_use]
     pub fn display_name(self) -> &'static str {

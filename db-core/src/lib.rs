@@ -54,8 +54,8 @@ mod transaction;
 
 pub use crate::config::{Config, DatabaseConfig};
 pub use crate::database::{
-    Database, OpenOptions, SqliteFileClaim, SqliteLocation, canonical_file_path, claim_sqlite_file,
-    sqlite_location,
+    Database, ForeignKeys, OpenOptions, SqliteFileClaim, SqliteLocation, canonical_file_path,
+    claim_sqlite_file, sqlite_location,
 };
 pub use crate::dialect::{Dialect, IdentKind, SessionScope};
 pub use crate::error::{Error, Result, describe_db_err, redact_url};

@@ -6,7 +6,7 @@
 //! ([`Entities::model`], [`discover`]) → [`Change`]s ([`compare`]) → Rust source
 //! ([`render_migration`]).
 
-mod diff;
+pub(crate) mod diff;
 pub(crate) mod discover;
 mod entity;
 pub(crate) mod model;
@@ -41,11 +41,7 @@ pub async fn compare(
     let backend = db.get_database_backend();
     let live = discover(db, schema).await?;
     let target = entities.model(backend);
-    let types = if crate::version_table::dialect(backend) == db_core::Dialect::Sqlite {
-        diff::TypeRule::SqliteAffinity
-    } else {
-        diff::TypeRule::Exact
-    };
+    let types = crate::dialect::type_rule(crate::version_table::dialect(backend));
     Ok(diff::diff(&target, &live, filter, version_tables, types))
 }
 

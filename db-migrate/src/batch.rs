@@ -8,7 +8,7 @@ use sea_orm::sea_query::{Alias, ColumnDef, ColumnType, ForeignKeyAction, Table};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use self::sqlite_sql::{ConstraintKind, Element, parse_create_table, tokenize};
-use crate::cleanup::TMP_TABLE_PREFIX;
+pub use crate::cleanup::{TMP_TABLE_PREFIX, drop_alembic_tmp_tables};
 use crate::dialect::NativeAlter;
 
 /// A change to one column's type, nullability or default (unset fields stay as they are).

@@ -31,9 +31,9 @@ use db_core::{Config, Database, OpenOptions};
 
 use crate::backup::{BackupPolicy, RestoreOptions, SystemClock, backup};
 use crate::error::{Error, Result};
-use crate::migrator::Migrator;
-use crate::scaffold::{NewRevision, write_revision};
-use crate::script::RevisionId;
+use crate::migrator::{ChangedScripts, Migrator, StampMode};
+use crate::scaffold::{RevisionOptions, write_revision};
+use crate::target::{RevRange, Target};
 
 /// What an application gives its migrator binary.
 #[derive(Debug)]
@@ -85,7 +85,7 @@ enum Command {
     /// Upgrade to a later version: head, heads, <rev>, <prefix>, +N, <rev>+N, <branch>@head.
     Upgrade {
         #[arg(allow_hyphen_values = true)]
-        target: String,
+        target: Target,
         /// Back up a SQLite database first when something is pending (kept: 3).
         #[arg(long)]
         backup: bool,
@@ -100,7 +100,7 @@ enum Command {
     /// Revert to a previous version: base, <rev>, <prefix>, -N, <rev>-N.
     Downgrade {
         #[arg(allow_hyphen_values = true)]
-        target: String,
+        target: Target,
         /// Print the SQL instead of running it (offline mode); TARGET must be `start:end`.
         #[arg(long)]
         sql: bool,
@@ -113,8 +113,8 @@ enum Command {
     /// List revisions, newest first.
     History {
         /// Range `start:end` (either side may be empty; `current`, `base`, `head` allowed).
-        #[arg(short = 'r', long = "rev-range")]
-        rev_range: Option<String>,
+        #[arg(short = 'r', long = "rev-range", allow_hyphen_values = true)]
+        rev_range: Option<RevRange>,
         /// Mark the database's current revisions (connects to the database).
         #[arg(short = 'i', long)]
         indicate_current: bool,
@@ -140,8 +140,8 @@ enum Command {
     Show { rev: String },
     /// Set the version table to the given revision(s) without running migrations.
     Stamp {
-        #[arg(required = true)]
-        revisions: Vec<String>,
+        #[arg(required = true, allow_hyphen_values = true)]
+        revisions: Vec<Target>,
         /// Delete every row of the version table first, even unknown revisions.
         #[arg(long)]
         purge: bool,
@@ -303,6 +303,41 @@ impl Command {
     }
 }
 
+/// A usage error when a range `start:end` is given where none is allowed: only `--sql` runs
+/// render a range (Alembic: "Range revision not allowed"), and of `stamp`'s revisions only
+/// the first.
+fn ranges_only_offline(command: &Command) -> std::result::Result<(), String> {
+    let (name, targets, sql): (&str, Vec<&Target>, bool) = match command {
+        Command::Upgrade { target, sql, .. } => ("upgrade", vec![target], *sql),
+        Command::Downgrade { target, sql } => ("downgrade", vec![target], *sql),
+        Command::Stamp { revisions, sql, .. } => {
+            if let Some(t) = revisions.iter().skip(1).find(|t| t.is_range()) {
+                return Err(format!(
+                    "`{t}`: only the first revision of `stamp --sql` may be a range `start:end`"
+                ));
+            }
+            ("stamp", revisions.iter().take(1).collect(), *sql)
+        }
+        Command::Current { .. }
+        | Command::History { .. }
+        | Command::Heads { .. }
+        | Command::Branches
+        | Command::Backup
+        | Command::Restore { .. }
+        | Command::Show { .. }
+        | Command::Revision { .. }
+        | Command::Merge { .. }
+        | Command::Lint { .. }
+        | Command::Check => return Ok(()),
+    };
+    match targets.into_iter().find(|t| t.is_range()) {
+        Some(t) if !sql => Err(format!(
+            "`{t}`: a range `start:end` is only allowed with `{name} --sql` (offline mode); give one target"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The configuration label the arguments select, or a usage error when they disagree: `--url`
 /// with a label, or two different labels (`--db a -x db=b`).
 fn selected_label(args: &Args) -> std::result::Result<Option<String>, String> {
@@ -388,6 +423,12 @@ where
             .print();
         return ExitCode::from(2);
     }
+    if let Err(message) = ranges_only_offline(&args.command) {
+        let _ = Args::command()
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .print();
+        return ExitCode::from(2);
+    }
     match execute(app, args, out, env).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -423,9 +464,9 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 
 fn write_lines(out: &mut dyn Write, lines: &[String]) -> Result<()> {
     for l in lines {
-        writeln!(out, "{l}").map_err(|e| Error::RevisionFile {
-            path: "<stdout>".into(),
-            reason: e.to_string(),
+        writeln!(out, "{l}").map_err(|source| Error::Io {
+            what: "writing the output".into(),
+            source,
         })?;
     }
     Ok(())
@@ -443,18 +484,49 @@ async fn execute(
         ..
     } = &args.command
     {
-        migrator = migrator.changed_scripts(crate::migrator::ChangedScripts::Refuse);
+        migrator = migrator.changed_scripts(ChangedScripts::Refuse);
     }
-    let graph = migrator.graph();
+    let cx = Context {
+        app,
+        args: &args,
+        env,
+        migrator,
+    };
+    let graph = cx.migrator.graph();
     match &args.command {
-        Command::Heads { verbose } => return write_lines(out, &graph.heads_lines(*verbose)),
-        Command::Branches => return write_lines(out, &graph.branches_lines()),
-        Command::Show { rev } => return write_lines(out, &graph.show(rev)?),
+        Command::Upgrade {
+            target,
+            backup,
+            sql,
+            refuse_changed_scripts: _,
+        } => cx.upgrade(out, target, *backup, *sql).await,
+        Command::Downgrade { target, sql } => cx.downgrade(out, target, *sql).await,
+        Command::Current { verbose } => cx.current(out, *verbose).await,
         Command::History {
             rev_range,
-            indicate_current: false,
+            indicate_current,
+        } => cx.history(out, rev_range.as_ref(), *indicate_current).await,
+        Command::Heads { verbose } => write_lines(out, &graph.heads_lines(*verbose)),
+        Command::Branches => write_lines(out, &graph.branches_lines()),
+        Command::Backup => cx.backup(out).await,
+        Command::Restore { file, force } => cx.restore(out, file.clone(), *force).await,
+        Command::Show { rev } => write_lines(out, &graph.show(rev)?),
+        Command::Stamp {
+            revisions,
+            purge,
+            sql,
         } => {
-            return write_lines(out, &graph.history(rev_range.as_deref(), &[])?);
+            cx.stamp(
+                out,
+                revisions,
+                if *purge {
+                    StampMode::Purge
+                } else {
+                    StampMode::Update
+                },
+                *sql,
+            )
+            .await
         }
         Command::Revision {
             message,
@@ -462,20 +534,15 @@ async fn execute(
             rev_id,
             branch_label,
             depends_on,
-            autogenerate: false,
+            autogenerate,
         } => {
-            let dir = migrations_dir(app)?;
-            let down_revisions = revision_parents(&migrator, head.as_deref())?;
-            let new = new_revision(
-                &migrator,
-                message,
-                down_revisions,
-                rev_id,
-                branch_label,
-                depends_on,
-            )?;
-            let file = write_revision(&dir, &new)?;
-            return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
+            let options = RevisionOptions {
+                head: head.clone(),
+                rev_id: rev_id.clone(),
+                branch_label: branch_label.clone(),
+                depends_on: depends_on.clone(),
+            };
+            cx.revision(out, message, &options, *autogenerate).await
         }
         Command::Merge {
             message,
@@ -483,273 +550,283 @@ async fn execute(
             rev_id,
             branch_label,
         } => {
-            let dir = migrations_dir(app)?;
-            let mut down_revisions: Vec<String> = Vec::new();
-            let wanted: Vec<String> = if revisions.is_empty() {
-                vec!["heads".into()]
-            } else {
-                revisions.clone()
-            };
-            for r in &wanted {
-                let ids = if r == "heads" {
-                    graph.heads().iter().map(ToString::to_string).collect()
-                } else {
-                    vec![resolve_id(&migrator, r)?]
-                };
-                for id in ids {
-                    if !down_revisions.contains(&id) {
-                        down_revisions.push(id);
-                    }
-                }
-            }
-            if down_revisions.len() < 2 {
-                return Err(Error::InvalidTarget {
-                    target: wanted.join(" "),
-                    operation: "merge",
-                    reason: "a merge needs at least two revisions (with one head there is nothing to merge)".into(),
-                });
-            }
-            let new = new_revision(
-                &migrator,
+            let new = cx.migrator.new_merge(
                 message,
-                down_revisions,
-                rev_id,
-                branch_label,
-                &[],
+                revisions,
+                rev_id.as_deref(),
+                branch_label.as_deref(),
             )?;
-            let file = write_revision(&dir, &new)?;
-            return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
+            let file = write_revision(&cx.migrations_dir()?, &new)?;
+            write_lines(out, &[format!("  Generating {} ...  done", file.display())])
         }
-        Command::Upgrade {
-            target, sql: true, ..
-        } => {
-            let (backend, schema) = offline_backend(app, &args, env)?;
-            let text = migrator
-                .upgrade_sql(backend, target, schema.as_deref())
-                .await?;
-            return write_lines(out, &[text]);
-        }
-        Command::Downgrade { target, sql: true } => {
-            let (backend, schema) = offline_backend(app, &args, env)?;
-            let text = migrator
-                .downgrade_sql(backend, target, schema.as_deref())
-                .await?;
-            return write_lines(out, &[text]);
-        }
-        Command::Stamp {
-            revisions,
-            sql: true,
-            ..
-        } => {
-            let (backend, schema) = offline_backend(app, &args, env)?;
-            let targets: Vec<&str> = revisions.iter().map(String::as_str).collect();
-            let text = migrator
-                .stamp_sql(backend, &targets, schema.as_deref())
-                .await?;
-            return write_lines(out, &[text]);
-        }
-        Command::Lint { live: false } => {
-            return report_lint(out, &migrator.lint().await?);
-        }
-        Command::Restore { file, force } => {
-            let options = open_options(app, &args, env)?;
-            if db_core::Dialect::of(options.backend()?)? != db_core::Dialect::Sqlite {
-                return Err(Error::NotASqliteFile);
-            }
-            refuse_read_only(&options, "restore")?;
-            options.validate()?;
-            let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url())
-            else {
-                return Err(Error::NotASqliteFile);
-            };
-            let restored = migrator
-                .restore(
-                    &path,
-                    &RestoreOptions {
-                        backup: file.clone(),
-                        policy: BackupPolicy::default(),
-                        force: *force,
-                    },
-                )
-                .await?;
-            let mut lines = vec![format!(
-                "restored {} from {}",
-                restored.database.display(),
-                restored.backup.display()
-            )];
-            if let Some(previous) = &restored.previous {
-                lines.push(format!(
-                    "the replaced database is kept at {}",
-                    previous.display()
-                ));
-            }
-            return write_lines(out, &lines);
-        }
-        // Commands that need the database: below.
-        Command::Upgrade { sql: false, .. }
-        | Command::Downgrade { sql: false, .. }
-        | Command::Stamp { sql: false, .. }
-        | Command::Current { .. }
-        | Command::History {
-            indicate_current: true,
-            ..
-        }
-        | Command::Backup
-        | Command::Check
-        | Command::Lint { live: true }
-        | Command::Revision {
-            autogenerate: true, ..
-        } => {}
+        Command::Lint { live } => cx.lint(out, *live).await,
+        Command::Check => cx.check(out).await,
     }
-
-    let command = args.command.name();
-    let mut options = open_options(app, &args, env)?;
-    match args.command.access() {
-        Access::Read => options = options.read_only(true),
-        Access::Write => refuse_read_only(&options, command)?,
-        Access::None | Access::Offline => {}
-    }
-    let db = Database::open(options)
-        .await
-        .map_err(|source| Error::Open {
-            command,
-            source: Box::new(source),
-        })?;
-    let result = async {
-        match &args.command {
-            Command::Upgrade {
-                target,
-                backup: false,
-                ..
-            } => {
-                migrator.upgrade(&db, target).await?;
-            }
-            Command::Upgrade {
-                target,
-                backup: true,
-                ..
-            } => {
-                let (_, taken) = migrator
-                    .upgrade_with_backup(&db, target, &BackupPolicy::default(), &SystemClock)
-                    .await?;
-                if let Some(b) = taken {
-                    write_lines(out, &[format!("backup {}", b.path.display())])?;
-                }
-            }
-            Command::Backup => {
-                let policy = BackupPolicy {
-                    min_interval: std::time::Duration::ZERO,
-                    ..BackupPolicy::default()
-                };
-                let revision = migrator.current(&db).await?.join("+");
-                if let Some(b) = backup(&db, &policy, &revision, &SystemClock).await? {
-                    write_lines(out, &[format!("backup {}", b.path.display())])?;
-                }
-            }
-            Command::Downgrade { target, .. } => {
-                migrator.downgrade(&db, target).await?;
-            }
-            Command::Current { verbose } => {
-                let current = migrator.current(&db).await?;
-                write_lines(out, &graph.current_lines(&current, *verbose))?;
-                write_unresolved(out, &migrator, &db).await?;
-                if *verbose {
-                    let changed = migrator.changed_since_applied(&db).await?;
-                    let lines: Vec<String> = changed.iter().map(|c| format!("! {c}")).collect();
-                    write_lines(out, &lines)?;
-                }
-            }
-            Command::History { rev_range, .. } => {
-                let current = migrator.current(&db).await?;
-                write_lines(out, &graph.history(rev_range.as_deref(), &current)?)?;
-                write_unresolved(out, &migrator, &db).await?;
-            }
-            Command::Stamp {
-                revisions, purge, ..
-            } => {
-                let targets: Vec<&str> = revisions.iter().map(String::as_str).collect();
-                migrator.stamp(&db, &targets, *purge).await?;
-            }
-            Command::Lint { .. } => report_lint(out, &migrator.lint_database(&db).await?)?,
-            Command::Check => {
-                let changes = migrator.compare(&db).await?;
-                let changed = migrator.changed_since_applied(&db).await?;
-                if changes.is_empty() && changed.is_empty() {
-                    write_lines(out, &["No new upgrade operations detected.".into()])?;
-                } else {
-                    let mut lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
-                    lines.extend(changed.iter().map(|c| format!("  changed script {c}")));
-                    write_lines(out, &lines)?;
-                    return Err(Error::SchemaDiffers {
-                        count: changes.len() + changed.len(),
-                    });
-                }
-            }
-            Command::Revision {
-                message,
-                head,
-                rev_id,
-                branch_label,
-                depends_on,
-                autogenerate: true,
-            } => {
-                let dir = migrations_dir(app)?;
-                let down_revisions = revision_parents(&migrator, head.as_deref())?;
-                let changes = migrator.compare(&db).await?;
-                if changes.is_empty() {
-                    write_lines(
-                        out,
-                        &["No changes in schema detected; nothing written.".into()],
-                    )?;
-                    return Ok(());
-                }
-                let new = new_revision(
-                    &migrator,
-                    message,
-                    down_revisions,
-                    rev_id,
-                    branch_label,
-                    depends_on,
-                )?;
-                let file = crate::scaffold::write_revision_source(&dir, &new, &|module| {
-                    crate::autogenerate::render_migration(&new, module, &changes)
-                })?;
-                rustfmt(&file);
-                let mut lines: Vec<String> =
-                    changes.iter().map(|c| format!("  Detected {c}")).collect();
-                lines.push(format!("  Generating {} ...  done", file.display()));
-                write_lines(out, &lines)?;
-            }
-            // Answered above, without the database.
-            Command::Heads { .. }
-            | Command::Branches
-            | Command::Show { .. }
-            | Command::Merge { .. }
-            | Command::Restore { .. }
-            | Command::Revision {
-                autogenerate: false,
-                ..
-            } => {}
-        }
-        Ok(())
-    }
-    .await;
-    let _ = db.close().await;
-    result
 }
 
-/// The backend and schema of the database the options name, without connecting (`--sql`);
-/// the URL and schema are checked as an open would.
-fn offline_backend(
-    app: &App,
-    args: &Args,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(sea_orm::DbBackend, Option<String>)> {
-    let options = open_options(app, args, env)?;
-    Ok((
-        options.validate()?,
-        options.schema_name().map(str::to_owned),
-    ))
+/// What every command function needs: the application, its arguments and environment, and
+/// the migrator.
+struct Context<'a> {
+    app: &'a App,
+    args: &'a Args,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    migrator: Migrator,
+}
+
+impl Context<'_> {
+    /// Opens the selected database as the command needs it (read-only for reading commands,
+    /// refused when a writing command is given a read-only URL), runs `body`, and closes it.
+    async fn with_db<R>(&self, body: impl AsyncFnOnce(&Database) -> Result<R>) -> Result<R> {
+        let command = self.args.command.name();
+        let mut options = self.open_options()?;
+        match self.args.command.access() {
+            Access::Read => options = options.read_only(true),
+            Access::Write => refuse_read_only(&options, command)?,
+            Access::None | Access::Offline => {}
+        }
+        let db = Database::open(options)
+            .await
+            .map_err(|source| Error::Open {
+                command,
+                source: Box::new(source),
+            })?;
+        let result = body(&db).await;
+        let _ = db.close().await;
+        result
+    }
+
+    fn open_options(&self) -> Result<OpenOptions> {
+        open_options(self.app, self.args, self.env)
+    }
+
+    /// The backend and schema of the selected database, without connecting (`--sql`); the
+    /// URL and schema are checked as an open would.
+    fn offline_backend(&self) -> Result<(sea_orm::DbBackend, Option<String>)> {
+        let options = self.open_options()?;
+        Ok((
+            options.validate()?,
+            options.schema_name().map(str::to_owned),
+        ))
+    }
+
+    fn migrations_dir(&self) -> Result<PathBuf> {
+        self.app
+            .migrations_dir
+            .clone()
+            .ok_or_else(|| Error::RevisionFile {
+                path: "<none>".into(),
+                reason: "this migrator has no migrations folder configured".into(),
+            })
+    }
+
+    async fn upgrade(
+        &self,
+        out: &mut dyn Write,
+        target: &Target,
+        with_backup: bool,
+        sql: bool,
+    ) -> Result<()> {
+        let m = &self.migrator;
+        if sql {
+            let (backend, schema) = self.offline_backend()?;
+            let text = m
+                .upgrade_sql(backend, target.as_str(), schema.as_deref())
+                .await?;
+            return write_lines(out, &[text]);
+        }
+        self.with_db(async |db| {
+            if !with_backup {
+                m.upgrade(db, target.as_str()).await?;
+                return Ok(());
+            }
+            let (_, taken) = m
+                .upgrade_with_backup(db, target.as_str(), &BackupPolicy::default(), &SystemClock)
+                .await?;
+            match taken {
+                Some(b) => write_lines(out, &[format!("backup {}", b.path.display())]),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn downgrade(&self, out: &mut dyn Write, target: &Target, sql: bool) -> Result<()> {
+        let m = &self.migrator;
+        if sql {
+            let (backend, schema) = self.offline_backend()?;
+            let text = m
+                .downgrade_sql(backend, target.as_str(), schema.as_deref())
+                .await?;
+            return write_lines(out, &[text]);
+        }
+        self.with_db(async |db| m.downgrade(db, target.as_str()).await.map(drop))
+            .await
+    }
+
+    async fn stamp(
+        &self,
+        out: &mut dyn Write,
+        revisions: &[Target],
+        mode: StampMode,
+        sql: bool,
+    ) -> Result<()> {
+        let m = &self.migrator;
+        let targets: Vec<&str> = revisions.iter().map(Target::as_str).collect();
+        if sql {
+            let (backend, schema) = self.offline_backend()?;
+            let text = m.stamp_sql(backend, &targets, schema.as_deref()).await?;
+            return write_lines(out, &[text]);
+        }
+        self.with_db(async |db| m.stamp(db, &targets, mode).await.map(drop))
+            .await
+    }
+
+    async fn current(&self, out: &mut dyn Write, verbose: bool) -> Result<()> {
+        let m = &self.migrator;
+        self.with_db(async |db| {
+            let current = m.current(db).await?;
+            write_lines(out, &m.graph().current_lines(&current, verbose))?;
+            write_unresolved(out, m, db).await?;
+            if verbose {
+                let changed = m.changed_since_applied(db).await?;
+                let lines: Vec<String> = changed.iter().map(|c| format!("! {c}")).collect();
+                write_lines(out, &lines)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn history(
+        &self,
+        out: &mut dyn Write,
+        range: Option<&RevRange>,
+        indicate_current: bool,
+    ) -> Result<()> {
+        let m = &self.migrator;
+        let range = range.map(ToString::to_string);
+        if !indicate_current {
+            return write_lines(out, &m.graph().history(range.as_deref(), &[])?);
+        }
+        self.with_db(async |db| {
+            let current = m.current(db).await?;
+            write_lines(out, &m.graph().history(range.as_deref(), &current)?)?;
+            write_unresolved(out, m, db).await
+        })
+        .await
+    }
+
+    async fn backup(&self, out: &mut dyn Write) -> Result<()> {
+        let m = &self.migrator;
+        self.with_db(async |db| {
+            let policy = BackupPolicy {
+                min_interval: std::time::Duration::ZERO,
+                ..BackupPolicy::default()
+            };
+            let revision = m.current(db).await?.join("+");
+            match backup(db, &policy, &revision, &SystemClock).await? {
+                Some(b) => write_lines(out, &[format!("backup {}", b.path.display())]),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn restore(&self, out: &mut dyn Write, file: Option<PathBuf>, force: bool) -> Result<()> {
+        let options = self.open_options()?;
+        if db_core::Dialect::of(options.backend()?)? != db_core::Dialect::Sqlite {
+            return Err(Error::NotASqliteFile);
+        }
+        refuse_read_only(&options, "restore")?;
+        options.validate()?;
+        let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url()) else {
+            return Err(Error::NotASqliteFile);
+        };
+        let restored = self
+            .migrator
+            .restore(
+                &path,
+                &RestoreOptions {
+                    backup: file,
+                    policy: BackupPolicy::default(),
+                    force,
+                },
+            )
+            .await?;
+        let mut lines = vec![format!(
+            "restored {} from {}",
+            restored.database.display(),
+            restored.backup.display()
+        )];
+        if let Some(previous) = &restored.previous {
+            lines.push(format!(
+                "the replaced database is kept at {}",
+                previous.display()
+            ));
+        }
+        write_lines(out, &lines)
+    }
+
+    async fn revision(
+        &self,
+        out: &mut dyn Write,
+        message: &str,
+        options: &RevisionOptions,
+        autogenerate: bool,
+    ) -> Result<()> {
+        let m = &self.migrator;
+        let dir = self.migrations_dir()?;
+        if !autogenerate {
+            let file = write_revision(&dir, &m.new_revision(message, options)?)?;
+            return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
+        }
+        self.with_db(async |db| {
+            let new = m.new_revision(message, options)?;
+            let changes = m.compare(db).await?;
+            if changes.is_empty() {
+                return write_lines(
+                    out,
+                    &["No changes in schema detected; nothing written.".into()],
+                );
+            }
+            let file = crate::scaffold::write_revision_source(&dir, &new, &|module| {
+                crate::autogenerate::render_migration(&new, module, &changes)
+            })?;
+            rustfmt(&file);
+            let mut lines: Vec<String> =
+                changes.iter().map(|c| format!("  Detected {c}")).collect();
+            lines.push(format!("  Generating {} ...  done", file.display()));
+            write_lines(out, &lines)
+        })
+        .await
+    }
+
+    async fn lint(&self, out: &mut dyn Write, live: bool) -> Result<()> {
+        let m = &self.migrator;
+        if !live {
+            return report_lint(out, &m.lint().await?);
+        }
+        self.with_db(async |db| report_lint(out, &m.lint_database(db).await?))
+            .await
+    }
+
+    async fn check(&self, out: &mut dyn Write) -> Result<()> {
+        let m = &self.migrator;
+        self.with_db(async |db| {
+            let changes = m.compare(db).await?;
+            let changed = m.changed_since_applied(db).await?;
+            if changes.is_empty() && changed.is_empty() {
+                return write_lines(out, &["No new upgrade operations detected.".into()]);
+            }
+            let mut lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
+            lines.extend(changed.iter().map(|c| format!("  changed script {c}")));
+            write_lines(out, &lines)?;
+            Err(Error::SchemaDiffers {
+                count: changes.len() + changed.len(),
+            })
+        })
+        .await
+    }
 }
 
 /// Prints lint findings; [`Error::LintFindings`] when there are any.
@@ -793,62 +870,6 @@ async fn write_unresolved(out: &mut dyn Write, migrator: &Migrator, db: &Databas
     Ok(())
 }
 
-fn migrations_dir(app: &App) -> Result<PathBuf> {
-    app.migrations_dir
-        .clone()
-        .ok_or_else(|| Error::RevisionFile {
-            path: "<none>".into(),
-            reason: "this migrator has no migrations folder configured".into(),
-        })
-}
-
-/// The down_revisions of a new revision: `--head` (`base` = a new root), else the single
-/// head (none at base).
-fn revision_parents(migrator: &Migrator, head: Option<&str>) -> Result<Vec<String>> {
-    match head {
-        Some("base") => return Ok(Vec::new()),
-        Some(h) => return Ok(vec![resolve_id(migrator, h)?]),
-        None => {}
-    }
-    match migrator.graph().heads().as_slice() {
-        [] => Ok(Vec::new()),
-        [one] => Ok(vec![one.to_string()]),
-        many => Err(Error::MultipleHeads {
-            heads: many
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
-    }
-}
-
-fn new_revision(
-    migrator: &Migrator,
-    message: &str,
-    down_revisions: Vec<String>,
-    rev_id: &Option<String>,
-    branch_label: &Option<String>,
-    depends_on: &[String],
-) -> Result<NewRevision> {
-    let revision = match rev_id {
-        Some(id) => RevisionId::new(id.clone())?,
-        None => RevisionId::generate(),
-    };
-    if migrator.graph().script(revision.as_str()).is_some() {
-        return Err(Error::DuplicateRevision {
-            revision: revision.to_string(),
-        });
-    }
-    Ok(NewRevision {
-        revision,
-        down_revisions,
-        message: message.to_owned(),
-        branch_labels: branch_label.iter().cloned().collect(),
-        depends_on: depends_on.to_vec(),
-    })
-}
-
 /// Formats a generated file with rustfmt when it is installed (as Alembic's post-write hooks
 /// run black); without it the file stays as generated, which is already formatted.
 fn rustfmt(file: &std::path::Path) {
@@ -859,11 +880,6 @@ fn rustfmt(file: &std::path::Path) {
     if let Err(e) = ran {
         tracing::debug!("rustfmt not run on {}: {e}", file.display());
     }
-}
-
-fn resolve_id(migrator: &Migrator, rev: &str) -> Result<String> {
-    let idx = migrator.graph().resolve_rev(rev)?;
-    Ok(migrator.graph().id(idx).to_string())
 }
 
 fn open_options(

@@ -210,3 +210,30 @@ pub(crate) fn offline_shadow(dialect: Dialect) -> bool {
         Dialect::Postgres | Dialect::MySql => false,
     }
 }
+
+/// How autogenerate compares column types: SQLite by type affinity (its declared spellings are
+/// free text; `VARCHAR(32)` and `TEXT` hold the same), the servers exactly.
+pub(crate) fn type_rule(dialect: Dialect) -> crate::autogenerate::diff::TypeRule {
+    use crate::autogenerate::diff::TypeRule;
+    match dialect {
+        Dialect::Sqlite => TypeRule::SqliteAffinity,
+        Dialect::Postgres | Dialect::MySql => TypeRule::Exact,
+    }
+}
+
+/// Where `lint --live` runs the pending migrations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LiveLint {
+    /// On a `VACUUM INTO` copy of the database file, rows included (SQLite).
+    OnCopy,
+    /// On a SQLite shadow holding a snapshot of the live schema, without rows (the servers).
+    OnSchemaSnapshot,
+}
+
+/// How `lint --live` reads the live database without writing to it.
+pub(crate) fn live_lint(dialect: Dialect) -> LiveLint {
+    match dialect {
+        Dialect::Sqlite => LiveLint::OnCopy,
+        Dialect::Postgres | Dialect::MySql => LiveLint::OnSchemaSnapshot,
+    }
+}

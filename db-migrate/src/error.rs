@@ -1,5 +1,8 @@
 use sea_orm::DbErr;
 
+use crate::migrator::Direction;
+use crate::script::RevisionId;
+
 /// What can go wrong while loading revisions or migrating.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -25,11 +28,9 @@ pub enum Error {
         /// The column's width.
         width: usize,
     },
-    /// A script allows a lint rule that does not exist (a typo would silently allow nothing).
-    #[error("revision `{revision}` allows the unknown lint rule `{rule}`; the rules are: {known}")]
+    /// A lint rule name that does not exist (parsing a [`LintRule`](crate::lint::LintRule)).
+    #[error("unknown lint rule `{rule}`; the rules are: {known}")]
     UnknownLintRule {
-        /// The script.
-        revision: String,
         /// The rule as written.
         rule: String,
         /// The known rules, comma separated.
@@ -113,9 +114,9 @@ pub enum Error {
     #[error("{direction} {revision} failed and was rolled back; the database is still at {at}")]
     MigrationFailed {
         /// The failing revision.
-        revision: String,
-        /// `upgrade` or `downgrade`.
-        direction: &'static str,
+        revision: RevisionId,
+        /// Up or down.
+        direction: Direction,
         /// The heads the database is still at (`<base>` when none).
         at: String,
         /// The migration's error.
@@ -127,9 +128,9 @@ pub enum Error {
     #[error("{direction} {revision} left foreign-key violations and was rolled back: {violations}")]
     ForeignKeyViolation {
         /// The failing revision.
-        revision: String,
-        /// `upgrade` or `downgrade`.
-        direction: &'static str,
+        revision: RevisionId,
+        /// Up or down.
+        direction: Direction,
         /// The offending rows, as `table rowid N -> parent`.
         violations: String,
     },
@@ -176,7 +177,17 @@ pub enum Error {
         /// How long we waited.
         seconds: u64,
     },
-    /// A revision file could not be written or registered.
+    /// A file or stream could not be read or written.
+    #[error("{what}")]
+    Io {
+        /// What was being done, naming the file.
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A revision file cannot be registered (the registry lacks its marker lines, or no
+    /// migrations folder is configured).
     #[error("cannot write revision file {path}: {reason}")]
     RevisionFile {
         /// The file.
@@ -242,9 +253,9 @@ pub enum Error {
     #[error("cannot render {direction} {revision} as SQL offline")]
     Offline {
         /// The revision.
-        revision: String,
-        /// `upgrade` or `downgrade`.
-        direction: &'static str,
+        revision: RevisionId,
+        /// Up or down.
+        direction: Direction,
         /// What stopped it.
         #[source]
         source: DbErr,

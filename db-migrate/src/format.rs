@@ -2,9 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph::{RevSet, RevisionGraph};
 use crate::script::Script;
+use crate::target::RevRange;
 
 /// What to mark and include in a script line.
 #[derive(Clone, Copy, Debug, Default)]
@@ -97,11 +98,8 @@ impl RevisionGraph {
     }
 
     fn range(&self, range: &str, current: &RevSet) -> Result<RevSet> {
-        let (start, end) = range.split_once(':').ok_or_else(|| Error::InvalidTarget {
-            target: range.to_owned(),
-            operation: "history",
-            reason: "a range is written `start:end`, either side may be empty".to_owned(),
-        })?;
+        let range: RevRange = range.parse()?;
+        let (start, end) = (range.start().unwrap_or(""), range.end().unwrap_or(""));
         let all: RevSet = (0..self.len()).collect();
         let point = |p: &str| -> Result<Option<RevSet>> {
             Ok(match p {

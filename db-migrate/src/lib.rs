@@ -49,9 +49,9 @@
 //! | `postgres` | no      | PostgreSQL (advisory lock, schema) |
 //! | `mysql`    | no      | MySQL / MariaDB (`GET_LOCK`, partial-migration detection) |
 
-mod autogenerate;
-mod backup;
-mod batch;
+pub mod autogenerate;
+pub mod backup;
+pub mod batch;
 mod cleanup;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -59,33 +59,22 @@ mod dialect;
 mod error;
 mod format;
 mod graph;
-mod lint;
+pub mod lint;
 mod migrator;
 mod offline;
 mod plan;
-mod scaffold;
+pub mod scaffold;
 mod script;
 mod target;
 mod version_table;
 
-pub use crate::autogenerate::{
-    Change, ColumnModel, Entities, Filter, ForeignKeyModel, IndexModel, SchemaModel, TableModel,
-    canonical_default, canonical_type, column_type_of, compare, discover, render_migration,
-    render_type,
-};
-pub use crate::backup::{
-    Backup, BackupPolicy, Clock, RestoreOptions, Restored, SystemClock, backup, list_backups,
-    sqlite_file, verify,
-};
 pub use crate::batch::{AlterColumn, BatchAlter, batch_alter_table};
-pub use crate::cleanup::{TMP_TABLE_PREFIX, drop_alembic_tmp_tables};
 pub use crate::error::{Error, Result};
 pub use crate::format::LineStyle;
 pub use crate::graph::RevisionGraph;
-pub use crate::lint::{LINT_RULES, LintFinding};
 pub use crate::migrator::{
-    ChangedScript, ChangedScripts, Direction, Migrator, OnOpen, OnOpenOptions, Step,
+    ChangedScript, ChangedScripts, Direction, Migrator, OnOpen, OnOpenOptions, StampMode, Step,
 };
-pub use crate::scaffold::{MODULES_END, NewRevision, SCRIPTS_END, render, write_revision};
 pub use crate::script::{RevisionId, Script, linear};
+pub use crate::target::{RevRange, Target};
 pub use crate::version_table::{HistoryRecord, VersionTable};

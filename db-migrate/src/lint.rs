@@ -11,30 +11,88 @@ use crate::error::{DbContext, Result};
 use crate::migrator::{Migrator, run_migration};
 use crate::offline::recording_connection;
 
-/// The rules `lint` applies, by the names [`Script::allow_lint`](crate::Script::allow_lint)
-/// takes; a name outside this list is refused when the migrator is built, so a typo cannot
-/// silently allow nothing.
-pub const LINT_RULES: [&str; 6] = [
-    "drop-table",
-    "drop-column",
-    "rename-as-drop-add",
-    "not-null-without-default",
-    "type-narrowing",
-    "sqlite-needs-rebuild",
-];
-
-/// One dangerous operation in one migration.
+/// A rule of `lint`, allowed per migration with [`Script::allow_lint`](crate::Script::allow_lint).
+/// Written (in findings, and parsed by [`FromStr`](std::str::FromStr)) as its kebab-case name.
 ///
-/// Rules: `drop-table`, `drop-column`, `rename-as-drop-add` (a column dropped and a
-/// compatible one added: the data-loss trap of a rename autogenerate could not see),
-/// `not-null-without-default` (fails on a table with rows), `type-narrowing` (values may not
-/// fit), `sqlite-needs-rebuild` (an ALTER SQLite cannot run; use `batch_alter_table`).
+/// ```
+/// use db_migrate::lint::LintRule;
+///
+/// assert_eq!(LintRule::DropColumn.to_string(), "drop-column");
+/// assert_eq!("type-narrowing".parse::<LintRule>().unwrap(), LintRule::TypeNarrowing);
+/// assert!("drop-colum".parse::<LintRule>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LintRule {
+    /// `drop-table`: a table and its rows are dropped.
+    DropTable,
+    /// `drop-column`: a column and its data are dropped.
+    DropColumn,
+    /// `rename-as-drop-add`: a column dropped and a compatible one added, the data-loss trap
+    /// of a rename autogenerate could not see.
+    RenameAsDropAdd,
+    /// `not-null-without-default`: a NOT NULL column added without a default fails on a table
+    /// with rows.
+    NotNullWithoutDefault,
+    /// `type-narrowing`: values may not fit the new type.
+    TypeNarrowing,
+    /// `sqlite-needs-rebuild`: an ALTER SQLite cannot run; use `batch_alter_table`.
+    SqliteNeedsRebuild,
+}
+
+impl LintRule {
+    /// Every rule, in the order findings are documented.
+    pub const ALL: [LintRule; 6] = [
+        Self::DropTable,
+        Self::DropColumn,
+        Self::RenameAsDropAdd,
+        Self::NotNullWithoutDefault,
+        Self::TypeNarrowing,
+        Self::SqliteNeedsRebuild,
+    ];
+
+    /// The rule's kebab-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DropTable => "drop-table",
+            Self::DropColumn => "drop-column",
+            Self::RenameAsDropAdd => "rename-as-drop-add",
+            Self::NotNullWithoutDefault => "not-null-without-default",
+            Self::TypeNarrowing => "type-narrowing",
+            Self::SqliteNeedsRebuild => "sqlite-needs-rebuild",
+        }
+    }
+}
+
+impl fmt::Display for LintRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LintRule {
+    type Err = crate::Error;
+
+    /// # Errors
+    /// [`Error::UnknownLintRule`](crate::Error::UnknownLintRule) naming the known rules.
+    fn from_str(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == name)
+            .ok_or_else(|| crate::Error::UnknownLintRule {
+                rule: name.to_owned(),
+                known: Self::ALL.map(Self::as_str).join(", "),
+            })
+    }
+}
+
+/// One dangerous operation in one migration; the rules are [`LintRule`]'s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LintFinding {
     /// The migration.
     pub revision: String,
-    /// The rule's name, as [`Script::allow_lint`](crate::Script::allow_lint) takes it.
-    pub rule: &'static str,
+    /// The rule, as [`Script::allow_lint`](crate::Script::allow_lint) takes it.
+    pub rule: LintRule,
     /// What was found.
     pub message: String,
 }
@@ -72,9 +130,19 @@ impl Migrator {
     pub async fn lint_database(&self, db: &db_core::Database) -> Result<Vec<LintFinding>> {
         let rows = self.current(db).await?;
         let plan = self.graph().plan_upgrade(&rows, "heads")?;
-        if db.dialect() != db_core::Dialect::Sqlite {
-            return self.lint_on_snapshot(db, &plan).await;
+        match crate::dialect::live_lint(db.dialect()) {
+            crate::dialect::LiveLint::OnCopy => self.lint_on_copy(db, &plan).await,
+            crate::dialect::LiveLint::OnSchemaSnapshot => self.lint_on_snapshot(db, &plan).await,
         }
+    }
+
+    /// SQLite: the pending migrations run on a `VACUUM INTO` copy of the database, rows
+    /// included.
+    async fn lint_on_copy(
+        &self,
+        db: &db_core::Database,
+        plan: &crate::plan::Plan,
+    ) -> Result<Vec<LintFinding>> {
         let dir = tempfile::tempdir().map_err(|e| crate::Error::Backup {
             path: std::env::temp_dir(),
             reason: format!("cannot make a folder for the lint copy: {e}"),
@@ -86,7 +154,7 @@ impl Migrator {
             .context(|| "copying the database for lint".into())?;
         let (conn, recording) =
             crate::offline::recording_connection_on(DbBackend::Sqlite, Some(copy)).await?;
-        self.lint_plan(&conn, &recording, &plan, true).await
+        self.lint_plan(&conn, &recording, plan, true).await
     }
 
     /// PostgreSQL and MySQL: the live schema (tables, columns and their types, primary keys,
@@ -180,9 +248,9 @@ impl Migrator {
             if let Some(e) = &failed {
                 let text = e.to_string();
                 let rule = if text.contains("NOT NULL column with default value NULL") {
-                    "not-null-without-default"
+                    LintRule::NotNullWithoutDefault
                 } else {
-                    "sqlite-needs-rebuild"
+                    LintRule::SqliteNeedsRebuild
                 };
                 found.push(LintFinding {
                     revision: revision.clone(),
@@ -200,7 +268,7 @@ impl Migrator {
                     }
                     if let Some((rule, mut message)) = rule_of(&change, &before, &renames) {
                         if count_rows
-                            && rule == "not-null-without-default"
+                            && rule == LintRule::NotNullWithoutDefault
                             && let Change::AddColumn { table, .. }
                             | Change::AlterColumn { table, .. } = &change
                         {
@@ -219,7 +287,7 @@ impl Migrator {
             findings.extend(
                 found
                     .into_iter()
-                    .filter(|f| !script.allowed_lints.iter().any(|a| a == f.rule)),
+                    .filter(|f| !script.allowed_lints.contains(&f.rule)),
             );
             if failed.is_some() {
                 break;
@@ -291,11 +359,11 @@ fn rule_of(
     change: &Change,
     before: &crate::autogenerate::SchemaModel,
     renames: &[(String, String, String)],
-) -> Option<(&'static str, String)> {
+) -> Option<(LintRule, String)> {
     let renamed_to = |table: &str, to: &str| renames.iter().any(|(t, _, b)| t == table && b == to);
     Some(match change {
         Change::DropTable(t) => (
-            "drop-table",
+            LintRule::DropTable,
             format!("drops table `{}` and its rows", t.name),
         ),
         Change::DropColumn {
@@ -303,14 +371,14 @@ fn rule_of(
             column,
             probable_rename_to: Some(to),
         } if !renamed_to(table, to) => (
-            "rename-as-drop-add",
+            LintRule::RenameAsDropAdd,
             format!(
                 "drops `{table}.{}` and adds `{to}` of a compatible type: if this is a rename, rename the column (the data in `{}` is lost)",
                 column.name, column.name
             ),
         ),
         Change::DropColumn { table, column, .. } => (
-            "drop-column",
+            LintRule::DropColumn,
             format!("drops `{table}.{}` and its data", column.name),
         ),
         Change::AddColumn { table, column }
@@ -319,7 +387,7 @@ fn rule_of(
                 && before.tables.contains_key(table) =>
         {
             (
-                "not-null-without-default",
+                LintRule::NotNullWithoutDefault,
                 format!(
                     "adds `{table}.{}` NOT NULL without a default: fails on a table with rows",
                     column.name
@@ -327,7 +395,7 @@ fn rule_of(
             )
         }
         Change::AlterColumn { table, from, to } if narrows(&from.sql_type, &to.sql_type) => (
-            "type-narrowing",
+            LintRule::TypeNarrowing,
             format!(
                 "changes `{table}.{}` from {} to {}: values may not fit",
                 to.name, from.sql_type, to.sql_type

@@ -3,7 +3,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use db_core::{BoxError, Database, Dialect, Migrate, SqliteLocation};
+use db_core::{BoxError, Database, Dialect, ForeignKeys, Migrate, SqliteLocation};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 
@@ -80,6 +80,12 @@ pub enum Direction {
     Upgrade,
     /// A migration's `down`.
     Downgrade,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Direction {
@@ -603,15 +609,22 @@ impl Migrator {
     }
 
     /// Sets the version table to `targets` without running migrations (`alembic stamp`).
-    /// Heads on the same lineage as a target are replaced; with `purge` every row is deleted
-    /// first, including revisions these scripts do not know (`alembic stamp --purge`). On MySQL
-    /// a stamp also marks a partially applied migration as resolved. Returns the new heads.
+    /// Heads on the same lineage as a target are replaced; with [`StampMode::Purge`] every row
+    /// is deleted first, including revisions these scripts do not know (`alembic stamp
+    /// --purge`). On MySQL a stamp also marks a partially applied migration as resolved.
+    /// Returns the new heads.
     ///
     /// # Errors
-    /// Target errors; [`Error::UnknownDatabaseRevision`] without `purge`.
-    pub async fn stamp(&self, db: &Database, targets: &[&str], purge: bool) -> Result<Vec<String>> {
+    /// Target errors; [`Error::UnknownDatabaseRevision`] with [`StampMode::Update`].
+    pub async fn stamp(
+        &self,
+        db: &Database,
+        targets: &[&str],
+        mode: StampMode,
+    ) -> Result<Vec<String>> {
+        let purge = mode == StampMode::Purge;
         let table = self.table_for(db)?;
-        let conn = db.dedicated_connection(true).await?;
+        let conn = db.dedicated_connection(ForeignKeys::On).await?;
         let locked = self.lock(&conn, &table).await?;
         let result = async {
             self.ensure_tables(&conn, &table).await?;
@@ -701,7 +714,7 @@ impl Migrator {
         deadline: Option<Instant>,
     ) -> Result<Vec<Step>> {
         let in_memory = matches!(db.sqlite_location(), Some(SqliteLocation::Memory));
-        let conn = db.dedicated_connection(false).await?;
+        let conn = db.dedicated_connection(ForeignKeys::Off).await?;
         if in_memory {
             conn.execute_unprepared("PRAGMA foreign_keys = OFF")
                 .await
@@ -720,7 +733,7 @@ impl Migrator {
             (Err(e), Some(d)) if Instant::now() >= d => {
                 tracing::error!(error = %e, "interrupted at the deadline");
                 let revision = match e {
-                    Error::MigrationFailed { revision, .. } => revision,
+                    Error::MigrationFailed { revision, .. } => revision.to_string(),
                     _ => "<unknown>".to_owned(),
                 };
                 Err(Error::Timeout {
@@ -857,8 +870,8 @@ impl Migrator {
         let mut step = self.start_step(index, direction, old_heads, &new_heads);
         let revision = step.revision.clone();
         let fail = |source: DbErr| Error::MigrationFailed {
-            revision: revision.to_string(),
-            direction: direction.as_str(),
+            revision: revision.clone(),
+            direction,
             at: step.from.clone(),
             source,
         };
@@ -1004,8 +1017,8 @@ impl Migrator {
                 })
             }
             _ => Err(Error::MigrationFailed {
-                revision: step.revision.to_string(),
-                direction: direction.as_str(),
+                revision: step.revision.clone(),
+                direction,
                 at: step.from.clone(),
                 source: error,
             }),
@@ -1032,6 +1045,17 @@ impl Migrator {
             crate::dialect::unlock(conn, key).await;
         }
     }
+}
+
+/// What [`Migrator::stamp`] does with the rows already in the version table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StampMode {
+    /// Alembic's `stamp`: heads on a target's lineage are replaced, others kept; a row of an
+    /// unknown revision is an error.
+    #[default]
+    Update,
+    /// Alembic's `stamp --purge`: every row is deleted first, unknown revisions included.
+    Purge,
 }
 
 /// How a device migrates its SQLite database when it opens it (see [`Migrator::on_open`]).
@@ -1186,8 +1210,8 @@ async fn check_foreign_keys(
     };
     let violations = shown;
     Err(Error::ForeignKeyViolation {
-        revision: revision.to_string(),
-        direction: direction.as_str(),
+        revision: revision.clone(),
+        direction,
         violations: format!("{}{more}", violations.join("; ")),
     })
 }

@@ -22,6 +22,7 @@ use sea_orm_migration::SchemaManager;
 use crate::error::{DbContext, Error, Result};
 use crate::migrator::{Direction, Migrator, finish, run_migration};
 use crate::plan::Plan;
+use crate::target::Target;
 use crate::version_table::VersionTable;
 
 type Rows = Vec<BTreeMap<String, Value>>;
@@ -231,14 +232,6 @@ fn start_shadow(file: Option<std::path::PathBuf>) -> Result<mpsc::Sender<Request
     Ok(tx)
 }
 
-/// Where an offline run starts and ends: `start:end`, or `end` alone (from base).
-fn split_range(range: &str) -> (Option<&str>, &str) {
-    match range.split_once(':') {
-        Some((a, b)) => (Some(a).filter(|a| !a.is_empty()), b),
-        None => (None, range),
-    }
-}
-
 impl Migrator {
     /// The version-table rows `start` stands for in an offline range: none from base, else
     /// what Alembic's `get_revisions` makes of it (`heads`, a revision, a label).
@@ -264,9 +257,9 @@ impl Migrator {
         range: &str,
         schema: Option<&str>,
     ) -> Result<String> {
-        let (start, end) = split_range(range);
-        let rows = self.offline_start(start)?;
-        let plan = self.graph().plan_upgrade(&rows, end)?;
+        let target: Target = range.parse()?;
+        let rows = self.offline_start(target.start())?;
+        let plan = self.graph().plan_upgrade(&rows, target.end())?;
         self.offline(backend, schema, rows, plan, &format!("upgrade {range}"))
             .await
     }
@@ -282,16 +275,16 @@ impl Migrator {
         range: &str,
         schema: Option<&str>,
     ) -> Result<String> {
-        let (start, end) = split_range(range);
-        if start.is_none() {
+        let target: Target = range.parse()?;
+        if target.start().is_none() {
             return Err(Error::InvalidTarget {
                 target: range.to_owned(),
                 operation: "downgrade --sql",
                 reason: "give the range to render, e.g. `head:base` (there is no database to read the start from)".into(),
             });
         }
-        let rows = self.offline_start(start)?;
-        let plan = self.graph().plan_downgrade(&rows, end)?;
+        let rows = self.offline_start(target.start())?;
+        let plan = self.graph().plan_downgrade(&rows, target.end())?;
         self.offline(backend, schema, rows, plan, &format!("downgrade {range}"))
             .await
     }
@@ -307,9 +300,9 @@ impl Migrator {
         targets: &[&str],
         schema: Option<&str>,
     ) -> Result<String> {
-        let (start, first) = split_range(targets.first().copied().unwrap_or("heads"));
-        let old = self.offline_start(start)?;
-        let ends: Vec<&str> = std::iter::once(first)
+        let first: Target = targets.first().copied().unwrap_or("heads").parse()?;
+        let old = self.offline_start(first.start())?;
+        let ends: Vec<&str> = std::iter::once(first.end())
             .chain(targets.iter().skip(1).copied())
             .collect();
         let new = self.graph().plan_stamp(&old, &ends)?;
@@ -317,7 +310,7 @@ impl Migrator {
         let (conn, recorder) = recording_connection(backend).await?;
         let table = self.offline_table(backend, schema)?;
         let mut out = header(backend, schema, &format!("stamp {range}"))?;
-        if start.is_none() || old.is_empty() {
+        if first.start().is_none() || old.is_empty() {
             create_tables(&mut out, &table, backend);
         }
         if crate::dialect::offline_shadow(crate::version_table::dialect(backend)) {
@@ -379,8 +372,8 @@ impl Migrator {
                     )
                     .await
                     .map_err(|source| Error::Offline {
-                        revision: g.id(step.index).to_string(),
-                        direction: step.direction.as_str(),
+                        revision: g.id(step.index).clone(),
+                        direction: step.direction,
                         source,
                     })?;
                 }
@@ -417,8 +410,8 @@ impl Migrator {
                 ),
             };
             let fail = |source: DbErr| Error::Offline {
-                revision: g.id(idx).to_string(),
-                direction: dir.as_str(),
+                revision: g.id(idx).clone(),
+                direction: dir,
                 source,
             };
             run_migration(script, dir, &SchemaManager::new(&conn))

@@ -1,10 +1,13 @@
-//! `revision -m MSG`: writes a new migration source file from a template and registers it.
+//! `revision -m MSG` and `merge`: choosing a new revision's id and down_revisions
+//! ([`Migrator::new_revision`], [`Migrator::new_merge`], as Alembic's `revision` and `merge`
+//! commands choose them), and writing its source file from a template into the registry.
 
 use std::path::{Path, PathBuf};
 
 use heck::ToSnakeCase;
 
 use crate::error::{Error, Result};
+use crate::migrator::Migrator;
 use crate::script::RevisionId;
 
 /// The marker line before which `revision` inserts `mod …;` lines in the registry file.
@@ -25,6 +28,135 @@ pub struct NewRevision {
     pub branch_labels: Vec<String>,
     /// depends_on revisions.
     pub depends_on: Vec<String>,
+}
+
+/// Options of a new revision besides its message (Alembic's `revision` options).
+#[derive(Clone, Debug, Default)]
+pub struct RevisionOptions {
+    /// `--head`: the down_revision (a revision, prefix or branch label; `base` starts a new
+    /// root). `None`: the single head.
+    pub head: Option<String>,
+    /// `--rev-id`: this id instead of a random 12-hex-digit one.
+    pub rev_id: Option<String>,
+    /// `--branch-label`.
+    pub branch_label: Option<String>,
+    /// `--depends-on`: revisions the new one depends on, as written.
+    pub depends_on: Vec<String>,
+}
+
+impl Migrator {
+    /// The revision `alembic revision -m message` would create: a new id (or `rev_id`) on top
+    /// of the single head (or `head`). Nothing is written; pass it to [`write_revision`].
+    ///
+    /// # Errors
+    /// [`Error::MultipleHeads`] without `head` when the graph has several heads;
+    /// [`Error::UnknownRevision`] / [`Error::AmbiguousRevision`] for `head`;
+    /// [`Error::InvalidRevisionId`] / [`Error::DuplicateRevision`] for `rev_id`.
+    pub fn new_revision(&self, message: &str, options: &RevisionOptions) -> Result<NewRevision> {
+        let down_revisions = match options.head.as_deref() {
+            Some("base") => Vec::new(),
+            Some(h) => vec![self.resolve_id(h)?],
+            None => match self.graph().heads().as_slice() {
+                [] => Vec::new(),
+                [one] => vec![one.to_string()],
+                many => {
+                    return Err(Error::MultipleHeads {
+                        heads: many
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+            },
+        };
+        self.describe_new(
+            message,
+            down_revisions,
+            options.rev_id.as_deref(),
+            options.branch_label.as_deref(),
+            options.depends_on.clone(),
+        )
+    }
+
+    /// The merge revision `alembic merge -m message revisions…` would create: its
+    /// down_revisions are `revisions` resolved (ids, prefixes, labels; `heads`, also the
+    /// default when empty, stands for every head), without repeats, in the order given.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTarget`] when fewer than two distinct revisions remain (one head:
+    /// nothing to merge); otherwise as [`Migrator::new_revision`].
+    pub fn new_merge(
+        &self,
+        message: &str,
+        revisions: &[String],
+        rev_id: Option<&str>,
+        branch_label: Option<&str>,
+    ) -> Result<NewRevision> {
+        let wanted: Vec<String> = if revisions.is_empty() {
+            vec!["heads".into()]
+        } else {
+            revisions.to_vec()
+        };
+        let mut down_revisions: Vec<String> = Vec::new();
+        for r in &wanted {
+            let ids = if r == "heads" {
+                self.graph()
+                    .heads()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            } else {
+                vec![self.resolve_id(r)?]
+            };
+            for id in ids {
+                if !down_revisions.contains(&id) {
+                    down_revisions.push(id);
+                }
+            }
+        }
+        if down_revisions.len() < 2 {
+            return Err(Error::InvalidTarget {
+                target: wanted.join(" "),
+                operation: "merge",
+                reason:
+                    "a merge needs at least two revisions (with one head there is nothing to merge)"
+                        .into(),
+            });
+        }
+        self.describe_new(message, down_revisions, rev_id, branch_label, Vec::new())
+    }
+
+    fn resolve_id(&self, rev: &str) -> Result<String> {
+        let idx = self.graph().resolve_rev(rev)?;
+        Ok(self.graph().id(idx).to_string())
+    }
+
+    fn describe_new(
+        &self,
+        message: &str,
+        down_revisions: Vec<String>,
+        rev_id: Option<&str>,
+        branch_label: Option<&str>,
+        depends_on: Vec<String>,
+    ) -> Result<NewRevision> {
+        let revision = match rev_id {
+            Some(id) => RevisionId::new(id)?,
+            None => RevisionId::generate(),
+        };
+        if self.graph().script(revision.as_str()).is_some() {
+            return Err(Error::DuplicateRevision {
+                revision: revision.to_string(),
+            });
+        }
+        Ok(NewRevision {
+            revision,
+            down_revisions,
+            message: message.to_owned(),
+            branch_labels: branch_label.into_iter().map(str::to_owned).collect(),
+            depends_on,
+        })
+    }
 }
 
 /// Writes `<dir>/r<id>_<slug>.rs` for `new` and registers it in the registry file `<dir>.rs`
@@ -50,7 +182,11 @@ pub(crate) fn write_revision_source(
         path: path.display().to_string(),
         reason,
     };
-    let text = std::fs::read_to_string(&registry).map_err(|e| err(&registry, e.to_string()))?;
+    let io = |path: &Path, source: std::io::Error| Error::Io {
+        what: format!("cannot write revision file {}", path.display()),
+        source,
+    };
+    let text = std::fs::read_to_string(&registry).map_err(|e| io(&registry, e))?;
     if !text.contains(MODULES_END) || !text.contains(SCRIPTS_END) {
         return Err(err(
             &registry,
@@ -81,8 +217,8 @@ pub(crate) fn write_revision_source(
         format!("r{id}_{slug}")
     };
     let file = dir.join(format!("{module}.rs"));
-    std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
-    std::fs::write(&file, source(&module)).map_err(|e| err(&file, e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    std::fs::write(&file, source(&module)).map_err(|e| io(&file, e))?;
     let updated = insert_before(
         &insert_before(&text, MODULES_END, &format!("mod {module};")),
         SCRIPTS_END,
@@ -90,7 +226,7 @@ pub(crate) fn write_revision_source(
     );
     if let Err(e) = std::fs::write(&registry, updated) {
         let _ = std::fs::remove_file(&file);
-        return Err(err(&registry, e.to_string()));
+        return Err(io(&registry, e));
     }
     Ok(file)
 }

@@ -88,7 +88,7 @@ pub struct Script {
     pub(crate) message: String,
     pub(crate) path: Option<String>,
     pub(crate) checksum: Option<String>,
-    pub(crate) allowed_lints: Vec<String>,
+    pub(crate) allowed_lints: Vec<crate::lint::LintRule>,
     pub(crate) migration: Box<dyn MigrationTrait>,
 }
 
@@ -123,12 +123,13 @@ impl Script {
         }
     }
 
-    /// Marks a `lint` rule as deliberate for this migration (e.g. `"drop-column"` for a column
-    /// dropped on purpose): `lint` then stops reporting exactly that rule here. The rules are
-    /// listed in [`LintFinding`](crate::LintFinding).
+    /// Marks a `lint` rule as deliberate for this migration (e.g. [`LintRule::DropColumn`] for
+    /// a column dropped on purpose): `lint` then stops reporting exactly that rule here.
+    ///
+    /// [`LintRule::DropColumn`]: crate::lint::LintRule::DropColumn
     #[must_use]
-    pub fn allow_lint(mut self, rule: impl Into<String>) -> Self {
-        self.allowed_lints.push(rule.into());
+    pub fn allow_lint(mut self, rule: crate::lint::LintRule) -> Self {
+        self.allowed_lints.push(rule);
         self
     }
 

@@ -34,7 +34,7 @@ type Builder =
 ///     pub enum Relation {}
 ///     impl ActiveModelBehavior for ActiveModel {}
 /// }
-/// let entities = db_migrate::Entities::new().register(note::Entity);
+/// let entities = db_migrate::autogenerate::Entities::new().register(note::Entity);
 /// assert_eq!(entities.table_names(), ["notes"]);
 /// ```
 #[derive(Clone, Default)]

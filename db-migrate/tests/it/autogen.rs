@@ -12,9 +12,9 @@ mod generated;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use db_migrate::{
-    Entities, Migrator, NewRevision, RevisionId, SchemaModel, discover, render_migration,
-};
+use db_migrate::autogenerate::{Entities, SchemaModel, discover, render_migration};
+use db_migrate::scaffold::NewRevision;
+use db_migrate::{Migrator, RevisionId};
 use db_testkit::backend_tests;
 use sea_orm::ConnectionTrait;
 
@@ -221,7 +221,7 @@ backend_tests! {
         // Unregistered tables are left alone unless included.
         db.connection().execute_unprepared("CREATE TABLE other_package (id INTEGER PRIMARY KEY)").await.expect("create");
         assert!(migrator(1, v1.clone()).compare(&db).await.expect("compare").is_empty());
-        let managed = migrator(1, v1).filter(db_migrate::Filter { include: vec!["other_*".into()], ..Default::default() });
+        let managed = migrator(1, v1).filter(db_migrate::autogenerate::Filter { include: vec!["other_*".into()], ..Default::default() });
         let lines: Vec<String> = managed.compare(&db).await.expect("compare").iter().map(ToString::to_string).collect();
         assert_eq!(lines, ["drop table other_package"]);
     }
@@ -254,10 +254,10 @@ async fn sqlite_compares_types_by_affinity() {
         db.execute_unprepared("CREATE TABLE trials (trial_id INTEGER NOT NULL, number INTEGER NOT NULL, study_id BIGINT NOT NULL, attempts BIGINT NOT NULL, state VARCHAR(512) NOT NULL, PRIMARY KEY (trial_id))").await.expect("ddl");
     }
     let entities = Entities::new().register(entities::affinity::trial::Entity);
-    let changes = db_migrate::compare(
+    let changes = db_migrate::autogenerate::compare(
         db.connection(),
         &entities,
-        &db_migrate::Filter::default(),
+        &db_migrate::autogenerate::Filter::default(),
         None,
         &["alembic_version"],
     )
@@ -281,10 +281,10 @@ async fn sqlite_compares_types_by_affinity() {
         impl ActiveModelBehavior for ActiveModel {}
     }
     let entities = Entities::new().register(keyed::Entity);
-    let changes = db_migrate::compare(
+    let changes = db_migrate::autogenerate::compare(
         db.connection(),
         &entities,
-        &db_migrate::Filter::default(),
+        &db_migrate::autogenerate::Filter::default(),
         None,
         &[],
     )
@@ -324,10 +324,10 @@ async fn server_defaults_are_compared_unless_turned_off() {
     .await
     .expect("table");
     let entities = Entities::new().register(counter::Entity);
-    let compared = db_migrate::compare(
+    let compared = db_migrate::autogenerate::compare(
         db.connection(),
         &entities,
-        &db_migrate::Filter::default(),
+        &db_migrate::autogenerate::Filter::default(),
         None,
         &[],
     )
@@ -339,11 +339,11 @@ async fn server_defaults_are_compared_unless_turned_off() {
         line.contains("type text -> integer") && line.contains("default '0' -> none"),
         "{line}"
     );
-    let off = db_migrate::Filter {
+    let off = db_migrate::autogenerate::Filter {
         compare_server_default: false,
         ..Default::default()
     };
-    let compared = db_migrate::compare(db.connection(), &entities, &off, None, &[])
+    let compared = db_migrate::autogenerate::compare(db.connection(), &entities, &off, None, &[])
         .await
         .expect("compare");
     let line = compared[0].to_string();

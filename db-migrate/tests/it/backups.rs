@@ -5,9 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use db_core::Database;
-use db_migrate::{
-    BackupPolicy, Clock, Error, Migrator, OnOpenOptions, RestoreOptions, backup, list_backups,
-};
+use db_migrate::backup::{BackupPolicy, Clock, RestoreOptions, backup, list_backups};
+use db_migrate::{Error, Migrator, OnOpenOptions};
 use db_testkit::{Backend, TestDb, count};
 use sea_orm::ConnectionTrait;
 

@@ -240,7 +240,10 @@ async fn ours_on(case: &Case, db: Database) -> Vec<Outcome> {
         let result = match verb.as_str() {
             "upgrade" => m.upgrade(&db, target).await.map(|_| ()),
             "downgrade" => m.downgrade(&db, target).await.map(|_| ()),
-            _ => m.stamp(&db, &[target], false).await.map(|_| ()),
+            _ => m
+                .stamp(&db, &[target], db_migrate::StampMode::Update)
+                .await
+                .map(|_| ()),
         };
         let mut rows = m.current(&db).await.expect("current");
         rows.sort();

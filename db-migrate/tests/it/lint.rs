@@ -1,6 +1,7 @@
 //! `lint` reports dangerous operations per migration, and an allow marker silences exactly
 //! the rule it names.
 
+use db_migrate::lint::LintRule;
 use db_migrate::{AlterColumn, BatchAlter, Migrator, Script};
 use sea_orm::sea_query::{ColumnType, StringLen};
 
@@ -112,10 +113,10 @@ fn not_null_without_default_and_rebuilds() {
 #[test]
 fn allow_silences_exactly_that_finding() {
     let mut s = scripts();
-    let l3 = s.remove(2).allow_lint("drop-column");
+    let l3 = s.remove(2).allow_lint(LintRule::DropColumn);
     s.insert(2, l3);
     // Allowing another rule on l2 silences nothing there.
-    let l2 = s.remove(1).allow_lint("drop-table");
+    let l2 = s.remove(1).allow_lint(LintRule::DropTable);
     s.insert(1, l2);
     let m = Migrator::new(s).expect("graph");
     let found = lines(&m);
@@ -147,7 +148,7 @@ mod hand_over {
             let db = test_db.open().await;
             db.execute_unprepared("CREATE TABLE items (id INTEGER PRIMARY KEY, note VARCHAR(200))").await.expect("table");
             db.execute_unprepared("INSERT INTO items (id, note) VALUES (1, 'a'), (2, 'b')").await.expect("rows");
-            m.stamp(&db, &["b0b0b0b0"], false).await.expect("adopt");
+            m.stamp(&db, &["b0b0b0b0"], db_migrate::StampMode::Update).await.expect("adopt");
             let before = db_testkit::schema_snapshot(&db).await.expect("snapshot");
             let live: Vec<String> = m.lint_database(&db).await.expect("lint").iter().map(ToString::to_string).collect();
             assert_eq!(live, ["b1b1b1b1 drop-column: drops `items.note` and its data"]);
@@ -157,12 +158,19 @@ mod hand_over {
     }
 }
 
+/// A misspelt rule cannot reach `allow_lint` (it takes a [`LintRule`]); parsing one from text
+/// (a configuration, a command line) names the known rules.
 #[test]
-fn a_misspelt_allowed_rule_is_refused() {
-    let err =
-        Migrator::new(vec![sql("t1t1t1t1", &[], &[]).allow_lint("drop-colum")]).expect_err("typo");
+fn a_misspelt_rule_is_refused() {
+    let err = "drop-colum".parse::<LintRule>().expect_err("typo");
     assert_eq!(
         err.to_string(),
-        "revision `t1t1t1t1` allows the unknown lint rule `drop-colum`; the rules are: drop-table, drop-column, rename-as-drop-add, not-null-without-default, type-narrowing, sqlite-needs-rebuild"
+        "unknown lint rule `drop-colum`; the rules are: drop-table, drop-column, rename-as-drop-add, not-null-without-default, type-narrowing, sqlite-needs-rebuild"
     );
+    for rule in LintRule::ALL {
+        assert_eq!(
+            rule.to_string().parse::<LintRule>().expect("round trip"),
+            rule
+        );
+    }
 }

@@ -4,6 +4,7 @@
 mod autogen;
 mod backups;
 mod batch;
+mod cli;
 mod differential;
 mod graph;
 mod lint;

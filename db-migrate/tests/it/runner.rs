@@ -121,7 +121,9 @@ async fn targets_resolve_as_in_alembic() {
             .await
             .expect("memory db");
         if !start.is_empty() {
-            m.stamp(&db, start, false).await.expect("stamp");
+            m.stamp(&db, start, db_migrate::StampMode::Update)
+                .await
+                .expect("stamp");
         }
         let outcome = match *op {
             "upgrade" => m.upgrade(&db, target).await,
@@ -183,7 +185,7 @@ backend_tests! {
             assert_eq!(m.current(&db).await.expect("current"), ["r1r1r1r1"]);
             // The operator repairs the schema by hand and stamps: the runner goes on.
             db.execute_unprepared("DROP TABLE t2").await.expect("repair");
-            m.stamp(&db, &["r1r1r1r1"], false).await.expect("stamp resolves");
+            m.stamp(&db, &["r1r1r1r1"], db_migrate::StampMode::Update).await.expect("stamp resolves");
             let third = m.upgrade(&db, "head").await.expect_err("r2 still fails");
             assert!(third.to_string().contains("failed on MySQL/MariaDB"), "{third}");
             return;
@@ -236,9 +238,9 @@ backend_tests! {
         db.execute_unprepared("INSERT INTO alembic_version (version_num) VALUES ('ffffffffffff')").await.expect("insert");
         let err = m.upgrade(&db, "head").await.expect_err("unknown revision");
         assert!(err.to_string().starts_with("the database is at revision `ffffffffffff`, which these migrations do not contain"), "{err}");
-        let err = m.stamp(&db, &["b2b2"], false).await.expect_err("stamp without purge refuses too");
+        let err = m.stamp(&db, &["b2b2"], db_migrate::StampMode::Update).await.expect_err("stamp without purge refuses too");
         assert!(matches!(err, Error::UnknownDatabaseRevision { .. }), "{err}");
-        assert_eq!(m.stamp(&db, &["b2b2"], true).await.expect("purge"), ["b2b2b2b2"]);
+        assert_eq!(m.stamp(&db, &["b2b2"], db_migrate::StampMode::Purge).await.expect("purge"), ["b2b2b2b2"]);
         assert_eq!(m.current(&db).await.expect("current"), ["b2b2b2b2"]);
     }
 

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use db_core::Database;
-use db_migrate::{
-    BackupPolicy, Error, Migrator, RestoreOptions, SystemClock, VersionTable, backup, list_backups,
-};
+use db_migrate::backup::{BackupPolicy, RestoreOptions, SystemClock, backup, list_backups};
+use db_migrate::{Error, Migrator, VersionTable};
 use db_testkit::{Backend, TestDb, backend_tests, count, schema_snapshot, strings};
 use sea_orm::ConnectionTrait;
 
@@ -341,7 +340,7 @@ async fn a_failed_backup_never_counts() {
             f.write_str("Fixed")
         }
     }
-    impl db_migrate::Clock for Fixed {
+    impl db_migrate::backup::Clock for Fixed {
         fn now(&self) -> chrono::DateTime<chrono::Utc> {
             self.0
         }
@@ -480,7 +479,7 @@ async fn mysql_an_interrupted_ddl_step_blocks_every_command_until_stamped() {
         );
     }
     // The operator sees the schema matches a1 and stamps it: the runner goes on.
-    m.stamp(&db, &["a1a1a1a1"], false)
+    m.stamp(&db, &["a1a1a1a1"], db_migrate::StampMode::Update)
         .await
         .expect("stamp resolves");
     assert!(m.unresolved(&db).await.expect("history").is_none());
@@ -635,7 +634,7 @@ mod properties {
                     assert_eq!(m.current(&db).await.expect("current"), before, "downgrade {target:?}");
                 }
                 let before = m.current(&db).await.expect("current");
-                if m.stamp(&db, &[&target], false).await.is_err() {
+                if m.stamp(&db, &[&target], db_migrate::StampMode::Update).await.is_err() {
                     assert_eq!(m.current(&db).await.expect("current"), before, "stamp {target:?}");
                 }
                 let _ = m.graph().show(&target);

@@ -2,7 +2,8 @@
 //! folder is its output, compiled into this test binary, and must stay identical to what
 //! `render` produces today (apart from the creation date and rustfmt's line wrapping).
 
-use db_migrate::{Migrator, NewRevision, RevisionId, render};
+use db_migrate::scaffold::{NewRevision, render};
+use db_migrate::{Migrator, RevisionId};
 
 #[test]
 fn the_committed_template_output_is_current() {

@@ -15,7 +15,8 @@
 //! 3e5f7a9b1c2d  tighten courses and users (drop, retype, FK, NOT NULL: rebuilds on SQLite)
 //! ```
 
-use db_migrate::{Entities, Migrator, Script};
+use db_migrate::autogenerate::Entities;
+use db_migrate::{Migrator, Script};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{date_time_default_now, date_time_null, string_len_null};
 

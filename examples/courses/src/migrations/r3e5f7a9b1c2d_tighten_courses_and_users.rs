@@ -18,7 +18,7 @@ pub(crate) fn script() -> Script {
         .revises("d2c4e6a8b0f1")
         .message("tighten courses and users")
         // `is_active` is dropped on purpose (soft delete uses `archived_at`).
-        .allow_lint("drop-column")
+        .allow_lint(db_migrate::lint::LintRule::DropColumn)
         .source(
             file!(),
             include_str!("r3e5f7a9b1c2d_tighten_courses_and_users.rs"),

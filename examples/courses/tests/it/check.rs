@@ -15,7 +15,7 @@ backend_tests! {
         let db = test_db.open().await;
         let strict = example_courses::migrations::migrator()
             .expect("migrator")
-            .filter(db_migrate::Filter { compare_server_default: true, ..Default::default() });
+            .filter(db_migrate::autogenerate::Filter { compare_server_default: true, ..Default::default() });
         let changes = strict.compare(&db).await.expect("compare");
         assert!(changes.is_empty(), "{changes:#?}");
         // Behind head: refused with what to do, exit 1.

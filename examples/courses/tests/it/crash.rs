@@ -169,8 +169,8 @@ async fn killed_during_a_backup_nothing_half_written_counts() {
         let _ = child.kill();
         let _ = child.wait();
         left_partial += usize::from(partials() > 0);
-        for b in db_migrate::list_backups(&work, dir.path()).expect("list") {
-            db_migrate::verify(&b.path)
+        for b in db_migrate::backup::list_backups(&work, dir.path()).expect("list") {
+            db_migrate::backup::verify(&b.path)
                 .await
                 .unwrap_or_else(|e| panic!("kill {i}: a listed backup does not verify: {e}"));
         }

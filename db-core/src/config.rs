@@ -1,3 +1,6 @@
+//! The TOML configuration: named databases (`[databases.<label>]`) with URL, schema and
+//! options, read into [`OpenOptions`](crate::OpenOptions).
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,3 +1,7 @@
+//! Opening a database: [`OpenOptions`] (URL, schema, read-only, timeouts), the [`Database`]
+//! handle, SQLite URL parsing (`?mode=ro|rw|rwc`), the registry of SQLite files this process
+//! has open (keyed by the symlink-free path), and dedicated single-connection pools.
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};

@@ -1,3 +1,6 @@
+//! db-core's [`Error`], and [`describe_db_err`], which turns a driver error into the server's
+//! message and SQLSTATE.
+
 use std::path::PathBuf;
 
 use sea_orm::DbErr;

@@ -1,3 +1,6 @@
+//! The [`Migrate`] trait: what `Database::open_migrated` runs after opening (db-migrate's
+//! `Migrator` implements it), so db-core needs nothing of migrations.
+
 use crate::Database;
 
 /// The error a [`Migrate`] implementation returns.

@@ -1,3 +1,6 @@
+//! Transaction scopes: [`transaction`] commits when the closure succeeds and rolls back when
+//! it fails or panics (SQLite's writes start with `BEGIN IMMEDIATE`, from the dialect).
+
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;

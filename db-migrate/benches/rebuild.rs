@@ -7,7 +7,7 @@
 //!
 //! Run with: `cargo bench -p db-migrate --bench rebuild`
 
-#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+#![expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,3 +1,5 @@
+//! Leftover `_alembic_tmp_*` tables of an interrupted SQLite rebuild, dropped before a run.
+
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 /// The prefix of the temporary tables a SQLite table rebuild creates (Alembic's

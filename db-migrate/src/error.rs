@@ -1,3 +1,6 @@
+//! db-migrate's [`Error`]: every way a command can fail, each saying what happened and what to
+//! do; the database is left as it was.
+
 use sea_orm::DbErr;
 
 use crate::migrator::Direction;

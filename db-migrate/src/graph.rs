@@ -1,3 +1,7 @@
+//! The [`RevisionGraph`]: scripts validated (ids, unknown or cyclic references) into
+//! Alembic's revision map, with heads, branch points, labels, normalized `depends_on` and
+//! ancestor/descendant closures.
+
 use std::collections::{BTreeSet, HashMap};
 
 use crate::error::{Error, Result};

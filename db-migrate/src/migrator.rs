@@ -1,3 +1,7 @@
+//! The runner: [`Migrator`] validates scripts into a graph and runs Alembic's commands
+//! (`upgrade`, `downgrade`, `stamp`, `current`) under the migration lock, one step per
+//! transaction, from a [`Plan`](crate::plan::Plan); migrate-on-open for devices ([`OnOpen`]).
+
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -119,18 +123,28 @@ pub struct Step {
 impl fmt::Display for Step {
     /// Alembic's log line: `Running upgrade <from> -> <rev>, <message>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.direction {
-            Direction::Upgrade => write!(
-                f,
-                "upgrade {} -> {}, {}",
-                self.from, self.revision, self.message
-            ),
-            Direction::Downgrade => write!(
-                f,
-                "downgrade {} -> {}, {}",
-                self.revision, self.to, self.message
-            ),
-        }
+        f.write_str(&step_line(
+            self.direction,
+            self.revision.as_str(),
+            &self.from,
+            &self.to,
+            &self.message,
+        ))
+    }
+}
+
+/// Alembic's step line without `Running `: `upgrade <from> -> <rev>, <message>` or
+/// `downgrade <rev> -> <to>, <message>` (`from`/`to` are the heads before/after).
+pub(crate) fn step_line(
+    direction: Direction,
+    revision: &str,
+    from: &str,
+    to: &str,
+    message: &str,
+) -> String {
+    match direction {
+        Direction::Upgrade => format!("upgrade {from} -> {revision}, {message}"),
+        Direction::Downgrade => format!("downgrade {revision} -> {to}, {message}"),
     }
 }
 
@@ -1229,7 +1243,7 @@ fn describe(
     }
 }
 
-fn fmt_heads(heads: &[String]) -> String {
+pub(crate) fn fmt_heads(heads: &[String]) -> String {
     if heads.is_empty() {
         "<base>".to_owned()
     } else {

@@ -20,6 +20,7 @@ use sea_orm::{
 use sea_orm_migration::SchemaManager;
 
 use crate::error::{DbContext, Error, Result};
+use crate::migrator::fmt_heads;
 use crate::migrator::{Direction, Migrator, finish, run_migration};
 use crate::plan::Plan;
 use crate::target::Target;
@@ -387,28 +388,11 @@ impl Migrator {
         let mut heads: Vec<String> = rows;
         while let Some((idx, dir, new_heads)) = self.next_step(&plan, &heads)? {
             let script = &g.scripts[idx];
-            let from = if heads.is_empty() {
-                "<base>".to_owned()
-            } else {
-                heads.join(", ")
-            };
-            let to = if new_heads.is_empty() {
-                "<base>".to_owned()
-            } else {
-                new_heads.join(", ")
-            };
-            let line = match dir {
-                Direction::Upgrade => format!(
-                    "-- Running upgrade {from} -> {}, {}",
-                    g.id(idx),
-                    script.message
-                ),
-                Direction::Downgrade => format!(
-                    "-- Running downgrade {} -> {to}, {}",
-                    g.id(idx),
-                    script.message
-                ),
-            };
+            let (from, to) = (fmt_heads(&heads), fmt_heads(&new_heads));
+            let line = format!(
+                "-- Running {}",
+                crate::migrator::step_line(dir, g.id(idx).as_str(), &from, &to, &script.message)
+            );
             let fail = |source: DbErr| Error::Offline {
                 revision: g.id(idx).clone(),
                 direction: dir,

@@ -1,3 +1,7 @@
+//! A migration as Alembic describes one: [`RevisionId`] and [`Script`] (revision,
+//! down_revision(s), branch labels, depends_on, message, checksum, allowed lint rules) wrapping
+//! a sea-orm-migration `MigrationTrait`.
+
 use std::fmt;
 
 use sea_orm_migration::MigrationTrait;

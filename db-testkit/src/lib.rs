@@ -413,7 +413,7 @@ macro_rules! backend_tests {
     ($(async fn $name:ident($db:ident : TestDb) $body:block)*) => {
         $(
             mod $name {
-                #[allow(unused_imports)]
+                #[allow(unused_imports, reason = "a test body may use nothing of the parent module; `expect` would fail where it does")]
                 use super::*;
 
                 async fn body($db: $crate::TestDb) $body

@@ -4,7 +4,7 @@
 //! Run with: `cargo run -p example-courses` (embedded SQLite), or with `DATABASE_URL` set to a
 //! PostgreSQL or MariaDB URL.
 
-#![allow(clippy::print_stdout, reason = "a demo program prints its results")]
+#![expect(clippy::print_stdout, reason = "a demo program prints its results")]
 
 use std::process::ExitCode;
 

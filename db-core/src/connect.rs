@@ -22,8 +22,16 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 )]
 pub(crate) struct ServerSession {
     /// The quoted schema for `search_path` (PostgreSQL).
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "only PostgreSQL's connect options read it")
+    )]
     pub(crate) search_path: Option<String>,
     /// Sessions default to read-only transactions (PostgreSQL).
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "only PostgreSQL's connect options read it")
+    )]
     pub(crate) read_only: bool,
     /// The URL names a TLS mode (`sslmode` / `ssl-mode`); otherwise loopback goes without TLS.
     pub(crate) tls_mode_given: bool,

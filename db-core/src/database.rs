@@ -116,6 +116,7 @@ impl OpenOptions {
         self.read_only || sqlite_mode(&self.url) == Some(SqliteMode::Ro)
     }
 
+    #[cfg(feature = "sqlite")]
     pub(crate) fn busy_timeout_duration(&self) -> Duration {
         self.busy_timeout
     }

@@ -149,6 +149,17 @@ impl Dialect {
         }
     }
 
+    /// The most bind parameters one statement may carry: SQLite 32,766
+    /// (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32), PostgreSQL and MySQL 65,535 (their protocols
+    /// count parameters in 16 bits). Bulk statements are chunked under it.
+    #[must_use]
+    pub fn max_bind_params(self) -> usize {
+        match self {
+            Self::Sqlite => 32_766,
+            Self::Postgres | Self::MySql => 65_535,
+        }
+    }
+
     /// The backend's proper name: `SQLite`, `PostgreSQL` or `MySQL`.
     #[must_use]
     pub fn display_name(self) -> &'static str {

@@ -1,0 +1,249 @@
+//! The seams to a transport: [`RpcClient`] (make a call and wait for its reply) and
+//! [`RequestHandler`] (answer a call), with openmodule's reply statuses
+//! (`openmodule/rpc/client.py`, `rpc/server.py`; `reference/kv-sync-protocol.md` §1.1).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+/// One call: `type` on `channel` with a JSON request, answered within `timeout`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpcCall {
+    /// The channel (`kv_sync`, `rpc-websocket`).
+    pub channel: String,
+    /// The RPC type (`sync`, `set`, `server_rpc`).
+    pub kind: String,
+    /// The request body.
+    pub request: Value,
+    /// The resource the call is for (`None`: any).
+    pub resource: Option<String>,
+    /// How long to wait for the reply.
+    pub timeout: Duration,
+}
+
+impl RpcCall {
+    /// A call of `kind` on `channel` with `request`, no resource, waiting `timeout`.
+    #[must_use]
+    pub fn new(
+        channel: impl Into<String>,
+        kind: impl Into<String>,
+        request: Value,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            channel: channel.into(),
+            kind: kind.into(),
+            request,
+            resource: None,
+            timeout,
+        }
+    }
+}
+
+/// Makes calls and waits for their replies, over any transport (NATS in [`crate::nats`], the
+/// fakes of db-testkit, a mock with the `mock` feature). Object-safe: stores and handlers hold
+/// an `Arc<dyn RpcClient>`.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait RpcClient: Send + Sync {
+    /// Sends `call` and returns the reply's fields (the `response` object without `status`)
+    /// when its status is `ok`.
+    ///
+    /// # Errors
+    /// [`RpcError::Timeout`] when no reply came within `call.timeout`, [`RpcError::Cancelled`]
+    /// when `cancel` fired first, the error statuses of the reply as their [`RpcError`]
+    /// variants, [`RpcError::Transport`] when the call could not be sent.
+    async fn call(&self, call: RpcCall, cancel: CancellationToken) -> Result<Value, RpcError>;
+}
+
+/// Why a call has no usable reply (openmodule's `TimeoutError`, `CancelError`,
+/// `ServerHandlerError`, `ServerValidationError`, `ServerFilterError`, `RPCServerError`,
+/// `ServerUnknownError`).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RpcError {
+    /// No reply within the timeout.
+    #[error("no reply to {channel}/{kind} within {timeout:?}")]
+    Timeout {
+        /// The channel.
+        channel: String,
+        /// The RPC type.
+        kind: String,
+        /// How long was waited.
+        timeout: Duration,
+    },
+    /// The call was cancelled (shutdown) before its reply.
+    #[error("{channel}/{kind} was cancelled before its reply")]
+    Cancelled {
+        /// The channel.
+        channel: String,
+        /// The RPC type.
+        kind: String,
+    },
+    /// The handler failed (`handler_error`).
+    #[error("the server's handler failed: {exception}")]
+    Handler {
+        /// The handler's error text.
+        exception: String,
+    },
+    /// The request did not validate (`validation_error`).
+    #[error("the server refused the request as invalid: {exception}")]
+    Validation {
+        /// The validation errors.
+        exception: String,
+    },
+    /// A filter failed (`filter_error`).
+    #[error("a server filter failed: {exception}")]
+    Filter {
+        /// The filter's error text.
+        exception: String,
+    },
+    /// The cloud server answered `{"status": "error", "error": …}` (e.g. `request_timeout`).
+    #[error("the server answered with error `{error}`")]
+    Server {
+        /// The error, e.g. `request_timeout`.
+        error: String,
+    },
+    /// A status this client does not know.
+    #[error("the server answered with unknown status `{status}`")]
+    UnknownStatus {
+        /// The status.
+        status: String,
+    },
+    /// The reply is not an openmodule reply.
+    #[error("the reply cannot be read: {reason}")]
+    InvalidReply {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The transport failed to send the call or receive its reply.
+    #[error("the transport failed: {reason}")]
+    Transport {
+        /// The transport's error text.
+        reason: String,
+    },
+}
+
+/// The error statuses a handler side answers with (`RPCServerError`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorStatus {
+    /// The handler failed.
+    Handler,
+    /// The request did not validate.
+    Validation,
+    /// A filter failed.
+    Filter,
+}
+
+impl ErrorStatus {
+    /// The wire name: `handler_error`, `validation_error` or `filter_error`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Handler => "handler_error",
+            Self::Validation => "validation_error",
+            Self::Filter => "filter_error",
+        }
+    }
+}
+
+/// A handler's answer, written as the `response` object of the reply envelope.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// `{"status": "ok", …fields}`; `fields` is a JSON object (others are sent as `{}`).
+    Ok(Value),
+    /// `{"status": <status>, "exception": <text>}`.
+    Error {
+        /// The status.
+        status: ErrorStatus,
+        /// The error text.
+        exception: String,
+    },
+}
+
+impl Reply {
+    /// The `response` object.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        match self {
+            Self::Ok(fields) => {
+                map.insert("status".into(), "ok".into());
+                if let Value::Object(fields) = fields {
+                    map.extend(fields.clone());
+                }
+            }
+            Self::Error { status, exception } => {
+                map.insert("status".into(), status.as_str().into());
+                map.insert("exception".into(), exception.clone().into());
+            }
+        }
+        Value::Object(map)
+    }
+
+    /// Reads a `response` object as a client does: `ok` gives its fields without `status`.
+    ///
+    /// # Errors
+    /// The error statuses as [`RpcError`]s; [`RpcError::InvalidReply`] for a non-object or a
+    /// missing status.
+    pub fn decode(response: Value) -> Result<Value, RpcError> {
+        let Value::Object(mut map) = response else {
+            return Err(RpcError::InvalidReply {
+                reason: format!("expected an object, got {response}"),
+            });
+        };
+        let status = match map.remove("status") {
+            Some(Value::String(s)) => s,
+            other => {
+                return Err(RpcError::InvalidReply {
+                    reason: format!("no string `status` (got {other:?})"),
+                });
+            }
+        };
+        let text = |map: &mut Map<String, Value>, field: &str| match map.remove(field) {
+            Some(Value::String(s)) => s,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        match status.as_str() {
+            "ok" => Ok(Value::Object(map)),
+            "handler_error" => Err(RpcError::Handler {
+                exception: text(&mut map, "exception"),
+            }),
+            "validation_error" => Err(RpcError::Validation {
+                exception: text(&mut map, "exception"),
+            }),
+            "filter_error" => Err(RpcError::Filter {
+                exception: text(&mut map, "exception"),
+            }),
+            "error" => Err(RpcError::Server {
+                error: text(&mut map, "error"),
+            }),
+            _ => Err(RpcError::UnknownStatus { status }),
+        }
+    }
+}
+
+/// A call as the answering side receives it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncomingRequest {
+    /// The channel.
+    pub channel: String,
+    /// The RPC type.
+    pub kind: String,
+    /// The envelope's resource, when given.
+    pub resource: Option<String>,
+    /// The request body (`Value::Null` when the envelope had none).
+    pub request: Value,
+}
+
+/// Answers calls; a transport's server side routes each incoming call here. `None` means
+/// "not for me": no reply is sent at all, as openmodule does for requests filtered out
+/// (another service or resource shares the bus, and its owner answers).
+#[async_trait]
+pub trait RequestHandler: Send + Sync {
+    /// The reply to `request`, or `None` to stay silent.
+    async fn handle(&self, request: IncomingRequest) -> Option<Reply>;
+}

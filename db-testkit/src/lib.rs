@@ -23,6 +23,9 @@
 //!
 //! No features: all three backends are always built.
 
+#[cfg(feature = "kvstore")]
+pub mod kv;
+
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

@@ -1,0 +1,5 @@
+//! Integration tests of db-kvstore: the wire format, the device side on SQLite, PostgreSQL
+//! and MariaDB, the sync handler in paused time, and the NATS transport.
+
+mod store;
+mod support;

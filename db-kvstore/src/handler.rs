@@ -48,6 +48,9 @@ pub struct StatusReading {
     /// Incremented by every change; a sync that started under one generation and ended under
     /// another ran across a reconnect.
     pub generation: u64,
+    /// How many times the connection came up (from offline or shutdown to startup or online).
+    /// A reader that missed the statuses between two readings still sees a reconnect here.
+    pub connects: u64,
 }
 
 /// Reads the connection status ("changed since generation N" semantics); cheap to clone.
@@ -84,9 +87,11 @@ impl ConnectionStatusSender {
             if r.status == status {
                 return false;
             }
+            let connected = status.is_online() && !r.status.is_online();
             *r = StatusReading {
                 status,
                 generation: r.generation + 1,
+                connects: r.connects + u64::from(connected),
             };
             true
         });
@@ -100,6 +105,7 @@ pub fn connection_status() -> (ConnectionStatusSender, ConnectionStatus) {
     let (tx, rx) = watch::channel(StatusReading {
         status: Status::Shutdown,
         generation: 0,
+        connects: 0,
     });
     (ConnectionStatusSender { tx }, ConnectionStatus { rx })
 }
@@ -285,8 +291,8 @@ enum Wake {
 
 impl StoreTask {
     async fn run(mut self) {
-        let mut was_online = self.status.borrow_and_update().status.is_online();
-        let mut due = was_online;
+        let mut seen = self.status.borrow_and_update().connects;
+        let mut due = self.online();
         let mut next_resync: Option<Instant> = None;
         loop {
             if !due {
@@ -302,9 +308,10 @@ impl StoreTask {
                         if changed.is_err() {
                             return;
                         }
-                        let now = self.status.borrow_and_update().status.is_online();
-                        due = now && !was_online;
-                        was_online = now;
+                        let now = *self.status.borrow_and_update();
+                        // A reconnect, even one whose offline status this task never saw.
+                        due = now.connects != seen && now.status.is_online();
+                        seen = now.connects;
                         continue;
                     }
                     () = self.resync.notified() => {}
@@ -315,19 +322,17 @@ impl StoreTask {
             if !self.online() {
                 continue;
             }
-            match self.wait(self.offset).await {
-                Wake::Due => {}
-                Wake::Offline => continue,
-                Wake::Cancelled => return,
-            }
-            match self.sync_until_done().await {
-                Wake::Due => {
-                    next_resync = self.options.resync_every.map(|d| Instant::now() + d);
-                }
+            let outcome = match self.wait(self.offset).await {
+                Wake::Due => self.sync_until_done().await,
+                other => other,
+            };
+            // Reconnects during the wait or the sync are served by this sync.
+            seen = self.status.borrow().connects;
+            match outcome {
+                Wake::Due => next_resync = self.options.resync_every.map(|d| Instant::now() + d),
                 Wake::Offline => {}
                 Wake::Cancelled => return,
             }
-            was_online = self.online();
         }
     }
 

@@ -1,5 +1,6 @@
 //! Integration tests of db-kvstore: the wire format, the device side on SQLite, PostgreSQL
 //! and MariaDB, the sync handler in paused time, and the NATS transport.
 
+mod handler;
 mod store;
 mod support;

@@ -96,7 +96,7 @@ async fn the_first_online_status_syncs_every_store_after_the_offset() {
         .into_iter()
         .map(|c| (c.channel.clone(), c.kind.clone(), c.request, c.timeout))
         .collect();
-    calls.sort_by(|a, b| a.2.to_string().cmp(&b.2.to_string()));
+    calls.sort_by_key(|c| c.2.to_string());
     assert_eq!(
         calls,
         [

@@ -166,10 +166,11 @@ pub struct KvSetItem {
     #[serde(default = "null_text")]
     pub value: String,
     /// The new e_tag (required with a value here; openmodule let SQLite invent one).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<WireInt>,
-    /// The e_tag the server believes the device holds; `None` when it believes the key absent.
-    #[serde(default)]
+    /// The e_tag the server believes the device holds; `None` when it believes the key absent
+    /// (left out on the wire, as openmodule's `exclude_none` does for nested models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_e_tag: Option<WireInt>,
 }
 

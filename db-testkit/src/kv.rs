@@ -231,6 +231,11 @@ impl FakeKvServer {
         state.faults.lose_sets += faults.lose_sets;
     }
 
+    /// Drops every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.state).faults = Faults::default();
+    }
+
     /// How many syncs the server completed.
     #[must_use]
     pub fn syncs(&self) -> u32 {

@@ -1,6 +1,8 @@
 //! Integration tests of db-kvstore: the wire format, the device side on SQLite, PostgreSQL
 //! and MariaDB, the sync handler in paused time, and the NATS transport.
 
+mod convergence;
 mod handler;
 mod store;
 mod support;
+mod wire;

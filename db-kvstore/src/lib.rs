@@ -73,7 +73,7 @@ pub use crate::offset::sync_offset;
 #[cfg(feature = "mock")]
 pub use crate::rpc::MockRpcClient;
 pub use crate::rpc::{
-    ErrorStatus, IncomingRequest, Reply, RequestHandler, RpcCall, RpcClient, RpcError,
+    ErrorStatus, Forward, IncomingRequest, Reply, RequestHandler, RpcCall, RpcClient, RpcError,
 };
 pub use crate::store::{BoxError, Child, KvStore, Parsed};
 pub use crate::stores::{Changed, KvStores};

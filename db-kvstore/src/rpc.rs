@@ -161,6 +161,8 @@ pub enum Reply {
         /// The error text.
         exception: String,
     },
+    /// The cloud server's `{"status": "error", "error": <error>}` (e.g. `request_timeout`).
+    ServerError(String),
 }
 
 impl Reply {
@@ -178,6 +180,10 @@ impl Reply {
             Self::Error { status, exception } => {
                 map.insert("status".into(), status.as_str().into());
                 map.insert("exception".into(), exception.clone().into());
+            }
+            Self::ServerError(error) => {
+                map.insert("status".into(), "error".into());
+                map.insert("error".into(), error.clone().into());
             }
         }
         Value::Object(map)
@@ -246,4 +252,62 @@ pub struct IncomingRequest {
 pub trait RequestHandler: Send + Sync {
     /// The reply to `request`, or `None` to stay silent.
     async fn handle(&self, request: IncomingRequest) -> Option<Reply>;
+}
+
+/// A [`RequestHandler`] that passes each call on through an [`RpcClient`] and returns its
+/// reply: bridges one transport to another, or lets a server program call a device's
+/// handler through the device's transport. A call that gets no reply in time (or whose
+/// transport fails) gets none here either.
+pub struct Forward {
+    client: std::sync::Arc<dyn RpcClient>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Forward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forward")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Forward {
+    /// Forwards through `client`, waiting `timeout` for each reply.
+    #[must_use]
+    pub fn new(client: std::sync::Arc<dyn RpcClient>, timeout: Duration) -> Self {
+        Self { client, timeout }
+    }
+}
+
+#[async_trait]
+impl RequestHandler for Forward {
+    async fn handle(&self, request: IncomingRequest) -> Option<Reply> {
+        let call = RpcCall {
+            channel: request.channel,
+            kind: request.kind,
+            request: request.request,
+            resource: request.resource,
+            timeout: self.timeout,
+        };
+        match self.client.call(call, CancellationToken::new()).await {
+            Ok(fields) => Some(Reply::Ok(fields)),
+            Err(RpcError::Handler { exception }) => Some(Reply::Error {
+                status: ErrorStatus::Handler,
+                exception,
+            }),
+            Err(RpcError::Validation { exception }) => Some(Reply::Error {
+                status: ErrorStatus::Validation,
+                exception,
+            }),
+            Err(RpcError::Filter { exception }) => Some(Reply::Error {
+                status: ErrorStatus::Filter,
+                exception,
+            }),
+            Err(RpcError::Server { error }) => Some(Reply::ServerError(error)),
+            Err(e) => {
+                tracing::debug!(error = %e, "forwarded call got no reply");
+                None
+            }
+        }
+    }
 }

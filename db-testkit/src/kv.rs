@@ -412,3 +412,27 @@ impl RpcClient for FakeKvServer {
         }
     }
 }
+
+/// The server's RPC endpoint: answers `rpc-websocket`/`server_rpc` calls (`kvs_sync`) by
+/// syncing, for serving a [`FakeKvServer`] over a transport.
+#[async_trait]
+impl RequestHandler for FakeKvServer {
+    async fn handle(&self, request: IncomingRequest) -> Option<Reply> {
+        let call = RpcCall {
+            channel: request.channel,
+            kind: request.kind,
+            request: request.request,
+            resource: request.resource,
+            timeout: std::time::Duration::from_secs(30),
+        };
+        match RpcClient::call(self, call, CancellationToken::new()).await {
+            Ok(fields) => Some(Reply::Ok(fields)),
+            Err(RpcError::Timeout { .. } | RpcError::Cancelled { .. }) => None,
+            Err(RpcError::Server { error }) => Some(Reply::ServerError(error)),
+            Err(e) => Some(Reply::Error {
+                status: db_kvstore::ErrorStatus::Handler,
+                exception: e.to_string(),
+            }),
+        }
+    }
+}

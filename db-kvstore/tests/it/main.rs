@@ -3,6 +3,7 @@
 
 mod convergence;
 mod handler;
+mod nats;
 mod store;
 mod support;
 mod wire;

@@ -24,6 +24,10 @@ fn replies_have_openmodule_statuses() {
         json!({"status": "ok", "additions": {"f": 6}, "changes": {"e": 4}, "missing": {"b": 2, "n": null}}),
     );
     check(&Reply::Ok(json!({})).to_json(), json!({"status": "ok"}));
+    check(
+        &Reply::ServerError("request_timeout".into()).to_json(),
+        json!({"status": "error", "error": "request_timeout"}),
+    );
     for (status, name) in [
         (ErrorStatus::Handler, "handler_error"),
         (ErrorStatus::Validation, "validation_error"),

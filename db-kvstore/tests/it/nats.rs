@@ -1,0 +1,208 @@
+//! Device and server over the real NATS server (127.0.0.1:4222): the device serves `kv_sync`,
+//! the server serves `rpc-websocket` from two processes in one queue group, and the device's
+//! sync handler converges on the server's entries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use db_kvstore::nats::{NatsRpc, connect, serve};
+use db_kvstore::{
+    CancellationToken, Forward, RequestHandler, RpcClient, Status, SyncHandler, SyncOptions,
+    connection_status,
+};
+use db_testkit::kv::FakeKvServer;
+use serde_json::json;
+
+use crate::support::{GATES, NAME, create_tables, device, plates};
+
+const NATS: &str = "nats://127.0.0.1:4222";
+
+/// The NATS server, or `None` (with a line on stderr) when it is not running and `CI` is unset.
+async fn nats() -> Option<async_nats::Client> {
+    match connect(NATS, Duration::from_secs(3)).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{e}; CI is set, so NATS is required"
+            );
+            eprintln!("skipped: {e}");
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_converges_over_nats() {
+    let Some(nats) = nats().await else { return };
+    let test_db = db_testkit::TestDb::new(db_testkit::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let db = test_db.open().await;
+    create_tables(&db).await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let device_prefix = format!("t{run}.device.res-1.");
+    let server_prefix = format!("t{run}.server.");
+    let stop = CancellationToken::new();
+
+    // Device: answers kv_sync.
+    let stores = device(&db);
+    serve(
+        nats.clone(),
+        NAME,
+        &device_prefix,
+        &["kv_sync"],
+        None,
+        stores.clone(),
+        stop.clone(),
+    )
+    .await
+    .expect("device serves");
+    // Server: two processes in one queue group, reaching the device through NATS.
+    let to_device: Arc<dyn RpcClient> = Arc::new(NatsRpc::new(
+        nats.clone(),
+        "kv-server",
+        device_prefix.clone(),
+    ));
+    let server = FakeKvServer::new(Arc::new(Forward::new(to_device, Duration::from_secs(10))));
+    server.put(NAME, "a", json!({"plate": "G-A1", "tags": ["vip"]}));
+    server.put(NAME, "b", json!({"plate": "G-B2"}));
+    server.put(GATES, "north", json!(false));
+    for _ in 0..2 {
+        let handler: Arc<dyn RequestHandler> = server.clone();
+        serve(
+            nats.clone(),
+            "kv-server",
+            &server_prefix,
+            &["rpc-websocket"],
+            Some("kv-servers"),
+            handler,
+            stop.clone(),
+        )
+        .await
+        .expect("server serves");
+    }
+    nats.flush().await.expect("flush");
+
+    // The device's handler asks for a sync once online.
+    let (status, reader) = connection_status();
+    let client: Arc<dyn RpcClient> =
+        Arc::new(NatsRpc::new(nats.clone(), NAME, server_prefix.clone()));
+    let running = SyncHandler::new(stores, client, reader)
+        .options(SyncOptions {
+            offset: Some(Duration::ZERO),
+            sync_timeout: Duration::from_secs(10),
+            ..SyncOptions::default()
+        })
+        .spawn();
+    let mut events = running.events();
+    status.set(Status::Online);
+    for _ in 0..2 {
+        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("in time")
+            .expect("event");
+        assert_eq!(e.outcome, Ok(()), "{}", e.service);
+    }
+    let rows = plates(&db).await;
+    assert_eq!(
+        rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+        ["G-A1", "G-B2"]
+    );
+    assert_eq!(
+        db_testkit::count(&db, "SELECT COUNT(*) FROM kv_gate").await,
+        1
+    );
+    assert_eq!(
+        server.syncs(),
+        2,
+        "each sync request reached one server process"
+    );
+
+    // A live push over NATS, then a reconnect heals a lost one.
+    server.put(NAME, "a", json!({"plate": "G-A7"}));
+    let tags = rows.iter().map(|r| (r.0.clone(), r.1)).collect();
+    server
+        .push(NAME, &["a"], &tags)
+        .await
+        .expect("push over NATS");
+    assert_eq!(plates(&db).await[0].2, "G-A7");
+    server.put(NAME, "c", json!({"plate": "G-C3"})); // never pushed
+    status.set(Status::Offline);
+    status.set(Status::Online);
+    for _ in 0..2 {
+        let e = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("in time")
+            .expect("event");
+        assert_eq!(e.outcome, Ok(()));
+    }
+    assert_eq!(plates(&db).await.len(), 3);
+    assert!(running.shutdown().await);
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_nobody_serves_time_out_and_errors_cross_the_wire() {
+    let Some(nats) = nats().await else { return };
+    let prefix = format!("t{}.", uuid::Uuid::new_v4().simple());
+    let client = NatsRpc::new(nats.clone(), "x", prefix.clone());
+    let call = db_kvstore::RpcCall::new(
+        "kv_sync",
+        "sync",
+        json!({"service": NAME, "kvs": {}}),
+        Duration::from_millis(500),
+    );
+    let err = client
+        .call(call.clone(), CancellationToken::new())
+        .await
+        .expect_err("nobody serves");
+    assert!(
+        matches!(err, db_kvstore::RpcError::Timeout { .. }),
+        "{err:?}"
+    );
+    // A device that refuses: the handler_error text arrives intact.
+    let db = db_core::Database::connect("sqlite::memory:")
+        .await
+        .expect("open");
+    create_tables(&db).await;
+    let stop = CancellationToken::new();
+    serve(
+        nats.clone(),
+        NAME,
+        &prefix,
+        &["kv_sync"],
+        None,
+        device(&db),
+        stop.clone(),
+    )
+    .await
+    .expect("serve");
+    nats.flush().await.expect("flush");
+    let set = db_kvstore::RpcCall::new(
+        "kv_sync",
+        "set",
+        json!({"service": NAME, "kvs": [{"key": "a", "value": "{}", "e_tag": 1, "previous_e_tag": 4}]}),
+        Duration::from_secs(5),
+    );
+    let err = client
+        .call(set, CancellationToken::new())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, db_kvstore::RpcError::Handler { exception } if exception.starts_with("Previous ETag given but not in database")),
+        "{err:?}"
+    );
+    // Another service's call is not answered: a timeout, as on openmodule's bus.
+    let other = db_kvstore::RpcCall::new(
+        "kv_sync",
+        "sync",
+        json!({"service": "other", "kvs": {}}),
+        Duration::from_millis(500),
+    );
+    assert!(matches!(
+        client.call(other, CancellationToken::new()).await,
+        Err(db_kvstore::RpcError::Timeout { .. })
+    ));
+    stop.cancel();
+}

@@ -160,6 +160,19 @@ impl Dialect {
         }
     }
 
+    /// `column` (an already quoted identifier) as an expression that compares and sorts by
+    /// the bytes of its UTF-8 text, as Rust's `str` does: SQLite's default `BINARY`
+    /// collation already does; PostgreSQL needs `COLLATE "C"`, MySQL `BINARY`. For merging a
+    /// query's rows with sorted data in Rust, and for keyset pages in that order.
+    #[must_use]
+    pub fn byte_order(self, column: &str) -> String {
+        match self {
+            Self::Sqlite => column.to_owned(),
+            Self::Postgres => format!("{column} COLLATE \"C\""),
+            Self::MySql => format!("BINARY {column}"),
+        }
+    }
+
     /// The backend's proper name: `SQLite`, `PostgreSQL` or `MySQL`.
     #[must_use]
     pub fn display_name(self) -> &'static str {

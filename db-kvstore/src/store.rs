@@ -8,18 +8,20 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use db_core::Dialect;
-use futures::TryStreamExt;
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityName,
     EntityTrait, IdenStatic, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryTrait,
-    Statement, StreamTrait, TryIntoModel, Value as DbValue,
+    Statement, TryIntoModel, Value as DbValue,
 };
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::error::{DbContext, ETagProblem, Error, Result};
 use crate::wire::{KvSetRequest, KvSyncRequest, KvSyncResponse};
+
+/// Rows read per query while answering `sync`.
+const SYNC_PAGE: usize = 10_000;
 
 /// The error a `parse_value` hook returns; its text reaches the server.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -227,7 +229,8 @@ pub(crate) trait DynStore: Send + Sync + std::fmt::Debug {
     fn service(&self) -> &str;
     /// The entity's table name.
     fn table_name(&self) -> &str;
-    /// The answer to `kv_sync`/`sync`.
+    /// The answer to `kv_sync`/`sync`; beyond the request and the answer (the differences)
+    /// it holds one page of rows.
     async fn sync(&self, request: &KvSyncRequest) -> Result<KvSyncResponse>;
     /// Applies `kv_sync`/`set`; the changed keys when the store notifies.
     async fn set(&self, request: &KvSetRequest) -> Result<Option<Vec<String>>>;
@@ -467,36 +470,61 @@ where
     }
 
     async fn sync(&self, request: &KvSyncRequest) -> Result<KvSyncResponse> {
-        let mut remaining: HashMap<&str, Option<crate::wire::WireInt>> =
-            request.kvs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        // A merge of two sorted sequences: the request's keys (a BTreeMap) and the table's,
+        // read in keyset pages in the same byte order. At most SYNC_PAGE rows are held.
+        let mut server = request.kvs.iter().peekable();
         let mut response = KvSyncResponse::default();
-        let sql = format!(
-            "SELECT {}, {} FROM {}",
-            self.key_sql, self.e_tag_sql, self.table
-        );
-        let mut rows = self
-            .conn
-            .stream_raw(Statement::from_string(self.dialect.backend(), sql))
-            .await
-            .context(|| self.read_context())?;
-        while let Some(row) = rows.try_next().await.context(|| self.read_context())? {
-            let key: String = row.try_get_by_index(0).context(|| self.read_context())?;
-            let tag: i64 = row.try_get_by_index(1).context(|| self.read_context())?;
-            let device = Some(crate::wire::WireInt::from(tag));
-            match remaining.remove(key.as_str()) {
-                Some(server) if server == device => {}
-                Some(_) => {
-                    response.changes.insert(key, device);
+        let order = self.dialect.byte_order(&self.key_sql);
+        let mut after: Option<String> = None;
+        loop {
+            let (filter, values) = match after.take() {
+                Some(last) => (
+                    format!(" WHERE {order} > {}", self.dialect.placeholder(1)),
+                    vec![DbValue::from(last)],
+                ),
+                None => (String::new(), Vec::new()),
+            };
+            let sql = format!(
+                "SELECT {k}, {e} FROM {t}{filter} ORDER BY {order} LIMIT {SYNC_PAGE}",
+                k = self.key_sql,
+                e = self.e_tag_sql,
+                t = self.table,
+            );
+            let rows = self
+                .conn
+                .query_all_raw(Statement::from_sql_and_values(
+                    self.dialect.backend(),
+                    sql,
+                    values,
+                ))
+                .await
+                .context(|| self.read_context())?;
+            let full = rows.len() == SYNC_PAGE;
+            for row in rows {
+                let key: String = row.try_get_by_index(0).context(|| self.read_context())?;
+                let tag: i64 = row.try_get_by_index(1).context(|| self.read_context())?;
+                let device = Some(crate::wire::WireInt::from(tag));
+                while let Some((k, tag)) = server.next_if(|(k, _)| k.as_str() < key.as_str()) {
+                    response.missing.insert(k.clone(), *tag);
                 }
-                None => {
-                    response.additions.insert(key, device);
+                match server.next_if(|(k, _)| **k == key) {
+                    Some((_, theirs)) if *theirs == device => {}
+                    Some(_) => {
+                        response.changes.insert(key.clone(), device);
+                    }
+                    None => {
+                        response.additions.insert(key.clone(), device);
+                    }
                 }
+                after = Some(key);
+            }
+            if !full {
+                break;
             }
         }
-        response.missing = remaining
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+        response
+            .missing
+            .extend(server.map(|(k, t)| (k.clone(), *t)));
         Ok(response)
     }
 

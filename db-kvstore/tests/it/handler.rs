@@ -292,3 +292,40 @@ async fn periodic_and_manual_resyncs() {
     assert_eq!(client.calls().len(), 6);
     assert!(running.shutdown().await);
 }
+
+#[tokio::test]
+async fn a_mockall_mock_stands_in_for_the_transport() {
+    let mut mock = db_kvstore::MockRpcClient::new();
+    mock.expect_call()
+        .withf(|call, _| call.channel == "rpc-websocket" && call.request["data"]["service"] == NAME)
+        .times(1)
+        .returning(|_, _| Ok(json!({})));
+    mock.expect_call()
+        .withf(|call, _| call.request["data"]["service"] == GATES)
+        .times(1)
+        .returning(|_, _| {
+            Err(RpcError::Filter {
+                exception: "not now".into(),
+            })
+        });
+    let (status, reader) = connection_status();
+    let running = SyncHandler::new(stores().await, Arc::new(mock), reader)
+        .options(SyncOptions {
+            retry_initial: Duration::from_secs(3600),
+            ..options()
+        })
+        .spawn();
+    let mut events = running.events();
+    status.set(Status::Online);
+    let mut outcomes = vec![next(&mut events).await, next(&mut events).await];
+    outcomes.sort_by_key(|e| e.service.clone());
+    assert_eq!(outcomes[0].outcome, Ok(()));
+    assert_eq!(
+        outcomes[1].outcome,
+        Err(RpcError::Filter {
+            exception: "not now".into()
+        })
+    );
+    // The mock verifies its expectations (one call each) when the handler drops it.
+    assert!(running.shutdown().await);
+}

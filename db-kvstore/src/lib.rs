@@ -60,6 +60,7 @@ mod handler;
 pub mod nats;
 mod offset;
 mod rpc;
+pub mod server;
 mod store;
 mod stores;
 pub mod wire;
@@ -73,7 +74,8 @@ pub use crate::offset::sync_offset;
 #[cfg(feature = "mock")]
 pub use crate::rpc::MockRpcClient;
 pub use crate::rpc::{
-    ErrorStatus, Forward, IncomingRequest, Reply, RequestHandler, RpcCall, RpcClient, RpcError,
+    ErrorStatus, Forward, IncomingRequest, Local, Reply, RequestHandler, RpcCall, RpcClient,
+    RpcError,
 };
 pub use crate::store::{BoxError, Child, KvStore, Parsed};
 pub use crate::stores::{Changed, KvStores};

@@ -311,3 +311,46 @@ impl RequestHandler for Forward {
         }
     }
 }
+
+/// An [`RpcClient`] that calls a [`RequestHandler`] in the same process: a handler that stays
+/// silent times the call out, as a transport would. For servers and tests that hold the
+/// device's handler directly.
+#[derive(Clone)]
+pub struct Local(pub std::sync::Arc<dyn RequestHandler>);
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Local")
+    }
+}
+
+#[async_trait]
+impl RpcClient for Local {
+    async fn call(&self, call: RpcCall, cancel: CancellationToken) -> Result<Value, RpcError> {
+        let reply = self
+            .0
+            .handle(IncomingRequest {
+                channel: call.channel.clone(),
+                kind: call.kind.clone(),
+                resource: call.resource.clone(),
+                request: call.request,
+            })
+            .await;
+        match reply {
+            Some(r) => Reply::decode(r.to_json()),
+            None => {
+                tokio::select! {
+                    () = tokio::time::sleep(call.timeout) => Err(RpcError::Timeout {
+                        channel: call.channel,
+                        kind: call.kind,
+                        timeout: call.timeout,
+                    }),
+                    () = cancel.cancelled() => Err(RpcError::Cancelled {
+                        channel: call.channel,
+                        kind: call.kind,
+                    }),
+                }
+            }
+        }
+    }
+}

@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use db_kvstore::wire::{
-    KV_SYNC_CHANNEL, KVS_SYNC, KvSetItem, KvSetRequest, KvSyncRequest, KvSyncResponse,
-    SERVER_RPC_CHANNEL, SERVER_RPC_TYPE, SET, SYNC, WireInt,
-};
-use db_kvstore::{IncomingRequest, Reply, RequestHandler, RpcCall, RpcClient, RpcError};
+pub use db_kvstore::server::ServerEntry;
+use db_kvstore::server::{send_set, set_item, sync_device};
+use db_kvstore::wire::{KVS_SYNC, KvSetItem, SERVER_RPC_CHANNEL, SERVER_RPC_TYPE, WireInt};
+use db_kvstore::{IncomingRequest, Local, Reply, RequestHandler, RpcCall, RpcClient, RpcError};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -130,15 +129,6 @@ impl RpcClient for FakeRpcClient {
     }
 }
 
-/// One entry as the server holds it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServerEntry {
-    /// The value (sent JSON-encoded).
-    pub value: Value,
-    /// Its e_tag.
-    pub e_tag: i64,
-}
-
 /// Faults the fake server injects, consumed one per call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
@@ -166,7 +156,7 @@ struct ServerState {
 /// [`RpcClient`] it is the device's connection to the server: `server_rpc`/`kvs_sync` runs a
 /// sync and replies `ok`.
 pub struct FakeKvServer {
-    device: Arc<dyn RequestHandler>,
+    device: Local,
     state: Mutex<ServerState>,
     batch: usize,
     /// Serialises syncs and pushes, as one server connection does.
@@ -186,7 +176,7 @@ impl FakeKvServer {
     #[must_use]
     pub fn new(device: Arc<dyn RequestHandler>) -> Arc<Self> {
         Arc::new(Self {
-            device,
+            device: Local(device),
             state: Mutex::new(ServerState::default()),
             batch: 500,
             busy: tokio::sync::Mutex::new(()),
@@ -248,41 +238,8 @@ impl FakeKvServer {
     /// The device's reply when a call fails (a `set` refused: the next sync retries).
     pub async fn sync(&self, service: &str) -> Result<(), RpcError> {
         let _one = self.busy.lock().await;
-        let server = self.entries(service);
-        let kvs: BTreeMap<String, Option<WireInt>> = server
-            .iter()
-            .map(|(k, e)| (k.clone(), Some(WireInt::from(e.e_tag))))
-            .collect();
-        let answer = self
-            .call_device(
-                SYNC,
-                json!(KvSyncRequest {
-                    service: service.to_owned(),
-                    kvs,
-                }),
-            )
-            .await?;
-        let answer: KvSyncResponse =
-            serde_json::from_value(answer).map_err(|e| RpcError::InvalidReply {
-                reason: e.to_string(),
-            })?;
-        let mut items = Vec::new();
-        for key in answer.missing.keys() {
-            if let Some(e) = server.get(key) {
-                items.push(set_item(key, Some(e), None));
-            }
-        }
-        for (key, device) in &answer.changes {
-            if let Some(e) = server.get(key) {
-                items.push(set_item(key, Some(e), *device));
-            }
-        }
-        for (key, device) in &answer.additions {
-            items.push(set_item(key, None, *device));
-        }
-        for chunk in items.chunks(self.batch) {
-            self.send_set(service, chunk.to_vec()).await?;
-        }
+        let entries = self.entries(service);
+        sync_device(&ToDevice(self), service, &entries, self.batch, TIMEOUT).await?;
         lock(&self.state).syncs += 1;
         Ok(())
     }
@@ -315,51 +272,29 @@ impl FakeKvServer {
     }
 
     async fn send_set(&self, service: &str, kvs: Vec<KvSetItem>) -> Result<(), RpcError> {
-        {
-            let mut state = lock(&self.state);
+        send_set(&ToDevice(self), service, kvs, TIMEOUT).await
+    }
+}
+
+/// The server's calls to the device, through the fault injection (lost sets).
+struct ToDevice<'a>(&'a FakeKvServer);
+
+#[async_trait]
+impl RpcClient for ToDevice<'_> {
+    async fn call(&self, call: RpcCall, cancel: CancellationToken) -> Result<Value, RpcError> {
+        if call.kind == db_kvstore::wire::SET {
+            let mut state = lock(&self.0.state);
             if state.faults.lose_sets > 0 {
                 state.faults.lose_sets -= 1;
-                return Ok(());
+                return Ok(json!({}));
             }
         }
-        self.call_device(
-            SET,
-            json!(KvSetRequest {
-                service: service.to_owned(),
-                kvs,
-            }),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn call_device(&self, kind: &str, request: Value) -> Result<Value, RpcError> {
-        let reply = self
-            .device
-            .handle(IncomingRequest {
-                channel: KV_SYNC_CHANNEL.to_owned(),
-                kind: kind.to_owned(),
-                resource: None,
-                request,
-            })
-            .await;
-        match reply {
-            Some(r) => Reply::decode(r.to_json()),
-            None => Err(RpcError::InvalidReply {
-                reason: "the device did not answer (another service?)".into(),
-            }),
-        }
+        self.0.device.call(call, cancel).await
     }
 }
 
-fn set_item(key: &str, entry: Option<&ServerEntry>, previous: Option<WireInt>) -> KvSetItem {
-    KvSetItem {
-        key: key.to_owned(),
-        value: entry.map_or_else(|| "null".to_owned(), |e| e.value.to_string()),
-        e_tag: entry.map(|e| WireInt::from(e.e_tag)),
-        previous_e_tag: previous,
-    }
-}
+/// How long the fake server waits for the device.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[async_trait]
 impl RpcClient for FakeKvServer {

@@ -317,7 +317,7 @@ async fn a_mockall_mock_stands_in_for_the_transport() {
         .spawn();
     let mut events = running.events();
     status.set(Status::Online);
-    let mut outcomes = vec![next(&mut events).await, next(&mut events).await];
+    let mut outcomes = [next(&mut events).await, next(&mut events).await];
     outcomes.sort_by_key(|e| e.service.clone());
     assert_eq!(outcomes[0].outcome, Ok(()));
     assert_eq!(

@@ -1,0 +1,437 @@
+//! An openmodule-style access-control service and the server that owns its allow-list.
+//!
+//! The **device** keeps an allow-list of licence plates in SQLite (migrated when it opens),
+//! synced from the server by db-kvstore over NATS: it serves the server's `kv_sync` calls,
+//! asks for a sync on start and after every reconnect, and answers "may plate X enter?"
+//! (channel `access`, type `check`) from its database. It never writes the allow-list itself.
+//! The **server** owns the entries (a JSON file of key → `{"plate", "holder"}`) and brings
+//! each device that asks to them; several server processes share the work through a NATS
+//! queue group.
+//!
+//! Subjects: calls to a device go to `<root>device.<resource>.rpc-req-<channel>`, calls to the
+//! servers to `<root>server.rpc-req-rpc-websocket`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use db_core::{Database, OpenOptions};
+use db_kvstore::nats::{NatsRpc, serve};
+use db_kvstore::server::{ServerEntry, sync_device};
+use db_kvstore::wire::{KV_SYNC_CHANNEL, KVS_SYNC, KvsSyncData, SERVER_RPC_CHANNEL};
+use db_kvstore::{
+    CancellationToken, ErrorStatus, IncomingRequest, KvStore, KvStores, Parsed, Reply,
+    RequestHandler, RpcClient, RunningSync, Status, SyncHandler, SyncOptions, connection_status,
+};
+use db_migrate::{Migrator, Script};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm_migration::prelude::*;
+use serde_json::{Value, json};
+
+/// The channel of "may this plate enter?".
+pub const ACCESS_CHANNEL: &str = "access";
+/// The service name (openmodule's `settings.NAME`).
+pub const NAME: &str = "om_access_service_1";
+
+/// One allowed plate, as the server sends it.
+pub mod allowed_plate {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `allowed_plate`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "allowed_plate")]
+    pub struct Model {
+        /// The server's key.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// The server's e_tag.
+        pub e_tag: i64,
+        /// The plate, upper case without spaces or dashes.
+        pub plate: String,
+        /// Who holds it.
+        pub holder: Option<String>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `G-ARAGE 1` and `garage1` are the same plate.
+#[must_use]
+pub fn normalize(plate: &str) -> String {
+    plate
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+#[derive(DeriveMigrationName)]
+struct CreateAllowedPlate;
+
+#[async_trait]
+impl MigrationTrait for CreateAllowedPlate {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("allowed_plate")
+                    .col(
+                        ColumnDef::new("key")
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new("e_tag").big_integer().not_null())
+                    .col(ColumnDef::new("plate").string_len(16).not_null())
+                    .col(ColumnDef::new("holder").string_len(128).null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_allowed_plate_plate")
+                    .table("allowed_plate")
+                    .col("plate")
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("allowed_plate").to_owned())
+            .await
+    }
+}
+
+/// The device's migrations.
+///
+/// # Errors
+/// Never for this fixed graph; the signature is the migrator's.
+pub fn migrator() -> db_migrate::Result<Migrator> {
+    Migrator::new(vec![
+        Script::new("d1a2b3c4d5e6", CreateAllowedPlate).message("create allowed_plate"),
+    ])
+}
+
+/// The device's stores: the allow-list, serving [`NAME`].
+///
+/// # Errors
+/// [`db_kvstore::Error::Registration`] (not for this fixed store).
+pub fn stores(db: &Database, resource: &str) -> db_kvstore::Result<KvStores> {
+    let mut stores = KvStores::new(db, NAME, resource);
+    stores.add(
+        KvStore::<allowed_plate::Entity>::new(|_, value| {
+            let plate = value
+                .get("plate")
+                .and_then(Value::as_str)
+                .map(normalize)
+                .filter(|p| !p.is_empty())
+                .ok_or("an allowed plate needs a non-empty `plate`")?;
+            let holder = value
+                .get("holder")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            Ok(Parsed::new(allowed_plate::ActiveModel {
+                plate: Set(plate),
+                holder: Set(holder),
+                ..Default::default()
+            }))
+        })
+        .comparison_value(|m: &allowed_plate::Model| json!(m.plate)),
+    )?;
+    Ok(stores)
+}
+
+/// Whether `plate` is on the allow-list.
+///
+/// # Errors
+/// The database's error.
+pub async fn may_enter(db: &impl ConnectionTrait, plate: &str) -> Result<bool, DbErr> {
+    let n = allowed_plate::Entity::find()
+        .filter(allowed_plate::Column::Plate.eq(normalize(plate)))
+        .count(db)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Answers `access`/`check` (`{"plate": "…"}` → `{"allowed": bool}`) and the store's
+/// `kv_sync` calls.
+#[derive(Debug)]
+pub struct DeviceHandler {
+    db: Database,
+    stores: Arc<KvStores>,
+}
+
+#[async_trait]
+impl RequestHandler for DeviceHandler {
+    async fn handle(&self, request: IncomingRequest) -> Option<Reply> {
+        if request.channel != ACCESS_CHANNEL {
+            return self.stores.handle(request).await;
+        }
+        let Some(plate) = request.request.get("plate").and_then(Value::as_str) else {
+            return Some(Reply::Error {
+                status: ErrorStatus::Validation,
+                exception: "`plate` (a string) is required".into(),
+            });
+        };
+        Some(match may_enter(&self.db, plate).await {
+            Ok(allowed) => Reply::Ok(json!({"allowed": allowed})),
+            Err(e) => Reply::Error {
+                status: ErrorStatus::Handler,
+                exception: e.to_string(),
+            },
+        })
+    }
+}
+
+/// Where a device runs.
+#[derive(Clone, Debug)]
+pub struct DeviceConfig {
+    /// Its SQLite database URL.
+    pub url: String,
+    /// Its resource id.
+    pub resource: String,
+    /// A prefix before every subject (`""`; tests use a unique one).
+    pub subject_root: String,
+    /// Sync options (openmodule's offset by default).
+    pub sync: SyncOptions,
+}
+
+/// A running device.
+#[derive(Debug)]
+pub struct Device {
+    handler: Arc<DeviceHandler>,
+    sync: RunningSync,
+    stop: CancellationToken,
+}
+
+impl Device {
+    /// Whether `plate` may enter, from the local database.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn may_enter(&self, plate: &str) -> Result<bool, DbErr> {
+        may_enter(&self.handler.db, plate).await
+    }
+
+    /// Change notifications of the allow-list.
+    #[must_use]
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<db_kvstore::Changed> {
+        self.handler.stores.subscribe()
+    }
+
+    /// Sync attempts.
+    #[must_use]
+    pub fn sync_events(&self) -> tokio::sync::broadcast::Receiver<db_kvstore::SyncEvent> {
+        self.sync.events()
+    }
+
+    /// Stops syncing and serving.
+    pub async fn shutdown(self) {
+        self.sync.shutdown().await;
+        self.stop.cancel();
+    }
+}
+
+/// The subject prefix of the device `resource`.
+#[must_use]
+pub fn device_prefix(root: &str, resource: &str) -> String {
+    format!("{root}device.{resource}.")
+}
+
+/// The subject prefix of the servers.
+#[must_use]
+pub fn server_prefix(root: &str) -> String {
+    format!("{root}server.")
+}
+
+/// Opens (and migrates) the device's database, serves its channels on `nats`, and starts
+/// syncing; the connection status follows `nats`'s connection events through `status`.
+///
+/// # Errors
+/// Opening or migrating the database, or subscribing.
+pub async fn start_device(
+    nats: async_nats::Client,
+    config: DeviceConfig,
+    status: db_kvstore::ConnectionStatus,
+) -> Result<Device, Box<dyn std::error::Error + Send + Sync>> {
+    let migrator = migrator()?;
+    let db = Database::open_migrated(OpenOptions::new(config.url.clone()), &migrator).await?;
+    let stores = Arc::new(stores(&db, &config.resource)?);
+    let handler = Arc::new(DeviceHandler {
+        db,
+        stores: stores.clone(),
+    });
+    let stop = CancellationToken::new();
+    serve(
+        nats.clone(),
+        NAME,
+        &device_prefix(&config.subject_root, &config.resource),
+        &[KV_SYNC_CHANNEL, ACCESS_CHANNEL],
+        None,
+        handler.clone(),
+        stop.clone(),
+    )
+    .await?;
+    nats.flush().await?;
+    let client: Arc<dyn RpcClient> = Arc::new(NatsRpc::new(
+        nats,
+        NAME,
+        server_prefix(&config.subject_root),
+    ));
+    let sync = SyncHandler::new(stores, client, status)
+        .options(config.sync)
+        .spawn();
+    Ok(Device {
+        handler,
+        sync,
+        stop,
+    })
+}
+
+/// The server: the authoritative entries per service, synced to each device that asks.
+#[derive(Debug)]
+pub struct Server {
+    nats: async_nats::Client,
+    root: String,
+    entries: tokio::sync::RwLock<BTreeMap<String, BTreeMap<String, ServerEntry>>>,
+}
+
+impl Server {
+    /// A server with `entries` for [`NAME`] (key → value), e_tags 1, 2, … in key order.
+    #[must_use]
+    pub fn new(
+        nats: async_nats::Client,
+        root: &str,
+        entries: BTreeMap<String, Value>,
+    ) -> Arc<Self> {
+        let map = entries
+            .into_iter()
+            .zip(1..)
+            .map(|((key, value), e_tag)| (key, ServerEntry { value, e_tag }))
+            .collect();
+        Arc::new(Self {
+            nats,
+            root: root.to_owned(),
+            entries: tokio::sync::RwLock::new(BTreeMap::from([(NAME.to_owned(), map)])),
+        })
+    }
+
+    /// Sets `key` of [`NAME`] (a new e_tag); devices get it on their next sync.
+    pub async fn put(&self, key: &str, value: Value) {
+        let mut all = self.entries.write().await;
+        let map = all.entry(NAME.to_owned()).or_default();
+        let e_tag = map.values().map(|e| e.e_tag).max().unwrap_or(0) + 1;
+        map.insert(key.to_owned(), ServerEntry { value, e_tag });
+    }
+
+    /// Serves `rpc-websocket` in the queue group `kv-servers` until `stop` fires.
+    ///
+    /// # Errors
+    /// The subscription error.
+    pub async fn serve(
+        self: &Arc<Self>,
+        stop: CancellationToken,
+    ) -> Result<(), async_nats::SubscribeError> {
+        let handler: Arc<dyn RequestHandler> = self.clone();
+        serve(
+            self.nats.clone(),
+            "kv-server",
+            &server_prefix(&self.root),
+            &[SERVER_RPC_CHANNEL],
+            Some("kv-servers"),
+            handler,
+            stop,
+        )
+        .await
+        .map(drop)
+    }
+}
+
+#[async_trait]
+impl RequestHandler for Server {
+    async fn handle(&self, request: IncomingRequest) -> Option<Reply> {
+        if request.request.get("rpc").and_then(Value::as_str) != Some(KVS_SYNC) {
+            return None;
+        }
+        let data: KvsSyncData = match serde_json::from_value(request.request["data"].clone()) {
+            Ok(d) => d,
+            Err(e) => {
+                return Some(Reply::Error {
+                    status: ErrorStatus::Validation,
+                    exception: e.to_string(),
+                });
+            }
+        };
+        let entries = self
+            .entries
+            .read()
+            .await
+            .get(&data.service)
+            .cloned()
+            .unwrap_or_default();
+        let device = NatsRpc::new(
+            self.nats.clone(),
+            "kv-server",
+            device_prefix(&self.root, &data.resource),
+        );
+        let budget = Duration::from_secs_f64(data.timeout.clamp(1.0, 300.0));
+        match tokio::time::timeout(
+            budget,
+            sync_device(&device, &data.service, &entries, 500, budget),
+        )
+        .await
+        {
+            Ok(Ok(summary)) => {
+                tracing::info!(resource = %data.resource, service = %data.service, ?summary, "synced");
+                Some(Reply::Ok(json!({})))
+            }
+            Ok(Err(e)) => Some(Reply::Error {
+                status: ErrorStatus::Handler,
+                exception: e.to_string(),
+            }),
+            Err(_) => Some(Reply::ServerError("request_timeout".into())),
+        }
+    }
+}
+
+/// Connects to NATS with `status` following the connection (online on connect, offline on
+/// disconnect), as openmodule's connection listener does for its broker.
+///
+/// # Errors
+/// [`db_kvstore::RpcError::Transport`] when the server cannot be reached.
+pub async fn connect(
+    url: &str,
+) -> Result<(async_nats::Client, db_kvstore::ConnectionStatus), db_kvstore::RpcError> {
+    let (sender, status) = connection_status();
+    let sender = Arc::new(sender);
+    let events = sender.clone();
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(move |event| {
+            let events = events.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => events.set(Status::Online),
+                    async_nats::Event::Disconnected => events.set(Status::Offline),
+                    _ => {}
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|e| db_kvstore::RpcError::Transport {
+            reason: format!("cannot connect to NATS at {url}: {e}"),
+        })?;
+    sender.set(Status::Online);
+    // Keep the sender alive as long as the client: the callback holds a clone.
+    Ok((client, status))
+}

@@ -75,7 +75,7 @@ pub use crate::offset::sync_offset;
 pub use crate::rpc::MockRpcClient;
 pub use crate::rpc::{
     ErrorStatus, Forward, IncomingRequest, Local, Reply, RequestHandler, RpcCall, RpcClient,
-    RpcError,
+    RpcError, unanswered,
 };
 pub use crate::store::{BoxError, Child, KvStore, Parsed};
 pub use crate::stores::{Changed, KvStores};

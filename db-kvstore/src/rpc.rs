@@ -312,6 +312,22 @@ impl RequestHandler for Forward {
     }
 }
 
+/// What a call that gets no reply ends with: [`RpcError::Timeout`] after its timeout, or
+/// [`RpcError::Cancelled`] when `cancel` fires first (for transports and fakes).
+pub async fn unanswered(call: &RpcCall, cancel: &CancellationToken) -> RpcError {
+    tokio::select! {
+        () = tokio::time::sleep(call.timeout) => RpcError::Timeout {
+            channel: call.channel.clone(),
+            kind: call.kind.clone(),
+            timeout: call.timeout,
+        },
+        () = cancel.cancelled() => RpcError::Cancelled {
+            channel: call.channel.clone(),
+            kind: call.kind.clone(),
+        },
+    }
+}
+
 /// An [`RpcClient`] that calls a [`RequestHandler`] in the same process: a handler that stays
 /// silent times the call out, as a transport would. For servers and tests that hold the
 /// device's handler directly.
@@ -338,19 +354,7 @@ impl RpcClient for Local {
             .await;
         match reply {
             Some(r) => Reply::decode(r.to_json()),
-            None => {
-                tokio::select! {
-                    () = tokio::time::sleep(call.timeout) => Err(RpcError::Timeout {
-                        channel: call.channel,
-                        kind: call.kind,
-                        timeout: call.timeout,
-                    }),
-                    () = cancel.cancelled() => Err(RpcError::Cancelled {
-                        channel: call.channel,
-                        kind: call.kind,
-                    }),
-                }
-            }
+            None => Err(unanswered(&call, &cancel).await),
         }
     }
 }

@@ -91,21 +91,6 @@ impl FakeRpcClient {
     }
 }
 
-/// Waits out a call that gets no reply: its timeout, or its cancellation.
-async fn no_reply(call: &RpcCall, cancel: &CancellationToken) -> RpcError {
-    tokio::select! {
-        () = tokio::time::sleep(call.timeout) => RpcError::Timeout {
-            channel: call.channel.clone(),
-            kind: call.kind.clone(),
-            timeout: call.timeout,
-        },
-        () = cancel.cancelled() => RpcError::Cancelled {
-            channel: call.channel.clone(),
-            kind: call.kind.clone(),
-        },
-    }
-}
-
 #[async_trait]
 impl RpcClient for FakeRpcClient {
     async fn call(&self, call: RpcCall, cancel: CancellationToken) -> Result<Value, RpcError> {
@@ -124,7 +109,7 @@ impl RpcClient for FakeRpcClient {
         match reply {
             FakeReply::Ok(v) => Ok(v),
             FakeReply::Err(e) => Err(e),
-            FakeReply::NoReply => Err(no_reply(&call, &cancel).await),
+            FakeReply::NoReply => Err(db_kvstore::unanswered(&call, &cancel).await),
         }
     }
 }
@@ -300,7 +285,7 @@ const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 impl RpcClient for FakeKvServer {
     async fn call(&self, call: RpcCall, cancel: CancellationToken) -> Result<Value, RpcError> {
         if call.channel != SERVER_RPC_CHANNEL || call.kind != SERVER_RPC_TYPE {
-            return Err(no_reply(&call, &cancel).await);
+            return Err(db_kvstore::unanswered(&call, &cancel).await);
         }
         let (drop_it, fail_it) = {
             let mut state = lock(&self.state);
@@ -316,7 +301,7 @@ impl RpcClient for FakeKvServer {
             }
         };
         if drop_it {
-            return Err(no_reply(&call, &cancel).await);
+            return Err(db_kvstore::unanswered(&call, &cancel).await);
         }
         if fail_it {
             return Err(RpcError::Server {

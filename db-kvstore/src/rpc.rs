@@ -349,7 +349,7 @@ impl RpcClient for Local {
                 channel: call.channel.clone(),
                 kind: call.kind.clone(),
                 resource: call.resource.clone(),
-                request: call.request,
+                request: call.request.clone(),
             })
             .await;
         match reply {

@@ -9,7 +9,7 @@
 //! [`RequestHandler`]: `sync` compares e_tags, `set` replaces entries all-or-nothing in one
 //! transaction after checking `previous_e_tag`. [`SyncHandler`] asks the server for a sync on
 //! startup and after every reconnect through an [`RpcClient`], which any transport implements
-//! ([`nats`] with the `nats` feature; db-testkit's fakes in tests). The server owns the
+//! (`nats`, with the `nats` feature; db-testkit's fakes in tests). The server owns the
 //! entries: a service never writes them itself.
 //!
 //! ```
@@ -51,7 +51,7 @@
 //! | `sqlite`   | yes     | SQLite databases |
 //! | `postgres` | no      | PostgreSQL databases |
 //! | `mysql`    | no      | MySQL / MariaDB databases |
-//! | `nats`     | no      | [`nats`]: the NATS request/reply transport |
+//! | `nats`     | no      | `nats`: the NATS request/reply transport |
 //! | `mock`     | no      | `MockRpcClient`, a mockall mock of [`RpcClient`] |
 
 mod error;

@@ -42,7 +42,7 @@ impl RpcCall {
     }
 }
 
-/// Makes calls and waits for their replies, over any transport (NATS in [`crate::nats`], the
+/// Makes calls and waits for their replies, over any transport (NATS in `db_kvstore::nats`, the
 /// fakes of db-testkit, a mock with the `mock` feature). Object-safe: stores and handlers hold
 /// an `Arc<dyn RpcClient>`.
 #[cfg_attr(feature = "mock", mockall::automock)]

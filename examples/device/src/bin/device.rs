@@ -19,7 +19,7 @@ struct Args {
     /// This device's resource id.
     #[arg(long, default_value = "gate-1")]
     resource: String,
-    /// SQLite URL (default: examples/device/data/<resource>.sqlite3).
+    /// SQLite URL (default: `examples/device/data/<resource>.sqlite3`).
     #[arg(long)]
     url: Option<String>,
     /// Plates to check once synced, then exit (without: run until Ctrl-C).

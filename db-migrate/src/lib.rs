@@ -6,8 +6,8 @@
 //! Alembic's commands against a db-core [`Database`](db_core::Database): `upgrade`,
 //! `downgrade`, `stamp`, `current`, and (on the graph) `history`, `heads`, `branches`, `show`.
 //! State lives in Alembic's own `alembic_version` table ([`VersionTable`]), so databases move
-//! freely between Alembic and this runner. With [`Entities`] registered,
-//! [`Migrator::compare`] is Alembic's `compare_metadata` (`check`), and [`render_migration`]
+//! freely between Alembic and this runner. With [`Entities`](autogenerate::Entities) registered,
+//! [`Migrator::compare`] is Alembic's `compare_metadata` (`check`), and [`render_migration`](autogenerate::render_migration)
 //! writes what `revision --autogenerate` writes; [`Migrator::upgrade_sql`] is offline mode and
 //! [`Migrator::lint`] reports dangerous operations. The [`cli`] module is the migrator binary's logic.
 //!

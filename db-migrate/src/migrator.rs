@@ -492,12 +492,12 @@ impl Migrator {
         Ok((unresolved || !plan.steps.is_empty()).then_some((heads, plan)))
     }
 
-    /// As [`Migrator::upgrade`], but on a SQLite file first takes a [`backup`](crate::backup())
+    /// As [`Migrator::upgrade`], but on a SQLite file first takes a [`backup`](crate::backup::backup)
     /// when (and only when) migrations are pending, following `policy`. Returns the steps and
     /// the backup taken (`None` when nothing was pending or the newest backup is recent).
     ///
     /// # Errors
-    /// As [`Migrator::upgrade`] and [`backup`](crate::backup()); when the upgrade fails after a
+    /// As [`Migrator::upgrade`] and [`backup`](crate::backup::backup); when the upgrade fails after a
     /// backup exists, [`Error::FailedAfterBackup`] names the backup.
     pub async fn upgrade_with_backup(
         &self,

@@ -4,7 +4,7 @@
 //!   `(key, e_tag)` pairs raw through sea-orm (target: within 1.2×), and next to SQLAlchemy
 //!   reading them;
 //! - the memory the sync allocates beyond its request, at 50,000 and 100,000 keys (target:
-//!   independent of the key count; it holds one page of 10,000 rows);
+//!   independent of the key count; it holds one page of 50,000 rows);
 //! - applying a `set` that replaces 10,000 keys next to plain sea-orm doing it row by row
 //!   (find, delete, insert in one transaction) and SQLAlchemy Core (`DELETE … IN`, executemany
 //!   `INSERT`) (target: faster than SQLAlchemy Core).

@@ -20,8 +20,9 @@ use tokio::sync::Mutex;
 use crate::error::{DbContext, ETagProblem, Error, Result};
 use crate::wire::{KvSetRequest, KvSyncRequest, KvSyncResponse};
 
-/// Rows read per query while answering `sync`.
-const SYNC_PAGE: usize = 10_000;
+/// Rows read per query while answering `sync` (about 9.6 MiB of rows held at once; smaller
+/// pages cost more queries: 10,000 made the sync 1.3× the raw read of the pairs, 50,000 1.2×).
+const SYNC_PAGE: usize = 50_000;
 
 /// The error a `parse_value` hook returns; its text reaches the server.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -499,10 +500,15 @@ where
                 ))
                 .await
                 .context(|| self.read_context())?;
-            let full = rows.len() == SYNC_PAGE;
-            for row in rows {
+            let count = rows.len();
+            let full = count == SYNC_PAGE;
+            for (i, row) in rows.into_iter().enumerate() {
                 let key: String = row.try_get_by_index(0).context(|| self.read_context())?;
                 let tag: i64 = row.try_get_by_index(1).context(|| self.read_context())?;
+                if i + 1 == count {
+                    // The next page starts after the last key (cloned once per page).
+                    after = Some(key.clone());
+                }
                 let device = Some(crate::wire::WireInt::from(tag));
                 while let Some((k, tag)) = server.next_if(|(k, _)| k.as_str() < key.as_str()) {
                     response.missing.insert(k.clone(), *tag);
@@ -510,13 +516,12 @@ where
                 match server.next_if(|(k, _)| **k == key) {
                     Some((_, theirs)) if *theirs == device => {}
                     Some(_) => {
-                        response.changes.insert(key.clone(), device);
+                        response.changes.insert(key, device);
                     }
                     None => {
-                        response.additions.insert(key.clone(), device);
+                        response.additions.insert(key, device);
                     }
                 }
-                after = Some(key);
             }
             if !full {
                 break;

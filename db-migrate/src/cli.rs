@@ -419,12 +419,14 @@ where
     };
     if let Err(message) = selected_label(&args) {
         let _ = Args::command()
+            .bin_name(app.name)
             .error(clap::error::ErrorKind::ArgumentConflict, message)
             .print();
         return ExitCode::from(2);
     }
     if let Err(message) = ranges_only_offline(&args.command) {
         let _ = Args::command()
+            .bin_name(app.name)
             .error(clap::error::ErrorKind::ValueValidation, message)
             .print();
         return ExitCode::from(2);

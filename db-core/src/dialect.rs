@@ -382,6 +382,55 @@ impl Dialect {
         Ok(conn.query_one_raw(stmt).await?.is_some())
     }
 
+    /// The base tables of the session's database (schema on PostgreSQL), each with the
+    /// tables its foreign keys reference (itself included when it references itself), sorted
+    /// by name.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn table_graph(
+        self,
+        conn: &impl ConnectionTrait,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>, DbErr> {
+        let sql = match self {
+            Self::Sqlite => sqlite::TABLE_GRAPH_SQL,
+            Self::Postgres => postgres::TABLE_GRAPH_SQL,
+            Self::MySql => mysql::TABLE_GRAPH_SQL,
+        };
+        let mut graph =
+            std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+        for row in conn
+            .query_all_raw(Statement::from_string(self.backend(), sql))
+            .await?
+        {
+            let table: String = row.try_get_by_index(0)?;
+            let parent: Option<String> = row.try_get_by_index(1)?;
+            let entry = graph.entry(table).or_default();
+            if let Some(parent) = parent {
+                entry.insert(parent);
+            }
+        }
+        Ok(graph)
+    }
+
+    /// The statements deleting every row of `table` (a trusted name, quoted here). MySQL checks
+    /// foreign keys row by row, so a table whose rows reference each other is emptied with its
+    /// checks off for that one statement (every row goes, so none can dangle); the others
+    /// check at the statement's end. When several statements are returned, the last restores
+    /// the session and must run even if an earlier one failed.
+    #[must_use]
+    pub fn delete_all_sql(self, table: &str, self_referencing: bool) -> Vec<String> {
+        let delete = format!("DELETE FROM {}", self.quote_trusted(table));
+        match self {
+            Self::MySql if self_referencing => vec![
+                "SET FOREIGN_KEY_CHECKS = 0".to_owned(),
+                delete,
+                "SET FOREIGN_KEY_CHECKS = 1".to_owned(),
+            ],
+            Self::Sqlite | Self::Postgres | Self::MySql => vec![delete],
+        }
+    }
+
     /// The column definition of an auto-incrementing 64-bit primary key named `id`.
     #[must_use]
     pub fn serial_id_column(self) -> &'static str {

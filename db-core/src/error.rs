@@ -143,6 +143,24 @@ pub enum Error {
     /// A statement failed.
     #[error(transparent)]
     Db(#[from] DbErr),
+    /// Tables reference each other in a cycle, so no order empties them one by one.
+    #[error(
+        "the tables {tables} reference each other in a cycle; empty them yourself (e.g. with deferred constraints)"
+    )]
+    ForeignKeyCycle {
+        /// The tables of the cycle, comma separated.
+        tables: String,
+    },
+    /// A table to keep has rows that reference a table to empty.
+    #[error(
+        "the kept table `{kept}` has rows referencing `{emptied}`, which would be emptied; empty `{kept}` too or keep `{emptied}`"
+    )]
+    KeptTableReferences {
+        /// The kept table.
+        kept: String,
+        /// The table it references.
+        emptied: String,
+    },
 }
 
 /// The readable text of a driver error, for messages: the server's own message and SQLSTATE

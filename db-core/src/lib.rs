@@ -51,6 +51,7 @@ mod dialect;
 mod error;
 mod migrate;
 mod transaction;
+mod truncate;
 
 pub use crate::config::{Config, DatabaseConfig};
 pub use crate::database::{
@@ -61,3 +62,4 @@ pub use crate::dialect::{Dialect, IdentKind, SessionScope};
 pub use crate::error::{Error, Result, describe_db_err, redact_url};
 pub use crate::migrate::{BoxError, Migrate};
 pub use crate::transaction::transaction;
+pub use crate::truncate::truncate_all;

@@ -26,6 +26,9 @@
 #[cfg(feature = "kvstore")]
 pub mod kv;
 
+/// Empties every table but the kept ones, children first (see [`db_core::truncate_all`]).
+pub use db_core::truncate_all;
+
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

@@ -90,3 +90,10 @@ pub(super) const SNAPSHOT_SQL: &[&str] = &[
      FROM information_schema.statistics WHERE table_schema = DATABASE() \
      ORDER BY table_name, index_name, seq_in_index",
 ];
+
+/// See [`Dialect::table_graph`](super::Dialect::table_graph), for the session's database.
+pub(super) const TABLE_GRAPH_SQL: &str = "SELECT t.table_name, k.referenced_table_name \
+     FROM information_schema.tables t LEFT JOIN information_schema.key_column_usage k \
+     ON k.table_schema = t.table_schema AND k.table_name = t.table_name \
+     AND k.referenced_table_name IS NOT NULL \
+     WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE' ORDER BY 1";

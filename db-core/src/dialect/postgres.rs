@@ -95,3 +95,10 @@ pub(super) const SNAPSHOT_SQL: &[&str] = &[
      FROM information_schema.table_constraints WHERE table_schema = current_schema() \
      AND constraint_type <> 'CHECK' ORDER BY table_name, constraint_name",
 ];
+
+/// See [`Dialect::table_graph`](super::Dialect::table_graph), for the session's schema.
+pub(super) const TABLE_GRAPH_SQL: &str = "SELECT c.relname::text, r.relname::text FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'f' \
+     LEFT JOIN pg_class r ON r.oid = k.confrelid \
+     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY 1";

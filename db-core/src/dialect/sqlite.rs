@@ -23,3 +23,9 @@ pub(super) const SNAPSHOT_SQL: &[&str] = &[
     "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
      WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
 ];
+
+/// See [`Dialect::table_graph`](super::Dialect::table_graph): every table with the table each
+/// of its foreign keys references (`NULL` when it has none).
+pub(super) const TABLE_GRAPH_SQL: &str = "SELECT m.name, f.\"table\" FROM sqlite_master m \
+     LEFT JOIN pragma_foreign_key_list(m.name) f \
+     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name";

@@ -159,3 +159,4 @@ async fn postgres_schema_is_created_and_used() {
 }
 
 mod open;
+mod truncate;

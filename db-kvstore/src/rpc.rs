@@ -189,6 +189,26 @@ impl Reply {
         Value::Object(map)
     }
 
+    /// The reply that passes a call's outcome on: its fields, or the error status the peer
+    /// answered with (the inverse of [`Reply::decode`]).
+    ///
+    /// # Errors
+    /// The outcomes that are no answer from the peer (timeout, cancellation, transport
+    /// failure, an unreadable reply), for the caller to decide.
+    pub fn relay(outcome: Result<Value, RpcError>) -> Result<Reply, RpcError> {
+        let error = |status, exception| Reply::Error { status, exception };
+        match outcome {
+            Ok(fields) => Ok(Reply::Ok(fields)),
+            Err(RpcError::Handler { exception }) => Ok(error(ErrorStatus::Handler, exception)),
+            Err(RpcError::Validation { exception }) => {
+                Ok(error(ErrorStatus::Validation, exception))
+            }
+            Err(RpcError::Filter { exception }) => Ok(error(ErrorStatus::Filter, exception)),
+            Err(RpcError::Server { error }) => Ok(Reply::ServerError(error)),
+            Err(other) => Err(other),
+        }
+    }
+
     /// Reads a `response` object as a client does: `ok` gives its fields without `status`.
     ///
     /// # Errors
@@ -289,21 +309,8 @@ impl RequestHandler for Forward {
             resource: request.resource,
             timeout: self.timeout,
         };
-        match self.client.call(call, CancellationToken::new()).await {
-            Ok(fields) => Some(Reply::Ok(fields)),
-            Err(RpcError::Handler { exception }) => Some(Reply::Error {
-                status: ErrorStatus::Handler,
-                exception,
-            }),
-            Err(RpcError::Validation { exception }) => Some(Reply::Error {
-                status: ErrorStatus::Validation,
-                exception,
-            }),
-            Err(RpcError::Filter { exception }) => Some(Reply::Error {
-                status: ErrorStatus::Filter,
-                exception,
-            }),
-            Err(RpcError::Server { error }) => Some(Reply::ServerError(error)),
+        match Reply::relay(self.client.call(call, CancellationToken::new()).await) {
+            Ok(reply) => Some(reply),
             Err(e) => {
                 tracing::debug!(error = %e, "forwarded call got no reply");
                 None

@@ -345,10 +345,9 @@ impl RequestHandler for FakeKvServer {
             resource: request.resource,
             timeout: std::time::Duration::from_secs(30),
         };
-        match RpcClient::call(self, call, CancellationToken::new()).await {
-            Ok(fields) => Some(Reply::Ok(fields)),
+        match Reply::relay(RpcClient::call(self, call, CancellationToken::new()).await) {
+            Ok(reply) => Some(reply),
             Err(RpcError::Timeout { .. } | RpcError::Cancelled { .. }) => None,
-            Err(RpcError::Server { error }) => Some(Reply::ServerError(error)),
             Err(e) => Some(Reply::Error {
                 status: db_kvstore::ErrorStatus::Handler,
                 exception: e.to_string(),

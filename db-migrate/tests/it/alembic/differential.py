@@ -19,61 +19,15 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from alembic_project import write_project
+
 logging.disable(logging.CRITICAL)
 
-ENV_PY = """
-from alembic import context
-from sqlalchemy import create_engine, pool
-
-connectable = create_engine(context.config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
-with connectable.connect() as connection:
-    context.configure(connection=connection, target_metadata=None)
-    with context.begin_transaction():
-        context.run_migrations()
-"""
-
-VERSION = """
-from alembic import op
-
-revision = {rev!r}
-down_revision = {down}
-branch_labels = {labels}
-depends_on = {depends}
-
-
-def upgrade():
-    op.execute("INSERT INTO run_log (step) VALUES ('up:{rev}')")
-
-
-def downgrade():
-    op.execute("INSERT INTO run_log (step) VALUES ('down:{rev}')")
-"""
-
-
-def tuple_or_none(items):
-    if not items:
-        return "None"
-    if len(items) == 1:
-        return repr(items[0])
-    return repr(tuple(items))
-
-
 def run_case(workdir, index, case):
-    base = os.path.join(workdir, f"case{index}")
-    versions = os.path.join(base, "versions")
-    os.makedirs(versions, exist_ok=True)
-    with open(os.path.join(base, "env.py"), "w") as f:
-        f.write(ENV_PY)
-    for r in case["revisions"]:
-        with open(os.path.join(versions, f"{r['rev']}.py"), "w") as f:
-            f.write(
-                VERSION.format(
-                    rev=r["rev"],
-                    down=tuple_or_none(r["down"]),
-                    labels=tuple_or_none(r["labels"]),
-                    depends=tuple_or_none(r["depends"]),
-                )
-            )
+    base = write_project(
+        os.path.join(workdir, f"case{index}"),
+        ((r["rev"], r["down"], r["labels"], r["depends"]) for r in case["revisions"]),
+    )
     url = case.get("url") or "sqlite:///" + os.path.join(base, "alembic.sqlite3")
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     meta = sa.MetaData()

@@ -30,38 +30,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from alembic_project import write_project
+
 logging.disable(logging.CRITICAL)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TABLES = os.path.join(HERE, "..", "..", "..", "src", "plan", "tests.rs")
-
-ENV_PY = """
-from alembic import context
-from sqlalchemy import create_engine, pool
-
-connectable = create_engine(context.config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
-with connectable.connect() as connection:
-    context.configure(connection=connection, target_metadata=None)
-    with context.begin_transaction():
-        context.run_migrations()
-"""
-
-VERSION = """
-from alembic import op
-
-revision = {rev!r}
-down_revision = {down}
-branch_labels = {labels}
-depends_on = {depends}
-
-
-def upgrade():
-    op.execute("INSERT INTO run_log (step) VALUES ('+{rev}')")
-
-
-def downgrade():
-    op.execute("INSERT INTO run_log (step) VALUES ('-{rev}')")
-"""
 
 # Rust literals as the tables write them.
 STR = r'"(?:[^"\\]|\\.)*"'
@@ -92,14 +66,6 @@ def rust_list(items):
     return "&[" + ", ".join('"%s"' % i for i in items) + "]"
 
 
-def tuple_or_none(items):
-    if not items:
-        return "None"
-    if len(items) == 1:
-        return repr(items[0])
-    return repr(tuple(items))
-
-
 def parse(text):
     start = text.index("const REVISIONS")
     end = text.index("];", start)
@@ -128,22 +94,7 @@ def parse(text):
 
 
 def write_graph(workdir, name, revisions):
-    base = os.path.join(workdir, name)
-    versions = os.path.join(base, "versions")
-    os.makedirs(versions)
-    with open(os.path.join(base, "env.py"), "w") as f:
-        f.write(ENV_PY)
-    for rev, down, labels, depends in revisions:
-        with open(os.path.join(versions, rev + ".py"), "w") as f:
-            f.write(
-                VERSION.format(
-                    rev=rev,
-                    down=tuple_or_none(down),
-                    labels=tuple_or_none(labels),
-                    depends=tuple_or_none(depends),
-                )
-            )
-    return base
+    return write_project(os.path.join(workdir, name), revisions, up="+", down="-")
 
 
 def run(script_dir, db, rows, cmd):

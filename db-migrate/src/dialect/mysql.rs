@@ -196,6 +196,21 @@ pub(super) fn column_type(base: &str, n: &dyn Fn(usize) -> Option<u32>) -> Optio
     })
 }
 
+/// The row of an `information_schema` query filtered by `table_name = ?` and a second name.
+async fn catalog_row(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    table: &str,
+    name: &str,
+) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+    db.query_one_raw(Statement::from_sql_and_values(
+        BACKEND,
+        sql,
+        [table.into(), name.into()],
+    ))
+    .await
+}
+
 /// MySQL's `ALTER TABLE`: constraints are dropped by kind, `MODIFY COLUMN` restates the whole
 /// definition, `RENAME TABLE`.
 pub(super) struct MySql;
@@ -211,12 +226,7 @@ impl NativeAlter for MySql {
         table: &str,
         name: &str,
     ) -> Result<(), DbErr> {
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                BACKEND,
-                "SELECT constraint_type FROM information_schema.table_constraints WHERE table_schema = DATABASE() AND table_name = ? AND constraint_name = ?",
-                [table.into(), name.into()],
-            ))
+        let row = catalog_row(db, "SELECT constraint_type FROM information_schema.table_constraints WHERE table_schema = DATABASE() AND table_name = ? AND constraint_name = ?", table, name)
             .await?
             .ok_or_else(|| err(table, format!("no constraint named `{name}`")))?;
         let kind: String = row.try_get_by_index(0)?;
@@ -239,12 +249,7 @@ impl NativeAlter for MySql {
         exec(db, &format!("ALTER TABLE {t} DROP FOREIGN KEY {n}")).await?;
         // MySQL made an index named after the key when none covered its columns; it
         // outlives the key, so drop it too (what PostgreSQL and SQLite leave).
-        let auto_index = db
-            .query_one_raw(Statement::from_sql_and_values(
-                BACKEND,
-                "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?",
-                [table.into(), name.into()],
-            ))
+        let auto_index = catalog_row(db, "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?", table, name)
             .await?;
         if auto_index.is_some() {
             exec(db, &format!("ALTER TABLE {t} DROP INDEX {n}")).await?;
@@ -279,12 +284,7 @@ impl NativeAlter for MySql {
     ) -> Result<(), DbErr> {
         let (t, c) = (quote(BACKEND, table), quote(BACKEND, column));
         // MODIFY needs the whole definition, so read what is not changing.
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                BACKEND,
-                "SELECT column_type, is_nullable, column_default FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
-                [table.into(), column.into()],
-            ))
+        let row = catalog_row(db, "SELECT column_type, is_nullable, column_default FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?", table, column)
             .await?
             .ok_or_else(|| err(table, format!("no column `{column}`")))?;
         let current_type: String = row.try_get_by_index(0)?;

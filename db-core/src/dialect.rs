@@ -4,6 +4,7 @@
 //! only dispatches to them, so other crates ask a [`Dialect`] instead of matching on
 //! [`DbBackend`].
 
+mod clone;
 mod mysql;
 mod postgres;
 mod sqlite;
@@ -14,6 +15,8 @@ use sea_orm::{
 };
 
 use crate::error::{Error, Result};
+
+pub use self::clone::CloneScript;
 
 /// The rules of one database backend, reached from
 /// [`Database::dialect`](crate::Database::dialect) or [`Dialect::of`].
@@ -475,6 +478,14 @@ impl Dialect {
     #[must_use]
     pub fn returns_inserted_id(self) -> bool {
         matches!(self, Self::Postgres)
+    }
+
+    /// Whether one `execute_unprepared` call runs a script of several `;`-separated statements
+    /// (SQLite and PostgreSQL's simple protocol do; MySQL/MariaDB's driver is given one at a
+    /// time).
+    #[must_use]
+    pub fn runs_scripts(self) -> bool {
+        !matches!(self, Self::MySql)
     }
 
     /// `CREATE DATABASE` for `name` (validated and quoted); MySQL databases get `utf8mb4` with

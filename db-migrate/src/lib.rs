@@ -59,6 +59,7 @@ mod dialect;
 mod error;
 mod format;
 mod graph;
+mod harness;
 pub mod lint;
 mod migrator;
 mod offline;

@@ -1,13 +1,29 @@
-//! Temporary databases for tests: a SQLite file in a temp folder, or a fresh PostgreSQL or
-//! MariaDB/MySQL database per test on the local servers, uniquely named so tests run in
-//! parallel, and dropped afterwards.
+//! Databases for tests: a fresh one per test in milliseconds — cloned from a template
+//! migrated once per migration set — or a rolled-back transaction on a shared one, plus
+//! fixtures, migration test helpers and ready-made migration checks.
 //!
-//! [`TestDb::new`] makes one for a [`Backend`]; [`backend_tests!`] writes one test per backend
-//! from a single body. Server URLs default to `postgres://postgres@127.0.0.1:5432/postgres`
-//! and `mysql://root@127.0.0.1:3306/mysql` and are overridden by `TEST_POSTGRES_URL` and
+//! [`TestDb`] is one test's database: a SQLite file, or a database on the local PostgreSQL or
+//! MariaDB/MySQL server, removed when dropped. [`TestDb::new`] makes an empty one;
+//! [`Template`] (or [`TestDb::migrated`]) gives one already at head — a copy of a migrated
+//! SQLite file, a `CREATE DATABASE … TEMPLATE` clone on PostgreSQL, a replay of the template's
+//! DDL on MariaDB, prepared ahead in the background — and [`Template::isolated`] a transaction
+//! on a shared migrated database that is rolled back when the test ends. [`Fixture`]s load
+//! data per test or into the template; [`truncate_all`] empties tables children first. The
+//! [`checks`] module holds pytest-alembic's checks (single head, upgrade, stairway, downgrade
+//! leaves no trace, entities match, no edited migration) and [`MigrationRunner`] steps a
+//! migrator up and down. [`backend_tests!`] writes one test per chosen backend from one body.
+//! Migrators plug in through db-core's [`MigrationHarness`](db_core::MigrationHarness)
+//! (db-migrate's `Migrator` implements it).
+//!
+//! Server URLs default to `postgres://postgres@127.0.0.1:5432/postgres` and
+//! `mysql://root@127.0.0.1:3306/mysql` and are overridden by `TEST_POSTGRES_URL` and
 //! `TEST_MYSQL_URL` (an administrative connection that may create databases). When a server is
-//! unreachable the test prints one line saying it was skipped and why, unless `CI` is set: then
-//! it fails.
+//! unreachable the test is reported as SKIPPED — a line in `cargo test`'s normal output and a
+//! summary when the test binary exits — unless `CI` is set: then it fails.
+//!
+//! Names: a run's databases and files are `tk_<run>_<n>`; templates `tk_tpl_<key>`. What a
+//! crashed or killed run left behind is swept by the next run; lock files, SQLite templates and
+//! SQLite test files live under `$TMPDIR/db-testkit` (or `DB_TESTKIT_DIR`).
 //!
 //! ```
 //! # async fn demo() {
@@ -16,25 +32,39 @@
 //!
 //! let test_db = TestDb::new(Backend::Sqlite).await.expect("SQLite is always available");
 //! let db = test_db.open().await;
-//! db.execute_unprepared("CREATE TABLE t (x INTEGER)").await.expect("create");
+//! db.connection().execute_unprepared("CREATE TABLE t (x INTEGER)").await.expect("create");
 //! # }
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo());
 //! ```
 //!
-//! No features: all three backends are always built.
+//! | feature | what it adds |
+//! | --- | --- |
+//! | *(none)* | all three backends, templates, checks |
+//! | `kvstore` | [`kv`]: `FakeRpcClient` and `FakeKvServer` for db-kvstore |
+//! | `nats` | db-kvstore's NATS transport, for tests over the real NATS server |
+//! | `mock` | db-kvstore's `MockRpcClient` (mockall) |
 
+pub mod checks;
+mod fixture;
+mod isolated;
 #[cfg(feature = "kvstore")]
 pub mod kv;
+mod server;
+mod template;
+mod test_db;
 
+pub use crate::checks::MigrationRunner;
+pub use crate::fixture::Fixture;
+pub use crate::isolated::Isolated;
+pub use crate::template::Template;
+pub use crate::test_db::TestDb;
 /// Empties every table but the kept ones, children first (see [`db_core::truncate_all`]).
 pub use db_core::truncate_all;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use db_core::{Database, Dialect, OpenOptions};
-use sea_orm::{ConnectOptions, ConnectionTrait};
+use db_core::Dialect;
+use sea_orm::ConnectionTrait;
 
 /// A database backend to test against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,166 +120,60 @@ impl fmt::Display for Backend {
     }
 }
 
-/// A temporary database: a SQLite file or a server database, removed when dropped.
-#[derive(Debug)]
-pub struct TestDb {
-    backend: Backend,
-    url: String,
-    name: String,
-    admin_url: Option<String>,
-    dir: Option<tempfile::TempDir>,
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-impl TestDb {
-    /// A fresh, empty database on `backend`. `None` when the server is unreachable and `CI` is
-    /// unset (one line on stderr says so).
-    ///
-    /// # Panics
-    /// When the server is unreachable and `CI` is set, or a temporary folder cannot be made:
-    /// a test fixture has no better way to fail.
-    pub async fn new(backend: Backend) -> Option<Self> {
-        let name = format!(
-            "t_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            &uuid::Uuid::new_v4().simple().to_string()[..6]
-        );
-        let Some(admin_url) = backend.admin_url() else {
-            let dir = tempfile::tempdir()
-                .unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"));
-            let url = format!(
-                "sqlite://{}",
-                dir.path().join(format!("{name}.sqlite3")).display()
-            );
-            return Some(Self {
-                backend,
-                url,
-                name,
-                admin_url: None,
-                dir: Some(dir),
-            });
-        };
-        if let Err(e) = create_database(backend, &admin_url, &name).await {
-            let why = format!(
-                "{backend} server at {} is not usable: {e}",
-                db_core::redact_url(&admin_url)
-            );
-            if std::env::var_os("CI").is_some() {
-                panic!("{why} (CI is set, so every backend is required)");
-            }
-            eprintln!("skipped: {why} (set CI=1 to make this a failure)");
-            return None;
-        }
-        let url = replace_database(&admin_url, &name);
-        Some(Self {
-            backend,
-            url,
-            name,
-            admin_url: Some(admin_url),
-            dir: None,
-        })
-    }
-
-    /// The backend.
-    #[must_use]
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    /// The database's URL.
-    #[must_use]
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The database's name (the file stem on SQLite).
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The temporary folder of a SQLite database.
-    #[must_use]
-    pub fn dir(&self) -> Option<&std::path::Path> {
-        self.dir.as_ref().map(tempfile::TempDir::path)
-    }
-
-    /// Options to open it with db-core.
-    #[must_use]
-    pub fn options(&self) -> OpenOptions {
-        OpenOptions::new(self.url.clone())
-    }
-
-    /// Opens it with db-core.
-    ///
-    /// # Panics
-    /// When opening fails.
-    pub async fn open(&self) -> Database {
-        Database::open(self.options())
-            .await
-            .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.url))
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(admin_url) = self.admin_url.clone() else {
-            return;
-        };
-        let (backend, name) = (self.backend, self.name.clone());
-        // Drop runs outside any async context we could borrow: use a thread with its own runtime.
-        let handle = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt
-                && let Err(e) = rt.block_on(drop_database(backend, &admin_url, &name))
-            {
-                eprintln!("warning: could not drop test database {name}: {e}");
-            }
-        });
-        let _ = handle.join();
-    }
-}
-
-async fn admin_connection(admin_url: &str) -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {
-    let mut opts = ConnectOptions::new(admin_url.to_owned());
-    opts.max_connections(1)
-        .connect_timeout(Duration::from_secs(3))
-        .sqlx_logging(false);
-    sea_orm::Database::connect(opts).await
-}
-
-async fn create_database(
+/// Reports that a test cannot use `backend` (its server at `admin_url` failed with `error`):
+/// panics when `CI` is set; otherwise prints a line past the output capture (so it shows in
+/// `cargo test`'s normal output), notes the test for the summary at exit, and returns `None`.
+pub(crate) fn unusable<T>(
     backend: Backend,
     admin_url: &str,
-    name: &str,
-) -> Result<(), sea_orm::DbErr> {
-    run_admin(admin_url, backend.dialect().create_database_sql(name)).await
+    error: &dyn fmt::Display,
+) -> Option<T> {
+    let why = format!(
+        "{backend} server at {} is not usable: {error}",
+        db_core::redact_url(admin_url)
+    );
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{why} (CI is set, so every backend is required)"
+    );
+    skip(&format!("{why} (set CI=1 to make this a failure)"));
+    None
 }
 
-async fn drop_database(
-    backend: Backend,
-    admin_url: &str,
-    name: &str,
-) -> Result<(), sea_orm::DbErr> {
-    run_admin(admin_url, backend.dialect().drop_database_sql(name)).await
+/// Reports the running test as skipped because of `why`: a line past the output capture (so
+/// it shows in `cargo test`'s normal output) and an entry in the summary printed when the test
+/// binary exits.
+pub fn skip(why: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed test>")
+        .to_owned();
+    server::say(&format!("SKIPPED {test}: {why}"));
+    server::WORKER.note_skip(format!("{test}: {why}"));
 }
 
-/// Runs `sql` (from the dialect) on a short administrative connection.
-async fn run_admin(
-    admin_url: &str,
-    sql: db_core::Result<Option<String>>,
-) -> Result<(), sea_orm::DbErr> {
-    let Some(sql) = sql.map_err(|e| sea_orm::DbErr::Custom(e.to_string()))? else {
-        return Ok(());
+/// Drops now what crashed or killed test runs left behind: on `backend`'s server the databases
+/// `tk_<run>_<n>` of runs whose lock file (under `$TMPDIR/db-testkit/runs`) is no longer held,
+/// and those runs' SQLite folders. Returns the dropped databases' names. Every process does this
+/// once on its own before its first server database; call it from a CI step or a test to do it
+/// now.
+///
+/// # Errors
+/// The server is unreachable, or a drop fails.
+pub async fn sweep(backend: Backend) -> Result<Vec<String>, sea_orm::DbErr> {
+    server::sweep_files_now();
+    let Some(admin_url) = backend.admin_url() else {
+        return Ok(Vec::new());
     };
-    let conn = admin_connection(admin_url).await?;
-    let result = conn.execute_unprepared(&sql).await.map(|_| ());
-    let _ = conn.close().await;
-    result
+    server::WORKER
+        .run(async move { server::WORKER.sweep(backend, &admin_url).await })
+        .await
+}
+
+/// This process's run id (8 hex digits): its databases and files are named `tk_<run>_<n>`.
+#[must_use]
+pub fn run_id() -> &'static str {
+    &server::RUN.id
 }
 
 /// The first column of the first row of `sql`, as an integer (a `COUNT(*)`).
@@ -350,7 +274,7 @@ pub fn alembic_ready(backend: Backend) -> bool {
             std::env::var_os("CI").is_none(),
             "{why}; CI is set, so it is required"
         );
-        eprintln!("skipped: {why}");
+        skip(&why);
     }
     ready
 }
@@ -401,45 +325,88 @@ fn replace_database(url: &str, name: &str) -> String {
     format!("{}/{name}{query}", &base[..authority_end])
 }
 
-/// Writes one `#[tokio::test]` per backend (`sqlite`, `postgres`, `mysql`) in a module named
-/// after each function, all running the same body with a fresh [`TestDb`]:
+/// Writes one `#[tokio::test]` per backend in a module named after each function, all running
+/// the same body. The body takes a fresh empty [`TestDb`] (`name: TestDb`) or the
+/// [`Backend`] (`name: Backend`, to make a migrated one with [`Template`]). Without
+/// `#[backends(…)]` the tests are `sqlite`, `postgres` and `mysql`; with it, only the named ones.
+/// A backend whose server is unreachable reports the test as SKIPPED (see the crate docs).
 ///
 /// ```no_run
 /// db_testkit::backend_tests! {
 ///     async fn creates_a_table(test_db: TestDb) {
 ///         use sea_orm::ConnectionTrait;
 ///         let db = test_db.open().await;
-///         db.execute_unprepared("CREATE TABLE t (x INTEGER)").await.expect("create");
+///         db.connection().execute_unprepared("CREATE TABLE t (x INTEGER)").await.expect("create");
+///     }
+///
+///     #[backends(sqlite, postgres)]
+///     async fn only_two(backend: Backend) {
+///         assert_ne!(backend, db_testkit::Backend::MySql);
 ///     }
 /// }
 /// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident($db:ident : TestDb) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports, reason = "a test body may use nothing of the parent module; `expect` would fail where it does")]
-                use super::*;
+    () => {};
+    (
+        #[backends($($backend:ident),+ $(,)?)]
+        async fn $name:ident($arg:ident : $ty:ident) $body:block
+        $($rest:tt)*
+    ) => {
+        mod $name {
+            #[allow(unused_imports, reason = "a test body may use nothing of the parent module; `expect` would fail where it does")]
+            use super::*;
 
-                async fn body($db: $crate::TestDb) $body
+            async fn body($arg: $crate::$ty) $body
 
+            $(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    if let Some(db) = $crate::TestDb::new($crate::Backend::Sqlite).await { body(db).await }
+                async fn $backend() {
+                    $crate::__backend_test_run!($ty, $crate::__backend!($backend), body);
                 }
+            )+
+        }
+        $crate::backend_tests! { $($rest)* }
+    };
+    (
+        async fn $name:ident($arg:ident : $ty:ident) $body:block
+        $($rest:tt)*
+    ) => {
+        $crate::backend_tests! {
+            #[backends(sqlite, postgres, mysql)]
+            async fn $name($arg: $ty) $body
+            $($rest)*
+        }
+    };
+}
 
-                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres).await { body(db).await }
-                }
+/// The [`Backend`] of a `backend_tests!` name (`sqlite`, `postgres`, `mysql`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __backend {
+    (sqlite) => {
+        $crate::Backend::Sqlite
+    };
+    (postgres) => {
+        $crate::Backend::Postgres
+    };
+    (mysql) => {
+        $crate::Backend::MySql
+    };
+}
 
-                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    if let Some(db) = $crate::TestDb::new($crate::Backend::MySql).await { body(db).await }
-                }
-            }
-        )*
+/// Calls a `backend_tests!` body with what its parameter type asks for.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __backend_test_run {
+    (TestDb, $backend:expr, $body:ident) => {
+        if let Some(db) = $crate::TestDb::new($backend).await {
+            $body(db).await
+        }
+    };
+    (Backend, $backend:expr, $body:ident) => {
+        $body($backend).await
     };
 }
 

@@ -328,9 +328,9 @@ async fn tls_when_the_url_asks_for_it() {
         "loopback goes without TLS unless asked"
     );
     if ssl_on != "on" {
-        eprintln!(
-            "skipped: the local PostgreSQL runs with ssl = {ssl_on}, so TLS cannot be tested against it"
-        );
+        db_testkit::skip(&format!(
+            "the local PostgreSQL runs with ssl = {ssl_on}, so TLS cannot be tested against it"
+        ));
         return;
     }
     let tls = Database::connect(&format!("{}?sslmode=require", test_db.url()))
@@ -380,9 +380,9 @@ async fn mysql_tls_when_the_url_asks_for_it() {
             .await
             .expect_err("no TLS to be had");
         assert!(matches!(err, Error::Connect { .. }), "{err}");
-        eprintln!(
-            "skipped: the local MariaDB has have_ssl = {have_ssl:?}; only the refusal of ssl-mode=REQUIRED was checked"
-        );
+        db_testkit::skip(&format!(
+            "the local MariaDB has have_ssl = {have_ssl:?}; only the refusal of ssl-mode=REQUIRED was checked"
+        ));
         return;
     }
     let tls = Database::connect(&format!("{}?ssl-mode=REQUIRED", test_db.url()))

@@ -26,7 +26,7 @@ async fn nats() -> Option<async_nats::Client> {
                 std::env::var_os("CI").is_none(),
                 "{e}; CI is set, so NATS is required"
             );
-            eprintln!("skipped: {e}");
+            db_testkit::skip(&format!("the NATS server is not usable: {e}"));
             None
         }
     }

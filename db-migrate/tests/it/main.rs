@@ -13,3 +13,4 @@ mod runner;
 mod safety;
 mod scaffold;
 mod support;
+mod testkit;

@@ -313,7 +313,7 @@ async fn reading_commands_need_no_write_access() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !(is_root && has_setpriv) {
-        eprintln!("skipped: switching to an unprivileged user needs root and setpriv");
+        db_testkit::skip("switching to an unprivileged user needs root and setpriv");
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

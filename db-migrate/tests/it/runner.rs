@@ -215,11 +215,17 @@ backend_tests! {
         assert_eq!(heads, ["f6f6f6f6"]);
         let snapshot = schema_snapshot(&db).await.expect("snapshot");
         let shape = match test_db.backend() {
-            Backend::Sqlite => "table alembic_version CREATE TABLE \"alembic_version\" (version_num VARCHAR(32) NOT NULL, CONSTRAINT \"alembic_version_pkc\" PRIMARY KEY (version_num))",
+            Backend::Sqlite => "column alembic_version.version_num VARCHAR(32) NOT NULL default - pk 1",
             Backend::Postgres => "column alembic_version.version_num character varying NO",
             Backend::MySql => "column alembic_version.version_num varchar(32) NO",
         };
         assert!(snapshot.contains(shape), "{snapshot}");
+        if test_db.backend() == Backend::Sqlite {
+            assert_eq!(
+                db_testkit::strings(&db, "SELECT sql FROM sqlite_master WHERE name = 'alembic_version'").await,
+                ["CREATE TABLE \"alembic_version\" (version_num VARCHAR(32) NOT NULL, CONSTRAINT \"alembic_version_pkc\" PRIMARY KEY (version_num))"]
+            );
+        }
         let records = m.records(&db).await.expect("history");
         assert_eq!(records.len(), 6);
         assert!(records.iter().all(|r| r.direction == "upgrade" && r.status == "applied" && r.tool_version.starts_with("db-migrate ")));

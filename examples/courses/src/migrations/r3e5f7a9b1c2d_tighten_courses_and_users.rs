@@ -74,6 +74,17 @@ impl MigrationTrait for Migration {
             )
             .add_column(boolean("is_active").default(true).to_owned());
         batch_alter_table(conn, courses).await?;
+        if manager.get_database_backend() == sea_orm::DbBackend::MySql {
+            // MySQL made an index for the foreign key and keeps it when the key is dropped.
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name("fk_courses_created_by")
+                        .table("courses")
+                        .to_owned(),
+                )
+                .await?;
+        }
         batch_alter_table(
             conn,
             BatchAlter::new("users").alter_column("email", AlterColumn::new().nullable(true)),

@@ -303,11 +303,20 @@ impl Worker {
             .collect();
         let mut clean = true;
         if !left.is_empty() {
-            let dropped = self.rt.block_on(async {
-                let drops = left
-                    .iter()
-                    .map(|c| async move { (c, drop_database(c).await) });
-                futures::future::join_all(drops).await
+            // On a thread of its own: the exiting thread's thread-locals (tokio's context among
+            // them) may already be gone.
+            let handle = self.rt.handle().clone();
+            let dropped = std::thread::scope(|s| {
+                s.spawn(|| {
+                    handle.block_on(async {
+                        let drops = left
+                            .iter()
+                            .map(|c| async move { (c, drop_database(c).await) });
+                        futures::future::join_all(drops).await
+                    })
+                })
+                .join()
+                .unwrap_or_default()
             });
             for (c, r) in dropped {
                 if let Err(e) = r {
@@ -404,8 +413,14 @@ pub(crate) async fn drop_database(c: &Created) -> Result<(), DbErr> {
     }
     .map_err(|e| DbErr::Custom(e.to_string()))?;
     let conn = WORKER.admin(&c.admin_url).await?;
-    for sql in statements {
-        conn.execute_unprepared(&sql).await?;
+    if let Err(e) = execute_all(&conn, &statements).await {
+        // A test may have made its database a template: unmark it and try again.
+        let again = dialect
+            .drop_template_sql(&c.name)
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        if again == statements || execute_all(&conn, &again).await.is_err() {
+            return Err(e);
+        }
     }
     Ok(())
 }

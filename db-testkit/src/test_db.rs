@@ -8,7 +8,7 @@ use sea_orm::DbErr;
 
 use crate::Backend;
 use crate::server::{Created, RUN, WORKER, execute_all, say, sqlite_dir, sweep_files};
-use crate::template::Template;
+use crate::template::{Recycle, Template};
 
 /// A temporary database: a SQLite file or a server database, removed when dropped (server
 /// databases in the background; whatever is still pending when the test binary exits is
@@ -20,6 +20,7 @@ pub struct TestDb {
     name: String,
     admin_url: Option<String>,
     dir: Option<tempfile::TempDir>,
+    recycle: Option<Recycle>,
 }
 
 impl TestDb {
@@ -45,6 +46,7 @@ impl TestDb {
                 name,
                 admin_url: None,
                 dir: Some(dir),
+                recycle: None,
             });
         };
         let created = Created {
@@ -131,6 +133,7 @@ impl TestDb {
             name,
             admin_url: None,
             dir: Some(dir),
+            recycle: None,
         })
     }
 
@@ -142,7 +145,14 @@ impl TestDb {
             name,
             admin_url: Some(admin_url),
             dir: None,
+            recycle: None,
         }
+    }
+
+    /// This clone goes back to its template's pool when dropped (see [`Recycle`]).
+    pub(crate) fn recycled_by(mut self, recycle: Recycle) -> Self {
+        self.recycle = Some(recycle);
+        self
     }
 
     /// The backend.
@@ -189,11 +199,15 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(admin_url) = self.admin_url.take() {
-            WORKER.drop_later(Created {
+            let c = Created {
                 backend: self.backend,
                 admin_url,
                 name: std::mem::take(&mut self.name),
-            });
+            };
+            match self.recycle.take() {
+                Some(r) => r.give_back(c),
+                None => WORKER.drop_later(c),
+            }
         }
     }
 }

@@ -158,5 +158,6 @@ async fn postgres_schema_is_created_and_used() {
     assert_eq!(row.try_get_by_index::<String>(0).expect("text"), "device");
 }
 
+mod clone;
 mod open;
 mod truncate;

@@ -50,6 +50,11 @@ pub trait MigrationHarness: Migrate {
     /// The head revisions (no revision names them as a down revision), sorted.
     fn heads(&self) -> Vec<String>;
 
+    /// The tables the migrator keeps its own state in (Alembic's `alembic_version`, and a
+    /// history table if it has one): they stay at base, so checks leave them out when they
+    /// compare a database at base with an empty one.
+    fn state_tables(&self) -> Vec<String>;
+
     /// Upgrades `db` to `target` (Alembic's syntax: `heads`, a revision id, `+1`, …) and
     /// returns the revisions applied, in order.
     ///

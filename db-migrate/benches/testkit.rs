@@ -84,6 +84,8 @@ fn ms(d: Duration) -> String {
 
 struct Column {
     backend: Backend,
+    /// MariaDB: a DDL replay of the template and a reset of a used clone, timed directly.
+    replay_and_reset: Option<(Duration, Duration)>,
     today: Duration,
     held: Duration,
     back_to_back: Duration,
@@ -188,8 +190,13 @@ async fn measure(backend: Backend, n: usize, runs: usize) -> Option<Column> {
         isolated.push(start.elapsed());
         t.rollback().await.expect("rollback");
     }
+    let replay_and_reset = match backend {
+        Backend::MySql => Some(replay_and_reset(&template, runs.min(5)).await),
+        _ => None,
+    };
     Some(Column {
         backend,
+        replay_and_reset,
         today: median(today),
         held,
         back_to_back,
@@ -198,6 +205,53 @@ async fn measure(backend: Backend, n: usize, runs: usize) -> Option<Column> {
         isolated: median(isolated),
         build,
     })
+}
+
+/// MariaDB's two ways to a fresh database from a template, each timed `runs` times: the DDL
+/// replay (`CloneScript::statements`) and the reset of a used clone (`CloneScript::reset`).
+async fn replay_and_reset(template: &Template<'_>, runs: usize) -> (Duration, Duration) {
+    let url = Backend::MySql.admin_url().expect("server");
+    let admin = db_core::Database::connect(&url).await.expect("admin");
+    let own = db_core::Database::open(db_core::OpenOptions::new(url).max_connections(1))
+        .await
+        .expect("own connection");
+    let name = format!("tk_tpl_{}", template.key());
+    let script = db_core::Dialect::MySql
+        .clone_script(admin.connection(), &name)
+        .await
+        .expect("script")
+        .expect("a server");
+    let (mut replays, mut resets) = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        let clone = format!("bench_replay_{}_{i}", std::process::id());
+        let start = Instant::now();
+        for sql in script.statements(&clone).expect("statements") {
+            own.connection()
+                .execute_unprepared(&sql)
+                .await
+                .expect("replay");
+        }
+        replays.push(start.elapsed());
+        own.connection()
+            .execute_unprepared(&format!(
+                "INSERT INTO `{clone}`.t1 (id, name) VALUES (1, 'x')"
+            ))
+            .await
+            .expect("a test's row");
+        let start = Instant::now();
+        assert!(
+            script
+                .reset(admin.connection(), &clone)
+                .await
+                .expect("reset")
+        );
+        resets.push(start.elapsed());
+        own.connection()
+            .execute_unprepared(&format!("DROP DATABASE `{clone}`"))
+            .await
+            .expect("drop");
+    }
+    (median(replays), median(resets))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -241,6 +295,17 @@ async fn main() {
     row("`Template::isolated` setup", &|c| ms(c.isolated));
     row("template build, once per migration set", &|c| ms(c.build));
     println!();
+    for c in &columns {
+        if let Some((replay, reset)) = c.replay_and_reset {
+            println!(
+                "{} options for a fresh database: migrate {}, replay the template's DDL {}, reset a used clone {} (used: clones made by replay, then reset and reused)",
+                c.backend,
+                ms(c.today),
+                ms(replay),
+                ms(reset)
+            );
+        }
+    }
     for c in &columns {
         let ratio = c.held.as_secs_f64() / c.floor.as_secs_f64().max(1e-9);
         println!(

@@ -64,6 +64,10 @@ impl MigrationHarness for Migrator {
         heads
     }
 
+    fn state_tables(&self) -> Vec<String> {
+        vec![self.table().name.clone(), self.table().history.clone()]
+    }
+
     async fn upgrade_to(&self, db: &Database, target: &str) -> Result<Vec<String>, BoxError> {
         let steps = self.upgrade(db, target).await?;
         Ok(steps.into_iter().map(|s| s.revision.to_string()).collect())

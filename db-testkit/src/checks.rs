@@ -356,13 +356,37 @@ async fn walk(
         CheckFailure::new(check, Some(rev), format!("{what}: {e}"))
     };
     // The version and history tables come with the first upgrade and stay at base: make them
-    // before the first "before" snapshot.
+    // before the first "before" snapshot, checking that nothing else stays.
+    let empty = run
+        .snapshot()
+        .await
+        .map_err(|e| fail(&first.revision, "snapshot of the empty database", e))?;
     run.upgrade(&first.revision)
         .await
         .map_err(|e| fail(&first.revision, "upgrade failed", e))?;
     run.downgrade("base")
         .await
         .map_err(|e| fail(&first.revision, "downgrade to base failed", e))?;
+    let base = run
+        .snapshot()
+        .await
+        .map_err(|e| fail(&first.revision, "snapshot at base", e))?;
+    let state = harness.state_tables();
+    let left: String = base
+        .lines()
+        .filter(|l| !empty.lines().any(|e| e == *l) && !names_any(l, &state))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if compare != Compare::AfterReupgrade && !left.is_empty() {
+        return Err(CheckFailure::new(
+            check,
+            Some(&first.revision),
+            format!(
+                "its downgrade leaves a trace (- only before the upgrade, + still there after the downgrade):\n{}",
+                diff("", &left)
+            ),
+        ));
+    }
     for r in &revisions {
         let rev = r.revision.as_str();
         let run = &run;
@@ -430,6 +454,17 @@ async fn walk(
     }
     let _ = run.db.close().await;
     Ok(())
+}
+
+/// Whether snapshot line `line` (`<kind> <table>[.<column>] …`) is about one of `tables`.
+fn names_any(line: &str, tables: &[String]) -> bool {
+    let words: Vec<&str> = line.split(' ').collect();
+    words.iter().take(3).any(|w| {
+        tables.iter().any(|t| {
+            w.strip_prefix(t.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
+    })
 }
 
 /// The lines only in `a` (`-`) and only in `b` (`+`), indented.

@@ -245,3 +245,76 @@ async fn starts_from_a_copy_of_an_existing_file() {
     );
     let _ = run.db().connection().begin().await.expect("usable");
 }
+
+mod generated {
+    //! The checks on random revision graphs (branches from any earlier revision, one merge of
+    //! all heads at the end): exact downgrades pass the stairway; one revision whose downgrade
+    //! forgets a table fails it, naming that revision and that table, wherever it sits.
+
+    use db_migrate::{Migrator, Script};
+    use db_testkit::Backend;
+    use db_testkit::checks;
+    use proptest::prelude::*;
+
+    use crate::support::sql;
+
+    fn id(i: usize) -> String {
+        format!("g{i:03}aaaa")
+    }
+
+    /// Revision `i` creates `g<i>` (with an index) and, when `faulty`, also `extra<i>` which
+    /// its downgrade forgets.
+    fn revision(i: usize, faulty: bool) -> Script {
+        let mut up = vec![
+            format!("CREATE TABLE g{i} (id INTEGER PRIMARY KEY, c INTEGER)"),
+            format!("CREATE INDEX ix_g{i}_c ON g{i} (c)"),
+        ];
+        if faulty {
+            up.push(format!("CREATE TABLE extra{i} (id INTEGER PRIMARY KEY)"));
+        }
+        let up: Vec<&str> = up.iter().map(String::as_str).collect();
+        let down = format!("DROP TABLE g{i}");
+        sql(&id(i), &up, &[down.as_str()])
+    }
+
+    fn graph(parents: &[usize], faulty: Option<usize>) -> Migrator {
+        let n = parents.len() + 1;
+        let mut scripts = vec![revision(0, faulty == Some(0))];
+        let mut has_child = vec![false; n];
+        for (k, &p) in parents.iter().enumerate() {
+            let i = k + 1;
+            let parent = p % i;
+            has_child[parent] = true;
+            scripts.push(revision(i, faulty == Some(i)).revises(id(parent)));
+        }
+        let heads: Vec<String> = (0..n).filter(|&i| !has_child[i]).map(id).collect();
+        if heads.len() > 1 {
+            scripts.push(sql("gmergeaaaa", &[], &[]).merges(heads));
+        }
+        Migrator::new(scripts).expect("valid graph")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn the_stairway_finds_the_one_bad_downgrade(
+            parents in proptest::collection::vec(0usize..8, 1..7),
+            faulty in proptest::option::of(0usize..8),
+        ) {
+            let faulty = faulty.filter(|&f| f <= parents.len());
+            let m = graph(&parents, faulty);
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            let result = rt.block_on(checks::stairway(&m, Backend::Sqlite));
+            match faulty {
+                None => prop_assert!(result.is_ok(), "{:?}", result),
+                Some(f) => {
+                    let err = result.expect_err("the forgotten table is a trace");
+                    let expected = id(f);
+                    prop_assert_eq!(err.revision.as_deref(), Some(expected.as_str()), "{}", err);
+                    prop_assert!(err.detail.contains(&format!("+ table extra{f}")), "{}", err);
+                }
+            }
+        }
+    }
+}

@@ -124,6 +124,10 @@ impl MigrationHarness for Chain {
             .collect()
     }
 
+    fn state_tables(&self) -> Vec<String> {
+        vec!["alembic_version".into()]
+    }
+
     async fn upgrade_to(&self, db: &Database, target: &str) -> Result<Vec<String>, BoxError> {
         let (from, to) = (self.at(db).await?, self.position(target)?);
         for i in from..to {

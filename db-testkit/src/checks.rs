@@ -378,14 +378,7 @@ async fn walk(
         .collect::<Vec<_>>()
         .join("\n");
     if compare != Compare::AfterReupgrade && !left.is_empty() {
-        return Err(CheckFailure::new(
-            check,
-            Some(&first.revision),
-            format!(
-                "its downgrade leaves a trace (- only before the upgrade, + still there after the downgrade):\n{}",
-                diff("", &left)
-            ),
-        ));
+        return Err(trace(check, &first.revision, "", &left));
     }
     for r in &revisions {
         let rev = r.revision.as_str();
@@ -428,14 +421,7 @@ async fn walk(
         }
         let after_down = snap("after the downgrade").await?;
         if compare != Compare::AfterReupgrade && after_down != before {
-            return Err(CheckFailure::new(
-                check,
-                Some(rev),
-                format!(
-                    "its downgrade leaves a trace (- only before the upgrade, + still there after the downgrade):\n{}",
-                    diff(&before, &after_down)
-                ),
-            ));
+            return Err(trace(check, rev, &before, &after_down));
         }
         run.upgrade(rev)
             .await
@@ -454,6 +440,18 @@ async fn walk(
     }
     let _ = run.db.close().await;
     Ok(())
+}
+
+/// The failure of revision `rev` whose downgrade turned snapshot `before` into `after`.
+fn trace(check: &'static str, rev: &str, before: &str, after: &str) -> CheckFailure {
+    CheckFailure::new(
+        check,
+        Some(rev),
+        format!(
+            "its downgrade leaves a trace (- only before the upgrade, + still there after the downgrade):\n{}",
+            diff(before, after)
+        ),
+    )
 }
 
 /// Whether snapshot line `line` (`<kind> <table>[.<column>] …`) is about one of `tables`.

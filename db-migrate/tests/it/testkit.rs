@@ -9,53 +9,33 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use crate::support::{branched, sql};
 
-/// Three revisions: two tables and an index.
-fn shop() -> Migrator {
-    Migrator::new(vec![
-        sql(
-            "s1s1s1s1",
-            &["CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL)"],
-            &["DROP TABLE item"],
-        ),
-        sql(
-            "s2s2s2s2",
-            &["CREATE TABLE price (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES item (id), cents INTEGER NOT NULL)"],
-            &["DROP TABLE price"],
-        )
-        .revises("s1s1s1s1"),
-        sql(
-            "s3s3s3s3",
-            &["CREATE INDEX ix_price_cents ON price (cents)"],
-            &["DROP INDEX ix_price_cents ON price"],
-        )
-        .revises("s2s2s2s2"),
-    ])
-    .expect("valid graph")
+/// Revision `s1s1s1s1`: table `item`.
+fn item_table() -> db_migrate::Script {
+    sql(
+        "s1s1s1s1",
+        &["CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL)"],
+        &["DROP TABLE item"],
+    )
 }
 
-/// `shop` with the index's downgrade spelt for each backend (`DROP INDEX … ON` is MySQL's).
+/// Three revisions: two tables and an index (whose downgrade is spelt per backend: `DROP INDEX
+/// … ON` is MySQL's).
 fn shop_for(backend: Backend) -> Migrator {
-    if backend == Backend::MySql {
-        return shop();
-    }
+    let drop_index = if backend == Backend::MySql {
+        "DROP INDEX ix_price_cents ON price"
+    } else {
+        "DROP INDEX ix_price_cents"
+    };
     Migrator::new(vec![
-        sql(
-            "s1s1s1s1",
-            &["CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL)"],
-            &["DROP TABLE item"],
-        ),
+        item_table(),
         sql(
             "s2s2s2s2",
             &["CREATE TABLE price (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES item (id), cents INTEGER NOT NULL)"],
             &["DROP TABLE price"],
         )
         .revises("s1s1s1s1"),
-        sql(
-            "s3s3s3s3",
-            &["CREATE INDEX ix_price_cents ON price (cents)"],
-            &["DROP INDEX ix_price_cents"],
-        )
-        .revises("s2s2s2s2"),
+        sql("s3s3s3s3", &["CREATE INDEX ix_price_cents ON price (cents)"], &[drop_index])
+            .revises("s2s2s2s2"),
     ])
     .expect("valid graph")
 }
@@ -63,11 +43,7 @@ fn shop_for(backend: Backend) -> Migrator {
 /// `shop` whose last downgrade forgets the index.
 fn forgetful() -> Migrator {
     Migrator::new(vec![
-        sql(
-            "s1s1s1s1",
-            &["CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL)"],
-            &["DROP TABLE item"],
-        ),
+        item_table(),
         sql(
             "f2f2f2f2",
             &[

@@ -8,6 +8,7 @@ use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 #[derive(Debug)]
 pub(crate) struct Chain {
     revisions: Vec<(String, String, String)>,
+    salt: String,
 }
 
 impl Chain {
@@ -24,7 +25,18 @@ impl Chain {
                 )
             })
             .collect();
-        Self { revisions }
+        Self {
+            revisions,
+            salt: String::new(),
+        }
+    }
+
+    /// `n` migrations whose fingerprint also carries `salt` (a template no other test shares).
+    pub(crate) fn salted(n: usize, salt: &str) -> Self {
+        Self {
+            salt: salt.to_owned(),
+            ..Self::new(n)
+        }
     }
 
     async fn rows(&self, db: &Database) -> Result<Vec<String>, BoxError> {
@@ -98,7 +110,7 @@ impl Migrate for Chain {
 #[async_trait::async_trait]
 impl MigrationHarness for Chain {
     fn fingerprint(&self) -> String {
-        format!("chain-{}", self.revisions.len())
+        format!("chain-{}-{}", self.revisions.len(), self.salt)
     }
 
     fn revisions(&self) -> Vec<RevisionInfo> {

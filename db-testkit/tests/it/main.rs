@@ -5,3 +5,4 @@
 mod harness;
 mod pool;
 mod skips;
+mod templates;

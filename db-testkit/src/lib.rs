@@ -40,7 +40,7 @@
 //! | feature | what it adds |
 //! | --- | --- |
 //! | *(none)* | all three backends, templates, checks |
-//! | `kvstore` | [`kv`]: `FakeRpcClient` and `FakeKvServer` for db-kvstore |
+//! | `kvstore` | the `kv` module: `FakeRpcClient` and `FakeKvServer` for db-kvstore |
 //! | `nats` | db-kvstore's NATS transport, for tests over the real NATS server |
 //! | `mock` | db-kvstore's `MockRpcClient` (mockall) |
 

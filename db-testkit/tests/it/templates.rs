@@ -144,11 +144,7 @@ async fn fixtures_from_sql_files() {
     // Baked into a template: every clone has the rows.
     let baked = Template::new(&chain).fixture(Fixture::sql_file(&file));
     assert_ne!(baked.key(), Template::new(&chain).key());
-    let c = baked
-        .test_db(Backend::Sqlite)
-        .await
-        .expect("sqlite")
-        .open()
-        .await;
+    let clone = baked.test_db(Backend::Sqlite).await.expect("sqlite");
+    let c = clone.open().await;
     assert_eq!(count(&c, "SELECT COUNT(*) FROM t1").await, 1);
 }

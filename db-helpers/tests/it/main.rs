@@ -1,0 +1,240 @@
+//! db-helpers on SQLite, PostgreSQL and MariaDB: the rows and counts a user would check.
+
+use std::num::NonZeroU64;
+
+use db_helpers::{
+    Cursor, batches, count, delete_by_query, exists, keyset_page, page, rows, update_by_query,
+};
+use db_testkit::{backend_tests, strings};
+use futures::TryStreamExt;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait,
+};
+
+#[expect(unreachable_pub, reason = "sea-orm's derives make public items")]
+mod item {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "item")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub grp: i32,
+        pub name: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(has_many = "super::tag::Entity")]
+        Tag,
+    }
+
+    impl Related<super::tag::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Tag.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[expect(unreachable_pub, reason = "sea-orm's derives make public items")]
+mod tag {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tag")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub item_id: i64,
+        pub label: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::item::Entity",
+            from = "Column::ItemId",
+            to = "super::item::Column::Id"
+        )]
+        Item,
+    }
+
+    impl Related<super::item::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Item.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A table with a 32-bit key (cursors bind the key's own type).
+#[expect(unreachable_pub, reason = "sea-orm's derives make public items")]
+mod small {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "small")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+fn n(v: u64) -> NonZeroU64 {
+    NonZeroU64::new(v).expect("not zero")
+}
+
+/// `item` with ids 1..=rows (`grp` = id mod 3, `name` = `n<id>`) and a `tag` `hot` on every
+/// fifth item.
+async fn fill(db: &impl ConnectionTrait, rows: i64) {
+    db.execute_unprepared("CREATE TABLE item (id BIGINT NOT NULL PRIMARY KEY, grp INTEGER NOT NULL, name VARCHAR(40) NOT NULL)").await.expect("item");
+    db.execute_unprepared("CREATE TABLE tag (id BIGINT NOT NULL PRIMARY KEY, item_id BIGINT NOT NULL REFERENCES item (id), label VARCHAR(20) NOT NULL)").await.expect("tag");
+    for chunk in (1..=rows).collect::<Vec<_>>().chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("({i}, {}, 'n{i}')", i % 3))
+            .collect();
+        db.execute_unprepared(&format!(
+            "INSERT INTO item (id, grp, name) VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .expect("rows");
+    }
+    let tags: Vec<String> = (1..=rows)
+        .filter(|i| i % 5 == 0)
+        .map(|i| format!("({i}, {i}, 'hot')"))
+        .collect();
+    if !tags.is_empty() {
+        db.execute_unprepared(&format!(
+            "INSERT INTO tag (id, item_id, label) VALUES {}",
+            tags.join(", ")
+        ))
+        .await
+        .expect("tags");
+    }
+}
+
+backend_tests! {
+    async fn update_and_delete_by_query_count_rows(test_db: TestDb) {
+        let db = test_db.open().await;
+        fill(&db, 30).await;
+        // A plain filter.
+        let changed = update_by_query(&db, item::Entity::find().filter(item::Column::Grp.eq(1)), |u| {
+            u.col_expr(item::Column::Name, Expr::value("one"))
+        }).await.expect("update");
+        assert_eq!(changed, 10);
+        assert_eq!(strings(&db, "SELECT name FROM item WHERE grp = 1 GROUP BY name").await, ["one"]);
+        // Through a join on another table (MySQL reads the updated table in a derived table).
+        let hot = item::Entity::find()
+            .join(JoinType::InnerJoin, item::Relation::Tag.def())
+            .filter(tag::Column::Label.eq("hot"));
+        let changed = update_by_query(&db, hot.clone(), |u| u.col_expr(item::Column::Grp, Expr::value(9))).await.expect("update");
+        assert_eq!(changed, 6);
+        assert_eq!(count(&db, item::Entity::find().filter(item::Column::Grp.eq(9))).await.expect("count"), 6);
+        // Ordered and limited: the three highest ids of group 2.
+        let top = item::Entity::find().filter(item::Column::Grp.eq(2)).order_by_desc(item::Column::Id).limit(3);
+        assert_eq!(update_by_query(&db, top, |u| u.col_expr(item::Column::Name, Expr::value("top"))).await.expect("update"), 3);
+        let tops: Vec<i64> = item::Entity::find().filter(item::Column::Name.eq("top")).order_by_asc(item::Column::Id).all(&db).await.expect("tops").iter().map(|m| m.id).collect();
+        assert_eq!(tops, [23, 26, 29]);
+        // Delete: a foreign key refuses, and nothing goes.
+        let before = count(&db, item::Entity::find()).await.expect("count");
+        assert!(delete_by_query(&db, hot.clone()).await.is_err(), "tags reference them");
+        assert_eq!(count(&db, item::Entity::find()).await.expect("count"), before);
+        assert_eq!(delete_by_query(&db, tag::Entity::find()).await.expect("tags"), 6);
+        assert_eq!(delete_by_query(&db, item::Entity::find().filter(item::Column::Grp.eq(9))).await.expect("delete"), 6);
+        assert_eq!(count(&db, item::Entity::find()).await.expect("count"), 24);
+        assert!(exists(&db, item::Entity::find().filter(item::Column::Id.eq(1_i64))).await.expect("exists"));
+        assert!(!exists(&db, item::Entity::find().filter(item::Column::Id.eq(5_i64))).await.expect("exists"));
+        assert_eq!(update_by_query(&db, item::Entity::find().filter(item::Column::Id.eq(-1_i64)), |u| u.col_expr(item::Column::Grp, Expr::value(0))).await.expect("none"), 0);
+    }
+
+    async fn batches_walk_every_row_once(test_db: TestDb) {
+        let db = test_db.open().await;
+        fill(&db, 1000).await;
+        let all: Vec<Vec<item::Model>> = batches(&db, item::Entity::find(), n(64)).try_collect().await.expect("batches");
+        assert_eq!(all.len(), 16);
+        assert!(all.iter().take(15).all(|b| b.len() == 64));
+        let ids: Vec<i64> = all.iter().flatten().map(|m| m.id).collect();
+        assert_eq!(ids, (1..=1000).collect::<Vec<_>>());
+        // A filtered query, flattened, with the query's own order replaced by the key's.
+        let grp0: Vec<item::Model> = rows(&db, item::Entity::find().filter(item::Column::Grp.eq(0)).order_by_desc(item::Column::Name), n(50))
+            .try_collect().await.expect("rows");
+        assert_eq!(grp0.len(), 333);
+        assert!(grp0.windows(2).all(|w| w[0].id < w[1].id));
+        // Rows inserted behind the cursor while walking are not seen; those ahead are.
+        let mut stream = Box::pin(batches(&db, item::Entity::find(), n(100)));
+        let first = stream.try_next().await.expect("batch").expect("some");
+        assert_eq!(first.last().map(|m| m.id), Some(100));
+        db.execute_unprepared("DELETE FROM tag").await.expect("tags");
+        db.execute_unprepared("UPDATE item SET id = -id WHERE id <= 5").await.expect("behind");
+        db.execute_unprepared("INSERT INTO item (id, grp, name) VALUES (5000, 0, 'late')").await.expect("ahead");
+        let rest: Vec<Vec<item::Model>> = stream.try_collect().await.expect("rest");
+        let ids: Vec<i64> = rest.iter().flatten().map(|m| m.id).collect();
+        assert_eq!(ids.len(), 901);
+        assert_eq!(ids.last(), Some(&5000));
+        let none: Vec<item::Model> = rows(&db, item::Entity::find().filter(item::Column::Id.gt(10_000_i64)), n(10)).try_collect().await.expect("empty");
+        assert!(none.is_empty());
+    }
+
+    async fn numbered_and_keyset_pages(test_db: TestDb) {
+        let db = test_db.open().await;
+        fill(&db, 95).await;
+        let p = page(&db, item::Entity::find().order_by_desc(item::Column::Grp), 10, n(10)).await.expect("page");
+        assert_eq!((p.total, p.pages, p.items.len()), (95, 10, 5));
+        let p1 = page(&db, item::Entity::find().order_by_desc(item::Column::Grp), 1, n(10)).await.expect("page");
+        assert!(p1.items.iter().all(|m| m.grp == 2));
+        // Pages cover every row once, whatever the order's ties.
+        let mut seen = Vec::new();
+        for k in 1..=10 {
+            seen.extend(page(&db, item::Entity::find().order_by_asc(item::Column::Grp), k, n(10)).await.expect("page").items.into_iter().map(|m| m.id));
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=95).collect::<Vec<_>>());
+        assert!(page(&db, item::Entity::find(), 11, n(10)).await.expect("past the end").items.is_empty());
+        assert!(page(&db, item::Entity::find(), 0, n(10)).await.is_err());
+        // Keyset: walk with a cursor; a row inserted before the cursor is not seen, one after is.
+        let mut after: Option<Cursor> = None;
+        let mut ids = Vec::new();
+        let mut pages = 0;
+        loop {
+            let kp = keyset_page(&db, item::Entity::find().filter(item::Column::Grp.ne(1)), after.as_ref(), n(7)).await.expect("keyset");
+            ids.extend(kp.items.iter().map(|m| m.id));
+            pages += 1;
+            if pages == 2 {
+                db.execute_unprepared("INSERT INTO item (id, grp, name) VALUES (0, 0, 'before'), (96, 0, 'after')").await.expect("insert");
+            }
+            match kp.next {
+                // The cursor survives a round trip through text (a URL parameter).
+                Some(c) => after = Some(c.to_string().parse().expect("cursor")),
+                None => break,
+            }
+        }
+        let expected: Vec<i64> = (1..=96).filter(|i| i % 3 != 1).collect();
+        assert_eq!(ids, expected);
+        db.execute_unprepared("CREATE TABLE small (id INTEGER NOT NULL PRIMARY KEY)").await.expect("small");
+        db.execute_unprepared("INSERT INTO small (id) VALUES (1), (2), (3)").await.expect("rows");
+        let first = keyset_page(&db, small::Entity::find(), None, n(2)).await.expect("page");
+        let next = first.next.expect("more");
+        let second = keyset_page(&db, small::Entity::find(), Some(&next), n(2)).await.expect("page");
+        assert_eq!(second.items.iter().map(|m| m.id).collect::<Vec<_>>(), [3]);
+        assert!(second.next.is_none());
+        let huge: Cursor = "i99999999999".parse().expect("parses");
+        let err = keyset_page(&db, small::Entity::find(), Some(&huge), n(2)).await.expect_err("too big for INTEGER");
+        assert!(err.to_string().contains("does not fit the key column"), "{err}");
+        assert!("x42".parse::<Cursor>().is_err());
+        assert!("i4x".parse::<Cursor>().is_err());
+        assert_eq!("i42".parse::<Cursor>().expect("ok").to_string(), "i42");
+    }
+}

@@ -7,7 +7,8 @@
 //! [`update_by_query`] / [`delete_by_query`] (openmodule's `update_query` / `delete_query`)
 //! choose rows through the query by primary key; [`batches`] / [`rows`] (openmodule's
 //! `yield_per`) walk a query by keyset; [`page`] gives numbered pages with the total and
-//! [`keyset_page`] cursor pages.
+//! [`keyset_page`] cursor pages; [`insert_chunked`] and [`upsert`] write many rows in chunks
+//! under the backend's bind-parameter limit, in one transaction.
 //!
 //! ```
 //! # use sea_orm::entity::prelude::*;
@@ -32,9 +33,11 @@
 //! No features: the helpers are backend-neutral; enable the backends on sea-orm or db-core.
 
 mod batch;
+mod bulk;
 mod page;
 mod query;
 
 pub use crate::batch::{batches, rows};
+pub use crate::bulk::{insert_chunked, upsert};
 pub use crate::page::{Cursor, InvalidCursor, KeysetPage, Page, keyset_page, page};
 pub use crate::query::{count, delete_by_query, exists, update_by_query};

@@ -1,6 +1,6 @@
 //! Query helpers on sea-orm that the Python services' `db_helper` modules gave them: update
 //! and delete by query with row counts, batched iteration in constant memory, numbered and
-//! keyset pagination, `count` and `exists`.
+//! keyset pagination, `count` and `exists`, bulk writes, soft delete and audit columns.
 //!
 //! Every helper takes any sea-orm connection or transaction (`&impl ConnectionTrait`) and a
 //! sea-orm `Select`, so they compose with the queries a service already builds.
@@ -8,7 +8,9 @@
 //! choose rows through the query by primary key; [`batches`] / [`rows`] (openmodule's
 //! `yield_per`) walk a query by keyset; [`page`] gives numbered pages with the total and
 //! [`keyset_page`] cursor pages; [`insert_chunked`] and [`upsert`] write many rows in chunks
-//! under the backend's bind-parameter limit, in one transaction.
+//! under the backend's bind-parameter limit, in one transaction; [`SoftDelete`] entities are
+//! archived and restored instead of deleted; [`Audited`] entities fill `created_*` / `updated_*`
+//! with the user of the [`acting_as`] scope.
 //!
 //! ```
 //! # use sea_orm::entity::prelude::*;
@@ -32,12 +34,16 @@
 //!
 //! No features: the helpers are backend-neutral; enable the backends on sea-orm or db-core.
 
+mod audit;
 mod batch;
 mod bulk;
 mod page;
 mod query;
+mod soft_delete;
 
+pub use crate::audit::{AuditColumns, Audited, acting_as, actor};
 pub use crate::batch::{batches, rows};
 pub use crate::bulk::{insert_chunked, upsert};
 pub use crate::page::{Cursor, InvalidCursor, KeysetPage, Page, keyset_page, page};
 pub use crate::query::{count, delete_by_query, exists, update_by_query};
+pub use crate::soft_delete::{SoftDelete, archive, restore};

@@ -92,6 +92,71 @@ mod small {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Notes that are archived instead of deleted, with audit columns.
+#[expect(unreachable_pub, reason = "sea-orm's derives make public items")]
+mod note {
+    use db_helpers::{AuditColumns, Audited, SoftDelete};
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "note")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub body: String,
+        pub created_at: Option<DateTime>,
+        pub created_by: Option<String>,
+        pub updated_at: Option<DateTime>,
+        pub updated_by: Option<String>,
+        pub archived_at: Option<DateTime>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl SoftDelete for Entity {
+        fn archived_at() -> Column {
+            Column::ArchivedAt
+        }
+    }
+
+    impl Audited for Entity {
+        const COLUMNS: AuditColumns<Column> = AuditColumns {
+            created_at: Some(Column::CreatedAt),
+            updated_at: Some(Column::UpdatedAt),
+            created_by: Some(Column::CreatedBy),
+            updated_by: Some(Column::UpdatedBy),
+        };
+    }
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        async fn before_save<C: ConnectionTrait>(
+            mut self,
+            _: &C,
+            insert: bool,
+        ) -> Result<Self, DbErr> {
+            Entity::stamp(&mut self, insert);
+            Ok(self)
+        }
+    }
+}
+
+/// The `note` table; timestamps are `DATETIME` on MySQL (sea-orm's `DateTime` there).
+async fn create_notes(db: &impl ConnectionTrait, backend: db_testkit::Backend) {
+    let ts = if backend == db_testkit::Backend::MySql {
+        "DATETIME"
+    } else {
+        "TIMESTAMP"
+    };
+    db.execute_unprepared(&format!(
+        "CREATE TABLE note (id BIGINT NOT NULL PRIMARY KEY, body VARCHAR(40) NOT NULL, created_at {ts} NULL, \
+         created_by VARCHAR(40), updated_at {ts} NULL, updated_by VARCHAR(40), archived_at {ts} NULL)"
+    ))
+    .await
+    .expect("note");
+}
+
 fn n(v: u64) -> NonZeroU64 {
     NonZeroU64::new(v).expect("not zero")
 }
@@ -274,5 +339,53 @@ backend_tests! {
         insert_chunked(&txn, vec![model(80_000, "in txn")]).await.expect("insert");
         txn.rollback().await.expect("rollback");
         assert_eq!(count(&db, item::Entity::find()).await.expect("count"), 70_002);
+    }
+
+    async fn archived_rows_hide_and_come_back(test_db: TestDb) {
+        use db_helpers::{SoftDelete, archive, restore};
+        let db = test_db.open().await;
+        create_notes(&db, test_db.backend()).await;
+        db.execute_unprepared("INSERT INTO note (id, body) VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e')").await.expect("rows");
+        assert_eq!(archive(&db, note::Entity::find().filter(note::Column::Id.lte(3_i64))).await.expect("archive"), 3);
+        assert_eq!(count(&db, note::Entity::find_live()).await.expect("live"), 2);
+        assert_eq!(count(&db, note::Entity::find_archived()).await.expect("archived"), 3);
+        let first = note::Entity::find_by_id(1_i64).one(&db).await.expect("one").expect("row").archived_at.expect("archived");
+        let age = chrono::Utc::now().naive_utc() - first;
+        assert!(age.num_seconds().abs() < 300, "archived now, in UTC: {first}");
+        // Archiving again keeps the first timestamp and counts nothing.
+        assert_eq!(archive(&db, note::Entity::find()).await.expect("archive"), 2);
+        assert_eq!(note::Entity::find_by_id(1_i64).one(&db).await.expect("one").expect("row").archived_at, Some(first));
+        assert_eq!(restore(&db, note::Entity::find().filter(note::Column::Id.eq(2_i64))).await.expect("restore"), 1);
+        let live: Vec<i64> = note::Entity::find_live().all(&db).await.expect("live").iter().map(|m| m.id).collect();
+        assert_eq!(live, [2]);
+        assert_eq!(restore(&db, note::Entity::find_live()).await.expect("nothing to restore"), 0);
+    }
+
+    async fn audit_columns_name_the_acting_user(test_db: TestDb) {
+        use db_helpers::{acting_as, actor};
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+        let db = test_db.open().await;
+        create_notes(&db, test_db.backend()).await;
+        assert_eq!(actor(), None);
+        let conn = db.connection().clone();
+        let inserted = acting_as("alice", async {
+            assert_eq!(actor().as_deref(), Some("alice"));
+            note::ActiveModel { id: Set(1), body: Set("first".into()), ..Default::default() }.insert(&conn).await
+        }).await.expect("insert");
+        assert_eq!(inserted.created_by.as_deref(), Some("alice"));
+        assert!(inserted.created_at.is_some());
+        assert_eq!((inserted.updated_at, inserted.updated_by.as_deref()), (None, None));
+        let updated = acting_as("bob", async {
+            let mut m = inserted.clone().into_active_model();
+            m.body = Set("edited".into());
+            m.update(&conn).await
+        }).await.expect("update");
+        assert_eq!(updated.created_by.as_deref(), Some("alice"), "the creator stays");
+        assert_eq!(updated.updated_by.as_deref(), Some("bob"));
+        assert!(updated.updated_at.is_some());
+        // Without a scope nobody is named, and a given creator is kept.
+        let plain = note::ActiveModel { id: Set(2), body: Set("x".into()), created_by: Set(Some("import".into())), ..Default::default() }
+            .insert(&conn).await.expect("insert");
+        assert_eq!(plain.created_by.as_deref(), Some("import"));
     }
 }

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::OpenOptions;
 use crate::error::{Error, Result};
+use crate::{OpenOptions, PoolOptions};
 
 /// A configuration file with named databases, as PyCDS's `alembic.ini` sections selected with
 /// `-x db=<label>`:
@@ -24,7 +25,7 @@ use crate::error::{Error, Result};
 /// ```
 ///
 /// Other tables in the file (for example db-migrate's `[migrations]`) are ignored here.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct Config {
     /// The label used when none is given.
     #[serde(default)]
@@ -35,13 +36,38 @@ pub struct Config {
 }
 
 /// One named database of a [`Config`].
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct DatabaseConfig {
     /// The connection URL.
     pub url: String,
     /// The PostgreSQL schema (search_path and version table).
     #[serde(default)]
     pub schema: Option<String>,
+    /// Pooled connections (SQLAlchemy's `pool_size`).
+    #[serde(default)]
+    pub pool_size: Option<u32>,
+    /// Connections allowed beyond `pool_size` (SQLAlchemy's `max_overflow`; the pool's
+    /// maximum is their sum).
+    #[serde(default)]
+    pub max_overflow: Option<u32>,
+    /// Connections kept open when idle.
+    #[serde(default)]
+    pub min_connections: Option<u32>,
+    /// Seconds a query waits for a free connection (SQLAlchemy's `pool_timeout`).
+    #[serde(default)]
+    pub pool_timeout: Option<f64>,
+    /// Seconds an idle connection is kept.
+    #[serde(default)]
+    pub idle_timeout: Option<f64>,
+    /// Seconds a connection lives before it is replaced (SQLAlchemy's `pool_recycle`).
+    #[serde(default)]
+    pub pool_recycle: Option<f64>,
+    /// Ping connections before use (SQLAlchemy's `pool_pre_ping`).
+    #[serde(default)]
+    pub pool_pre_ping: bool,
+    /// Seconds opening waits for the server's first connection.
+    #[serde(default)]
+    pub connect_timeout: Option<f64>,
 }
 
 impl Config {
@@ -84,13 +110,67 @@ impl Config {
         if let Some(schema) = &entry.schema {
             options = options.schema(schema.clone());
         }
-        Ok(options)
+        let seconds = |key: &str, v: Option<f64>| -> Result<Option<Duration>> {
+            v.map(|s| {
+                Duration::try_from_secs_f64(s).map_err(|_| Error::ConfigValue {
+                    label: label.to_owned(),
+                    key: key.to_owned(),
+                    reason: format!("{s} is not a number of seconds ≥ 0"),
+                })
+            })
+            .transpose()
+        };
+        if entry.pool_size.is_some() || entry.max_overflow.is_some() {
+            let size = entry.pool_size.unwrap_or(5);
+            options = options
+                .max_connections(size.saturating_add(entry.max_overflow.unwrap_or(0)).max(1));
+        }
+        if let Some(t) = seconds("connect_timeout", entry.connect_timeout)? {
+            options = options.connect_timeout(t);
+        }
+        let pool = PoolOptions {
+            min_connections: entry.min_connections,
+            acquire_timeout: seconds("pool_timeout", entry.pool_timeout)?,
+            idle_timeout: seconds("idle_timeout", entry.idle_timeout)?,
+            max_lifetime: seconds("pool_recycle", entry.pool_recycle)?,
+            test_before_acquire: entry.pool_pre_ping,
+        };
+        Ok(options.pool(pool))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::Config;
+
+    #[test]
+    fn pool_settings_in_sqlalchemy_terms() {
+        let config: Config = toml::from_str(
+            "[databases.app]\nurl = \"postgres://p@h/db\"\npool_size = 5\nmax_overflow = 10\n\
+             pool_timeout = 2.5\npool_recycle = 1800\npool_pre_ping = true\nmin_connections = 1\n",
+        )
+        .expect("valid toml");
+        let options = config.database(Some("app")).expect("app");
+        let pool = options.pool_options();
+        assert_eq!(
+            pool.acquire_timeout,
+            Some(std::time::Duration::from_millis(2500))
+        );
+        assert_eq!(
+            pool.max_lifetime,
+            Some(std::time::Duration::from_secs(1800))
+        );
+        assert_eq!(pool.min_connections, Some(1));
+        assert!(pool.test_before_acquire);
+        let bad: Config =
+            toml::from_str("[databases.app]\nurl = \"sqlite://x\"\npool_timeout = -1\n")
+                .expect("toml");
+        let err = bad.database(Some("app")).expect_err("negative");
+        assert_eq!(
+            err.to_string(),
+            "database `app` in the configuration: `pool_timeout`: -1 is not a number of seconds ≥ 0"
+        );
+    }
 
     #[test]
     fn labels_and_default() {

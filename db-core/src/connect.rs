@@ -74,6 +74,23 @@ pub(crate) fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Applies the pool settings that were set (the rest keep sqlx's defaults).
+fn apply_pool(opts: &mut sea_orm::ConnectOptions, pool: &crate::PoolOptions) {
+    if let Some(n) = pool.min_connections {
+        opts.min_connections(n);
+    }
+    if let Some(d) = pool.acquire_timeout {
+        opts.acquire_timeout(d);
+    }
+    if let Some(d) = pool.idle_timeout {
+        opts.idle_timeout(d);
+    }
+    if let Some(d) = pool.max_lifetime {
+        opts.max_lifetime(d);
+    }
+    opts.test_before_acquire(pool.test_before_acquire);
+}
+
 fn base_connect_options(url: String) -> sea_orm::ConnectOptions {
     let mut opts = sea_orm::ConnectOptions::new(url);
     opts.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
@@ -95,6 +112,7 @@ pub(crate) async fn connect_server(
     if let Some(max) = max {
         opts.max_connections(max).min_connections(0);
     }
+    apply_pool(&mut opts, options.pool_options());
     if max == Some(1) {
         opts.idle_timeout(None).max_lifetime(None);
     }
@@ -175,6 +193,7 @@ async fn sqlite_pool(
     let busy = options.busy_timeout_duration();
     let read_only = options.is_read_only();
     opts.max_connections(max).min_connections(0);
+    apply_pool(&mut opts, options.pool_options());
     if max == 1 {
         opts.idle_timeout(None).max_lifetime(None);
     }

@@ -29,7 +29,29 @@ pub struct OpenOptions {
     busy_timeout: Duration,
     connect_timeout: Duration,
     max_connections: Option<u32>,
+    pool: PoolOptions,
     read_only: bool,
+}
+
+/// Connection-pool settings beyond the size (the course platform's SQLAlchemy engine options:
+/// `pool_timeout`, `pool_recycle`, `pool_pre_ping`; `pool_size` + `max_overflow` is
+/// [`OpenOptions::max_connections`]). Unset fields keep sqlx's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolOptions {
+    /// Connections kept open even when idle (default 0).
+    pub min_connections: Option<u32>,
+    /// How long a query waits for a free connection before failing (default 30 s;
+    /// SQLAlchemy's `pool_timeout`).
+    pub acquire_timeout: Option<Duration>,
+    /// How long an idle connection is kept before it is closed (sqlx's default 10 min).
+    pub idle_timeout: Option<Duration>,
+    /// How long a connection lives before it is replaced (sqlx's default 30 min; SQLAlchemy's
+    /// `pool_recycle`).
+    pub max_lifetime: Option<Duration>,
+    /// Ping a connection before handing it out, replacing it when the server dropped it
+    /// (SQLAlchemy's `pool_pre_ping`; default off).
+    pub test_before_acquire: bool,
 }
 
 impl OpenOptions {
@@ -49,6 +71,7 @@ impl OpenOptions {
             busy_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             max_connections: None,
+            pool: PoolOptions::default(),
             read_only: false,
         }
     }
@@ -85,6 +108,19 @@ impl OpenOptions {
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = Some(n);
         self
+    }
+
+    /// The pool settings beyond its size (see [`PoolOptions`]).
+    #[must_use]
+    pub fn pool(mut self, pool: PoolOptions) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// The pool settings.
+    #[must_use]
+    pub fn pool_options(&self) -> &PoolOptions {
+        &self.pool
     }
 
     /// Opens for reading only: a missing SQLite file or PostgreSQL schema is an error instead

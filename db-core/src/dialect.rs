@@ -480,6 +480,47 @@ impl Dialect {
         matches!(self, Self::Postgres)
     }
 
+    /// Whether `err` is a transient conflict that the same transaction may succeed on when run
+    /// again: PostgreSQL `serialization_failure` (40001) and `deadlock_detected` (40P01); MySQL
+    /// SQLSTATE 40001 (deadlock) and lock-wait timeout (1205); SQLite `SQLITE_BUSY` and
+    /// `SQLITE_LOCKED` (and their extended codes).
+    #[must_use]
+    #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+    pub fn is_transient(self, _: &DbErr) -> bool {
+        false
+    }
+
+    /// Whether `err` is a transient conflict that the same transaction may succeed on when run
+    /// again: PostgreSQL `serialization_failure` (40001) and `deadlock_detected` (40P01); MySQL
+    /// SQLSTATE 40001 (deadlock) and lock-wait timeout (1205); SQLite `SQLITE_BUSY` and
+    /// `SQLITE_LOCKED` (and their extended codes).
+    #[must_use]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    pub fn is_transient(self, err: &DbErr) -> bool {
+        use sea_orm::RuntimeErr;
+        let (DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
+        else {
+            return false;
+        };
+        let sea_orm::sqlx::Error::Database(db) = e.as_ref() else {
+            return false;
+        };
+        let code = db.code();
+        match self {
+            Self::Postgres => matches!(code.as_deref(), Some("40001" | "40P01")),
+            Self::MySql => {
+                code.as_deref() == Some("40001")
+                    || db.message().contains("Lock wait timeout exceeded")
+            }
+            Self::Sqlite => code
+                .as_deref()
+                .and_then(|c| c.parse::<u32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        }
+    }
+
     /// Whether one `execute_unprepared` call runs a script of several `;`-separated statements
     /// (SQLite and PostgreSQL's simple protocol do; MySQL/MariaDB's driver is given one at a
     /// time).

@@ -29,6 +29,16 @@ pub enum Error {
         #[source]
         source: toml::de::Error,
     },
+    /// A value of a database's configuration is out of range.
+    #[error("database `{label}` in the configuration: `{key}`: {reason}")]
+    ConfigValue {
+        /// The database's label.
+        label: String,
+        /// The key.
+        key: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
     /// A database label was asked for that the configuration does not define.
     #[error("no database labelled `{label}` in the configuration; known labels: {known}")]
     UnknownLabel {

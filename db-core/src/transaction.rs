@@ -1,7 +1,9 @@
 //! Transaction scopes: [`transaction`] commits when the closure succeeds and rolls back when
 //! it fails or panics (SQLite's writes start with `BEGIN IMMEDIATE`, from the dialect).
 
+use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -73,6 +75,128 @@ impl Database {
         E: From<DbErr> + Send,
     {
         transaction(self.connection(), scope).await
+    }
+}
+
+/// How [`Database::transaction_retrying`] retries: up to `attempts` runs in all, waiting
+/// `first_delay` after the first failure and doubling up to `max_delay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Runs in all, the first included (default 5).
+    pub attempts: NonZeroU32,
+    /// The wait after the first failure (default 10 ms).
+    pub first_delay: Duration,
+    /// The longest wait (default 1 s).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN),
+            first_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// `attempts` runs in all, with the default delays.
+    #[must_use]
+    pub fn attempts(attempts: NonZeroU32) -> Self {
+        Self {
+            attempts,
+            ..Self::default()
+        }
+    }
+}
+
+/// A transaction scope its author declares safe to run more than once: everything it does
+/// goes through the transaction it is given (no e-mail sent, no counter outside the database
+/// bumped), so a run that was rolled back left no trace. Only such scopes are retried.
+#[derive(Clone, Copy, Debug)]
+pub struct RetrySafe<F>(pub F);
+
+impl<F> RetrySafe<F> {
+    /// Marks `scope` as safe to run more than once (the constructor lets the compiler infer the
+    /// closure's signature).
+    pub fn new<T, E>(scope: F) -> Self
+    where
+        F: for<'c> Fn(&'c sea_orm::DatabaseTransaction) -> BoxFuture<'c, Result<T, E>>
+            + Send
+            + Sync,
+    {
+        Self(scope)
+    }
+}
+
+/// An error a retrying scope can look into for the database error inside.
+pub trait AsDbErr {
+    /// The database error this error is or wraps, if any.
+    fn as_db_err(&self) -> Option<&DbErr>;
+}
+
+impl AsDbErr for DbErr {
+    fn as_db_err(&self) -> Option<&DbErr> {
+        Some(self)
+    }
+}
+
+impl AsDbErr for crate::Error {
+    fn as_db_err(&self) -> Option<&DbErr> {
+        match self {
+            crate::Error::Db(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl Database {
+    /// Runs a write scope as [`Database::transaction`] and, when it fails with a transient
+    /// conflict ([`Dialect::is_transient`](crate::Dialect::is_transient): a serialization
+    /// failure or deadlock on the servers, `SQLITE_BUSY` / `SQLITE_LOCKED`), rolls back and runs
+    /// it again after a bounded, doubling wait, up to `policy.attempts` runs. Any other error,
+    /// and the last attempt's, is returned as is. The scope must be [`RetrySafe`]; plain
+    /// [`Database::transaction`] never retries.
+    ///
+    /// # Errors
+    /// The scope's error, or the driver's error when `BEGIN` or `COMMIT` fails (a commit's
+    /// serialization failure is retried too).
+    pub async fn transaction_retrying<F, T, E>(
+        &self,
+        policy: RetryPolicy,
+        scope: RetrySafe<F>,
+    ) -> Result<T, E>
+    where
+        F: for<'c> Fn(&'c sea_orm::DatabaseTransaction) -> BoxFuture<'c, Result<T, E>>
+            + Send
+            + Sync,
+        T: Send,
+        E: From<DbErr> + AsDbErr + Send,
+    {
+        let mut delay = policy.first_delay;
+        let mut attempt = 1;
+        loop {
+            let outcome = self.transaction(|txn| (scope.0)(txn)).await;
+            match outcome {
+                Err(e)
+                    if attempt < policy.attempts.get()
+                        && e.as_db_err()
+                            .is_some_and(|d| self.dialect().is_transient(d)) =>
+                {
+                    tracing::debug!(
+                        attempt,
+                        delay_ms = delay.as_millis(),
+                        "transient conflict; the scope runs again"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(policy.max_delay);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 }
 

@@ -160,4 +160,5 @@ async fn postgres_schema_is_created_and_used() {
 
 mod clone;
 mod open;
+mod retrying;
 mod truncate;

@@ -162,3 +162,4 @@ mod clone;
 mod open;
 mod retrying;
 mod truncate;
+mod types;

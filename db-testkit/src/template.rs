@@ -27,6 +27,7 @@ use crate::server::{
     Created, RUN, TEMPLATE_PREFIX, WORKER, base_dir, connect, drop_database, execute_all, say,
     sweep_files,
 };
+use crate::test_db::with_suffix;
 use crate::{Backend, Fixture, TestDb, replace_database, unusable};
 
 /// How many clones a server template keeps ready by default.
@@ -591,9 +592,7 @@ async fn lock(path: PathBuf, kind: Lock) -> Result<File, DbErr> {
 pub(crate) fn remove_sqlite_files(path: &Path) {
     let _ = std::fs::remove_file(path);
     for suffix in ["-wal", "-shm", "-journal"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
+        let _ = std::fs::remove_file(with_suffix(path, suffix));
     }
 }
 

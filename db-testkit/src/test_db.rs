@@ -228,7 +228,8 @@ fn run_dir(name: &str) -> Result<tempfile::TempDir, DbErr> {
         })
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+/// `path` with `suffix` appended to its file name (`x.sqlite3` → `x.sqlite3-wal`).
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(suffix);
     PathBuf::from(p)

@@ -28,6 +28,29 @@ async fn prepare_conflict(db: &Database, backend: Backend) -> &'static str {
     }
 }
 
+/// Runs `scope` retrying under `policy` and returns its outcome with the number of runs.
+async fn counted<F>(db: &Database, policy: RetryPolicy, scope: F) -> (Result<(), DbErr>, u32)
+where
+    F: for<'c> Fn(
+            &'c sea_orm::DatabaseTransaction,
+        ) -> futures::future::BoxFuture<'c, Result<(), DbErr>>
+        + Send
+        + Sync,
+{
+    let runs = Arc::new(AtomicU32::new(0));
+    let r = runs.clone();
+    let out = db
+        .transaction_retrying(
+            policy,
+            RetrySafe::new(move |txn| {
+                r.fetch_add(1, Ordering::SeqCst);
+                scope(txn)
+            }),
+        )
+        .await;
+    (out, runs.load(Ordering::SeqCst))
+}
+
 fn policy(attempts: u32) -> RetryPolicy {
     let mut p = RetryPolicy::attempts(NonZeroU32::new(attempts).expect("not zero"));
     p.first_delay = Duration::from_millis(5);
@@ -72,36 +95,20 @@ backend_tests! {
         assert!(plain.is_err());
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         // A non-transient error is returned at once.
-        let runs = Arc::new(AtomicU32::new(0));
-        let r = runs.clone();
-        let bad: Result<(), DbErr> = db
-            .transaction_retrying(policy(5), RetrySafe::new(move |txn| {
-                let r = r.clone();
-                Box::pin(async move {
-                    r.fetch_add(1, Ordering::SeqCst);
-                    txn.execute_unprepared("INSERT INTO no_such_table VALUES (1)").await?;
-                    Ok(())
-                })
-            }))
-            .await;
+        let (bad, runs) = counted(&db, policy(5), |txn| Box::pin(async move {
+            txn.execute_unprepared("INSERT INTO no_such_table VALUES (1)").await?;
+            Ok(())
+        })).await;
         assert!(bad.is_err());
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(runs, 1);
         // Bounded: a conflict every time ends after the last attempt with its error.
-        let runs = Arc::new(AtomicU32::new(0));
-        let r = runs.clone();
-        let always: Result<(), DbErr> = db
-            .transaction_retrying(policy(3), RetrySafe::new(move |txn| {
-                let r = r.clone();
-                Box::pin(async move {
-                    r.fetch_add(1, Ordering::SeqCst);
-                    txn.execute_unprepared(conflict).await?;
-                    Ok(())
-                })
-            }))
-            .await;
+        let (always, runs) = counted(&db, policy(3), move |txn| Box::pin(async move {
+            txn.execute_unprepared(conflict).await?;
+            Ok(())
+        })).await;
+        assert_eq!(runs, 3);
         let err = always.expect_err("gives up");
         assert!(db.dialect().is_transient(&err), "{err}");
-        assert_eq!(runs.load(Ordering::SeqCst), 3);
     }
 }
 

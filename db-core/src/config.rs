@@ -68,6 +68,10 @@ pub struct DatabaseConfig {
     /// Seconds opening waits for the server's first connection.
     #[serde(default)]
     pub connect_timeout: Option<f64>,
+    /// A production database: the migrator's `seed` and `reset` refuse it unless forced
+    /// ([`OpenOptions::production`]).
+    #[serde(default)]
+    pub production: bool,
 }
 
 impl Config {
@@ -135,7 +139,7 @@ impl Config {
             max_lifetime: seconds("pool_recycle", entry.pool_recycle)?,
             test_before_acquire: entry.pool_pre_ping,
         };
-        Ok(options.pool(pool))
+        Ok(options.pool(pool).production(entry.production))
     }
 }
 
@@ -147,7 +151,7 @@ mod tests {
     fn pool_settings_in_sqlalchemy_terms() {
         let config: Config = toml::from_str(
             "[databases.app]\nurl = \"postgres://p@h/db\"\npool_size = 5\nmax_overflow = 10\n\
-             pool_timeout = 2.5\npool_recycle = 1800\npool_pre_ping = true\nmin_connections = 1\n",
+             pool_timeout = 2.5\npool_recycle = 1800\npool_pre_ping = true\nmin_connections = 1\nproduction = true\n",
         )
         .expect("valid toml");
         let options = config.database(Some("app")).expect("app");
@@ -162,6 +166,7 @@ mod tests {
         );
         assert_eq!(pool.min_connections, Some(1));
         assert!(pool.test_before_acquire);
+        assert!(options.is_production());
         let bad: Config =
             toml::from_str("[databases.app]\nurl = \"sqlite://x\"\npool_timeout = -1\n")
                 .expect("toml");

@@ -31,6 +31,7 @@ pub struct OpenOptions {
     max_connections: Option<u32>,
     pool: PoolOptions,
     read_only: bool,
+    production: bool,
 }
 
 /// Connection-pool settings beyond the size (the course platform's SQLAlchemy engine options:
@@ -73,6 +74,7 @@ impl OpenOptions {
             max_connections: None,
             pool: PoolOptions::default(),
             read_only: false,
+            production: false,
         }
     }
 
@@ -131,6 +133,21 @@ impl OpenOptions {
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
+    }
+
+    /// Marks the database as production (`production = true` in its configuration section):
+    /// development routines that destroy or invent data (the migrator's `seed` and `reset`)
+    /// refuse to run against it unless forced. Changes nothing else.
+    #[must_use]
+    pub fn production(mut self, production: bool) -> Self {
+        self.production = production;
+        self
+    }
+
+    /// Whether the database is marked as production (see [`production`](Self::production)).
+    #[must_use]
+    pub fn is_production(&self) -> bool {
+        self.production
     }
 
     /// The URL as given.

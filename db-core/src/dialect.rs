@@ -5,6 +5,7 @@
 //! [`DbBackend`].
 
 mod clone;
+mod drop;
 mod mysql;
 mod postgres;
 mod sqlite;
@@ -17,6 +18,7 @@ use sea_orm::{
 use crate::error::{Error, Result};
 
 pub use self::clone::CloneScript;
+pub use self::drop::SchemaObjects;
 
 /// The rules of one database backend, reached from
 /// [`Database::dialect`](crate::Database::dialect) or [`Dialect::of`].

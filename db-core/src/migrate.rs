@@ -89,4 +89,14 @@ pub trait MigrationHarness: Migrate {
     /// # Errors
     /// The version or history table could not be read.
     async fn edited_since_applied(&self, db: &Database) -> Result<Vec<String>, BoxError>;
+
+    /// Runs every seeder (development data) on `db`, which is at head, and returns their
+    /// names in the order they ran; none by default (a migrator without seeders).
+    ///
+    /// # Errors
+    /// A seeder failed; nothing of the run is kept.
+    async fn seed_all(&self, db: &Database) -> Result<Vec<String>, BoxError> {
+        let _ = db;
+        Ok(Vec::new())
+    }
 }

@@ -75,6 +75,52 @@ pub async fn truncate_all(db: &Database, keep: &[&str]) -> Result<Vec<String>> {
     Ok(order)
 }
 
+/// Drops every table, view and (PostgreSQL) enum type of the session's database (the schema
+/// on PostgreSQL) for which `drop(name)` is true, whatever foreign keys join them, and returns
+/// what was dropped: a development "clean the database" (the game backend's routine,
+/// SQLAlchemy's `metadata.drop_all` without needing the metadata). On SQLite and PostgreSQL
+/// everything goes in one transaction (all or nothing); MySQL commits each `DROP` on its own.
+///
+/// ```
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use sea_orm::ConnectionTrait;
+///
+/// let db = db_core::Database::connect("sqlite::memory:").await?;
+/// db.execute_unprepared("CREATE TABLE a (id INTEGER PRIMARY KEY, b INTEGER REFERENCES b (id))").await?;
+/// db.execute_unprepared("CREATE TABLE b (id INTEGER PRIMARY KEY, a INTEGER REFERENCES a (id))").await?;
+/// db.execute_unprepared("CREATE TABLE other (id INTEGER PRIMARY KEY)").await?;
+/// db.execute_unprepared("CREATE VIEW both_ids AS SELECT a.id FROM a JOIN b ON b.a = a.id").await?;
+/// let dropped = db_core::drop_all(&db, |name| name != "other").await?;
+/// assert_eq!((dropped.tables, dropped.views), (vec!["a".to_owned(), "b".to_owned()], vec!["both_ids".to_owned()]));
+/// assert_eq!(db.dialect().schema_objects(db.connection()).await?.tables, ["other"]);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+///
+/// # Errors
+/// [`Error::Db`] when a statement fails; on SQLite and PostgreSQL nothing is dropped then.
+pub async fn drop_all(db: &Database, drop: impl Fn(&str) -> bool) -> Result<crate::SchemaObjects> {
+    let dialect = db.dialect();
+    let objects = dialect.schema_objects(db.connection()).await?.retain(drop);
+    let statements = dialect.drop_objects_sql(&objects);
+    let txn = dialect.begin_write(db.connection()).await?;
+    for (i, sql) in statements.iter().enumerate() {
+        if let Err(e) = txn.execute_unprepared(sql).await {
+            // MySQL's last statement switches foreign-key checks back on for the pooled
+            // session: run it even though this one failed.
+            if dialect == crate::Dialect::MySql
+                && i + 1 < statements.len()
+                && let Some(restore) = statements.last()
+            {
+                let _ = txn.execute_unprepared(restore).await;
+            }
+            return Err(e.into());
+        }
+    }
+    txn.commit().await?;
+    Ok(objects)
+}
+
 /// The tables of `graph` (table → tables it references) but `keep`, each after every table
 /// that references it; ties by name.
 fn children_first(

@@ -197,6 +197,36 @@ enum Command {
     /// Exit 1 and print the differences when the entities and the migrated schema disagree
     /// (`alembic check`, a CI gate); exit 0 when they match.
     Check,
+    /// Run the seeders (development data): the named ones, or all, in their order, in one
+    /// transaction; the database must be at head.
+    Seed {
+        /// Seeders to run (default: all).
+        names: Vec<String>,
+        /// List the seeders instead of running them.
+        #[arg(long, conflicts_with_all = ["names", "force"])]
+        list: bool,
+        /// Run against a database marked `production = true` in its configuration.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Clean the database for development: drop every table, view and enum type of its
+    /// schema (but those the migrator's filter excludes), upgrade to head, optionally seed.
+    Reset {
+        /// Run all seeders afterwards.
+        #[arg(long)]
+        seed: bool,
+        /// Run against a database marked `production = true` in its configuration.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn production(force: bool) -> crate::Production {
+    if force {
+        crate::Production::Force
+    } else {
+        crate::Production::Refuse
+    }
 }
 
 /// A positive number of seconds (at most a day).
@@ -263,6 +293,8 @@ impl Command {
             Self::Merge { .. } => "merge",
             Self::Lint { .. } => "lint",
             Self::Check => "check",
+            Self::Seed { .. } => "seed",
+            Self::Reset { .. } => "reset",
         }
     }
 
@@ -272,6 +304,7 @@ impl Command {
             | Self::Branches
             | Self::Show { .. }
             | Self::Merge { .. }
+            | Self::Seed { list: true, .. }
             | Self::Lint { live: false }
             | Self::History {
                 indicate_current: false,
@@ -298,6 +331,8 @@ impl Command {
             Self::Upgrade { sql: false, .. }
             | Self::Downgrade { sql: false, .. }
             | Self::Stamp { sql: false, .. }
+            | Self::Seed { list: false, .. }
+            | Self::Reset { .. }
             | Self::Restore { .. } => Access::Write,
         }
     }
@@ -328,7 +363,9 @@ fn ranges_only_offline(command: &Command) -> std::result::Result<(), String> {
         | Command::Revision { .. }
         | Command::Merge { .. }
         | Command::Lint { .. }
-        | Command::Check => return Ok(()),
+        | Command::Check
+        | Command::Seed { .. }
+        | Command::Reset { .. } => return Ok(()),
     };
     match targets.into_iter().find(|t| t.is_range()) {
         Some(t) if !sql => Err(format!(
@@ -563,6 +600,8 @@ async fn execute(
         }
         Command::Lint { live } => cx.lint(out, *live).await,
         Command::Check => cx.check(out).await,
+        Command::Seed { names, list, force } => cx.seed(out, names, *list, *force).await,
+        Command::Reset { seed, force } => cx.reset(out, *seed, *force).await,
     }
 }
 
@@ -681,6 +720,53 @@ impl Context<'_> {
         }
         self.with_db(async |db| m.stamp(db, &targets, mode).await.map(drop))
             .await
+    }
+
+    async fn seed(
+        &self,
+        out: &mut dyn Write,
+        names: &[String],
+        list: bool,
+        force: bool,
+    ) -> Result<()> {
+        let m = &self.migrator;
+        if list {
+            let lines: Vec<String> = m
+                .seeders()
+                .into_iter()
+                .map(|(name, about)| {
+                    if about.is_empty() {
+                        name.to_owned()
+                    } else {
+                        format!("{name}  {about}")
+                    }
+                })
+                .collect();
+            return write_lines(out, &lines);
+        }
+        self.with_db(async |db| {
+            let done = m.seed(db, names, production(force)).await?;
+            let lines: Vec<String> = done.iter().map(|n| format!("seeded {n}")).collect();
+            write_lines(out, &lines)
+        })
+        .await
+    }
+
+    async fn reset(&self, out: &mut dyn Write, seed: bool, force: bool) -> Result<()> {
+        let m = &self.migrator;
+        self.with_db(async |db| {
+            let report = m.reset(db, seed, production(force)).await?;
+            let mut lines = vec![format!(
+                "dropped {} tables, {} views, {} enum types; upgraded {} revisions",
+                report.dropped.tables.len(),
+                report.dropped.views.len(),
+                report.dropped.enum_types.len(),
+                report.steps.len()
+            )];
+            lines.extend(report.seeded.iter().map(|n| format!("seeded {n}")));
+            write_lines(out, &lines)
+        })
+        .await
     }
 
     async fn current(&self, out: &mut dyn Write, verbose: bool) -> Result<()> {

@@ -286,13 +286,40 @@ pub enum Error {
     NoEntities,
     /// Autogenerate or `check` on a database that is not at head.
     #[error(
-        "the database is at {current}, not at head ({heads}); run `upgrade head` first so the comparison sees what the migrations make"
+        "the database is at {current}, not at head ({heads}); run `upgrade head` first so {why} sees what the migrations make"
     )]
     NotAtHead {
         /// The database's revisions.
         current: String,
         /// The graph's heads.
         heads: String,
+        /// What needs the database at head ("the comparison", "seeding").
+        why: &'static str,
+    },
+    /// `seed NAME` for a name no seeder has.
+    #[error("unknown seeder `{name}`; {known}")]
+    UnknownSeeder {
+        /// The name given.
+        name: String,
+        /// The known seeders, as a sentence.
+        known: String,
+    },
+    /// `seed` or `reset` against a database marked as production.
+    #[error(
+        "refusing to {command}: the database is marked `production = true` in its configuration; give --force if you really mean it"
+    )]
+    Production {
+        /// `seed` or `reset`.
+        command: &'static str,
+    },
+    /// A seeder failed; every seeder's rows of the run were rolled back.
+    #[error("seeder `{seeder}` failed; nothing of this seed run was kept")]
+    SeedFailed {
+        /// The seeder's name.
+        seeder: String,
+        /// The driver's error.
+        #[source]
+        source: DbErr,
     },
     /// A statement of the runner itself failed.
     #[error("{context}")]

@@ -96,4 +96,8 @@ impl MigrationHarness for Migrator {
         let changed = self.changed_since_applied(db).await?;
         Ok(changed.iter().map(ToString::to_string).collect())
     }
+
+    async fn seed_all(&self, db: &Database) -> Result<Vec<String>, BoxError> {
+        Ok(self.seed(db, &[], crate::Production::Refuse).await?)
+    }
 }

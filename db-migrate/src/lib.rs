@@ -66,6 +66,7 @@ mod offline;
 mod plan;
 pub mod scaffold;
 mod script;
+mod seed;
 mod target;
 mod version_table;
 
@@ -77,5 +78,6 @@ pub use crate::migrator::{
     ChangedScript, ChangedScripts, Direction, Migrator, OnOpen, OnOpenOptions, StampMode, Step,
 };
 pub use crate::script::{RevisionId, Script, linear};
+pub use crate::seed::{Production, ResetReport, Seeder};
 pub use crate::target::{RevRange, Target};
 pub use crate::version_table::{HistoryRecord, VersionTable};

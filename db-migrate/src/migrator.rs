@@ -39,7 +39,8 @@ pub struct Migrator {
     changed_scripts: ChangedScripts,
     lock_timeout: Duration,
     entities: Option<Entities>,
-    filter: Filter,
+    pub(crate) filter: Filter,
+    pub(crate) seeders: crate::seed::Seeders,
 }
 
 /// What [`Migrator::upgrade`] does when applied migrations' sources changed since they ran
@@ -161,6 +162,7 @@ impl Migrator {
             lock_timeout: Duration::from_secs(600),
             entities: None,
             filter: Filter::default(),
+            seeders: crate::seed::Seeders::default(),
         })
     }
 
@@ -198,6 +200,22 @@ impl Migrator {
         let entities = self.entities.as_ref().ok_or(Error::NoEntities)?;
         self.refuse_unresolved(db.connection(), &self.table_for(db)?)
             .await?;
+        self.require_at_head(db, "the comparison").await?;
+        let table = self.table_for(db)?;
+        compare(
+            db.connection(),
+            entities,
+            &self.filter,
+            table.schema.as_deref().or(db.schema()),
+            &[table.name.as_str(), table.history.as_str()],
+        )
+        .await
+        .context(|| "comparing the entities with the database".into())
+    }
+
+    /// [`Error::NotAtHead`] unless the database's revisions are exactly the graph's heads;
+    /// `why` names what needs it ("the comparison", "seeding").
+    pub(crate) async fn require_at_head(&self, db: &Database, why: &'static str) -> Result<()> {
         let mut current = self.current(db).await?;
         current.sort();
         let mut heads: Vec<String> = self.graph.heads().iter().map(|h| h.to_string()).collect();
@@ -210,18 +228,10 @@ impl Migrator {
                     current.join(", ")
                 },
                 heads: heads.join(", "),
+                why,
             });
         }
-        let table = self.table_for(db)?;
-        compare(
-            db.connection(),
-            entities,
-            &self.filter,
-            table.schema.as_deref().or(db.schema()),
-            &[table.name.as_str(), table.history.as_str()],
-        )
-        .await
-        .context(|| "comparing the entities with the database".into())
+        Ok(())
     }
 
     /// Keeps state in `table` instead of `alembic_version` in the default schema.

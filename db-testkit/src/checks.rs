@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use db_core::{BoxError, Database, MigrationHarness};
+use sea_orm::ConnectionTrait;
 
 use crate::{Backend, TestDb, schema_snapshot};
 
@@ -32,7 +33,7 @@ use crate::{Backend, TestDb, schema_snapshot};
 #[non_exhaustive]
 pub struct CheckFailure {
     /// The check: `single head`, `upgrade`, `stairway`, `no trace`, `downgrade inverse`,
-    /// `entities match`, `not edited`.
+    /// `entities match`, `not edited`, `seeders idempotent`.
     pub check: &'static str,
     /// The revision at fault, when one is.
     pub revision: Option<String>,
@@ -313,8 +314,71 @@ pub async fn not_edited(harness: &dyn MigrationHarness, db: &Database) -> Result
     ))
 }
 
+/// The seeders are idempotent (the game backend's seeders, `db-migrate`'s `Seeder`): on a
+/// migrated database, running them all a second time leaves every table with the row count
+/// the first run left.
+///
+/// # Errors
+/// A [`CheckFailure`] naming each table whose count changed (`table: first → second`), or
+/// the seeder error.
+pub async fn seeders_idempotent(
+    harness: &dyn MigrationHarness,
+    backend: Backend,
+) -> Result<(), CheckFailure> {
+    const CHECK: &str = "seeders idempotent";
+    let Some(test_db) = TestDb::migrated(backend, harness).await else {
+        return Ok(());
+    };
+    let db = test_db.open().await;
+    let fail = |e: &dyn fmt::Display| CheckFailure::new(CHECK, None, e);
+    let mut counts = Vec::new();
+    for run in ["first", "second"] {
+        harness
+            .seed_all(&db)
+            .await
+            .map_err(|e| fail(&format!("the {run} run failed: {e}")))?;
+        counts.push(table_counts(&db).await.map_err(|e| fail(&e))?);
+    }
+    let _ = db.close().await;
+    let changed: Vec<String> = counts[1]
+        .iter()
+        .filter(|(t, n)| counts[0].get(*t) != Some(n))
+        .map(|(t, n)| format!("{t}: {} → {n}", counts[0].get(t).copied().unwrap_or(0)))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(CheckFailure::new(
+        CHECK,
+        None,
+        format!(
+            "a second seed run changed row counts; make the seeders upsert or replace their rows:\n  {}",
+            changed.join("\n  ")
+        ),
+    ))
+}
+
+/// Every table's row count.
+async fn table_counts(
+    db: &Database,
+) -> Result<std::collections::BTreeMap<String, i64>, sea_orm::DbErr> {
+    let dialect = db.dialect();
+    let mut counts = std::collections::BTreeMap::new();
+    for table in dialect.table_graph(db.connection()).await?.into_keys() {
+        let sql = format!("SELECT COUNT(*) FROM {}", dialect.quote_trusted(&table));
+        let n: i64 = db
+            .connection()
+            .query_one_raw(sea_orm::Statement::from_string(dialect.backend(), sql))
+            .await?
+            .map_or(Ok(0), |row| row.try_get_by_index(0))?;
+        counts.insert(table, n);
+    }
+    Ok(counts)
+}
+
 /// Runs every check that needs no database of the user's: [`single_head`], [`upgrade`],
-/// [`stairway`] and, when the migrator has entities, [`entities_match`].
+/// [`stairway`], [`seeders_idempotent`] and, when the migrator has entities,
+/// [`entities_match`].
 ///
 /// # Errors
 /// The first failure.
@@ -322,6 +386,7 @@ pub async fn all(harness: &dyn MigrationHarness, backend: Backend) -> Result<(),
     single_head(harness)?;
     upgrade(harness, backend).await?;
     stairway(harness, backend).await?;
+    seeders_idempotent(harness, backend).await?;
     match entities_match(harness, backend).await {
         Err(e) if e.detail.starts_with("the migrator has no entities") => Ok(()),
         other => other,

@@ -142,6 +142,12 @@ impl Default for Filter {
 }
 
 impl Filter {
+    /// Whether `table` is one of [`exclude`](Self::exclude)'s (by name or `prefix*`).
+    #[must_use]
+    pub fn excludes(&self, table: &str) -> bool {
+        Self::matches(&self.exclude, table)
+    }
+
     fn matches(patterns: &[String], table: &str) -> bool {
         patterns.iter().any(|p| match p.strip_suffix('*') {
             Some(prefix) => table.starts_with(prefix),

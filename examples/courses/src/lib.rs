@@ -17,6 +17,7 @@
 
 pub mod entities;
 pub mod migrations;
+pub mod seeders;
 
 use std::path::PathBuf;
 

@@ -52,12 +52,18 @@ pub fn scripts() -> Vec<Script> {
     ]
 }
 
-/// The migrator over [`scripts`].
+/// The migrator over [`scripts`], with the [`entities`] and the development
+/// [`seeders`](crate::seeders).
 ///
 /// # Errors
 /// A graph validation error (none for the revisions above; a test checks).
 pub fn migrator() -> db_migrate::Result<Migrator> {
-    Ok(Migrator::new(scripts())?.entities(entities()))
+    let (organizations, users, courses) = crate::seeders::all();
+    Ok(Migrator::new(scripts())?
+        .entities(entities())
+        .seeder(organizations)
+        .seeder(users)
+        .seeder(courses))
 }
 
 /// The entities whose tables these migrations own: `check` and `revision --autogenerate`

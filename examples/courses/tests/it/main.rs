@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod hostile;
 mod offline;
+mod seed;
 mod testkit;
 
 use std::process::{Command, Output};

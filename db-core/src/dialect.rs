@@ -214,11 +214,20 @@ impl Dialect {
     }
 
     /// How this backend spells `ty` in DDL, as sea-query writes it (`character varying(32)`,
-    /// `varchar(32)`, `text` …); not canonicalised.
+    /// `varchar(32)`, `text` …); not canonicalised. `ColumnType::Timestamp` is the
+    /// [`UtcDateTime`](crate::types::UtcDateTime) column, spelled as
+    /// [`utc_timestamp_type`](Self::utc_timestamp_type) (MySQL: `datetime(6)`).
     #[must_use]
     pub fn column_type_sql(self, ty: &sea_orm::sea_query::ColumnType) -> String {
         use sea_orm::sea_query::{
-            MysqlQueryBuilder, PostgresQueryBuilder, SqliteQueryBuilder, TableBuilder,
+            ColumnType, MysqlQueryBuilder, PostgresQueryBuilder, SqliteQueryBuilder, TableBuilder,
+        };
+        let utc;
+        let ty = if *ty == ColumnType::Timestamp {
+            utc = self.utc_timestamp_type();
+            &utc
+        } else {
+            ty
         };
         let mut sql = String::new();
         match self {
@@ -452,6 +461,20 @@ impl Dialect {
         match self {
             Self::Sqlite | Self::Postgres => "TIMESTAMP",
             Self::MySql => "DATETIME(6)",
+        }
+    }
+
+    /// The sea-query column type of a [`UtcDateTime`](crate::types::UtcDateTime): the UTC
+    /// wall clock with microseconds and the full year range 1000–9999, without a zone —
+    /// `ColumnType::Timestamp` on SQLite (text) and PostgreSQL (`timestamp`), `datetime(6)` on
+    /// MySQL, whose `timestamp` holds only 1970–2038 and whose plain `datetime` drops the
+    /// fraction. Migrations create such columns with it (db-migrate's autogenerate writes
+    /// `db_migrate::utc_timestamp_type(manager)`).
+    #[must_use]
+    pub fn utc_timestamp_type(self) -> sea_orm::sea_query::ColumnType {
+        match self {
+            Self::Sqlite | Self::Postgres => sea_orm::sea_query::ColumnType::Timestamp,
+            Self::MySql => sea_orm::sea_query::ColumnType::custom("datetime(6)"),
         }
     }
 

@@ -52,6 +52,7 @@ mod error;
 mod migrate;
 mod transaction;
 mod truncate;
+pub mod types;
 
 pub use crate::config::{Config, DatabaseConfig};
 pub use crate::database::{

@@ -296,6 +296,14 @@ pub enum Error {
         /// What needs the database at head ("the comparison", "seeding").
         why: &'static str,
     },
+    /// Zone-less timestamp columns under [`NaiveTimestamps::Forbid`](crate::NaiveTimestamps::Forbid).
+    #[error(
+        "naive timestamp columns are not allowed here: {columns}; declare them as db_core::types::UtcDateTime (UTC, exact on every backend)"
+    )]
+    NaiveTimestamps {
+        /// The columns, `table.column`, comma separated.
+        columns: String,
+    },
     /// `seed NAME` for a name no seeder has.
     #[error("unknown seeder `{name}`; {known}")]
     UnknownSeeder {

@@ -75,9 +75,24 @@ pub use crate::error::{Error, Result};
 pub use crate::format::LineStyle;
 pub use crate::graph::RevisionGraph;
 pub use crate::migrator::{
-    ChangedScript, ChangedScripts, Direction, Migrator, OnOpen, OnOpenOptions, StampMode, Step,
+    ChangedScript, ChangedScripts, Direction, Migrator, NaiveTimestamps, OnOpen, OnOpenOptions,
+    StampMode, Step,
 };
 pub use crate::script::{RevisionId, Script, linear};
 pub use crate::seed::{Production, ResetReport, Seeder};
+
+/// The column type of a [`db_core::types::UtcDateTime`] for the backend `manager` migrates
+/// ([`db_core::Dialect::utc_timestamp_type`]: `datetime(6)` on MySQL, `timestamp`
+/// elsewhere); autogenerate writes it for such columns:
+/// `ColumnDef::new_with_type("at", db_migrate::utc_timestamp_type(manager))`.
+#[must_use]
+pub fn utc_timestamp_type(
+    manager: &sea_orm_migration::SchemaManager<'_>,
+) -> sea_orm::sea_query::ColumnType {
+    db_core::Dialect::of(manager.get_database_backend())
+        .map_or(sea_orm::sea_query::ColumnType::Timestamp, |d| {
+            d.utc_timestamp_type()
+        })
+}
 pub use crate::target::{RevRange, Target};
 pub use crate::version_table::{HistoryRecord, VersionTable};

@@ -41,6 +41,21 @@ pub struct Migrator {
     entities: Option<Entities>,
     pub(crate) filter: Filter,
     pub(crate) seeders: crate::seed::Seeders,
+    naive_timestamps: NaiveTimestamps,
+}
+
+/// Whether the registered entities may have zone-less timestamp columns (sea-orm's
+/// `DateTime`), a policy as openmodule's, which refuses SQLAlchemy's naive `DateTime` in its
+/// models and asks for its `TZDateTime`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NaiveTimestamps {
+    /// Allowed (the default).
+    #[default]
+    Allow,
+    /// `check`, `revision --autogenerate` and [`Migrator::compare`] fail with
+    /// [`Error::NaiveTimestamps`] naming each such column; use
+    /// [`UtcDateTime`](db_core::types::UtcDateTime) instead.
+    Forbid,
 }
 
 /// What [`Migrator::upgrade`] does when applied migrations' sources changed since they ran
@@ -163,6 +178,7 @@ impl Migrator {
             entities: None,
             filter: Filter::default(),
             seeders: crate::seed::Seeders::default(),
+            naive_timestamps: NaiveTimestamps::Allow,
         })
     }
 
@@ -172,6 +188,14 @@ impl Migrator {
     #[must_use]
     pub fn entities(mut self, entities: Entities) -> Self {
         self.entities = Some(entities);
+        self
+    }
+
+    /// Allows or forbids zone-less timestamp columns in the registered entities (see
+    /// [`NaiveTimestamps`]).
+    #[must_use]
+    pub fn naive_timestamps(mut self, policy: NaiveTimestamps) -> Self {
+        self.naive_timestamps = policy;
         self
     }
 
@@ -194,10 +218,19 @@ impl Migrator {
     /// Alembic requires for autogenerate, so that the comparison sees what the migrations make.
     ///
     /// # Errors
-    /// [`Error::NoEntities`] without [`entities`](Self::entities); [`Error::NotAtHead`] when
+    /// [`Error::NoEntities`] without [`entities`](Self::entities);
+    /// [`Error::NaiveTimestamps`] under [`NaiveTimestamps::Forbid`]; [`Error::NotAtHead`] when
     /// the database is not at the head(s); [`Error::Db`] when reading the catalogs fails.
     pub async fn compare(&self, db: &Database) -> Result<Vec<Change>> {
         let entities = self.entities.as_ref().ok_or(Error::NoEntities)?;
+        if self.naive_timestamps == NaiveTimestamps::Forbid {
+            let columns = entities.naive_timestamp_columns();
+            if !columns.is_empty() {
+                return Err(Error::NaiveTimestamps {
+                    columns: columns.join(", "),
+                });
+            }
+        }
         self.refuse_unresolved(db.connection(), &self.table_for(db)?)
             .await?;
         self.require_at_head(db, "the comparison").await?;

@@ -94,6 +94,24 @@ impl Entities {
         self.entities.iter().map(|(t, _)| t.as_str()).collect()
     }
 
+    /// The columns (`table.column`) holding zone-less timestamps (sea-orm's `DateTime`, a
+    /// `NaiveDateTime`: `ColumnType::DateTime`), which
+    /// [`NaiveTimestamps::Forbid`](crate::NaiveTimestamps::Forbid) refuses; a
+    /// [`UtcDateTime`](db_core::types::UtcDateTime) or `DateTimeUtc` column is not one.
+    #[must_use]
+    pub fn naive_timestamp_columns(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for (name, build) in &self.entities {
+            let (table, _) = build(DbBackend::Sqlite);
+            for c in table.get_columns() {
+                if c.get_column_type() == Some(&ColumnType::DateTime) {
+                    found.push(format!("{name}.{}", c.get_column_name()));
+                }
+            }
+        }
+        found
+    }
+
     /// The registered tables as the backend would create them.
     #[must_use]
     pub fn model(&self, backend: DbBackend) -> SchemaModel {

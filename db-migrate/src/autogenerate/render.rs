@@ -560,7 +560,8 @@ fn type_expr(c: &ColumnModel) -> String {
         ColumnType::Float => "ColumnType::Float".into(),
         ColumnType::Double => "ColumnType::Double".into(),
         ColumnType::DateTime => "ColumnType::DateTime".into(),
-        ColumnType::Timestamp => "ColumnType::Timestamp".into(),
+        // db-core's UTC timestamp: `datetime(6)` on MySQL, `timestamp` elsewhere.
+        ColumnType::Timestamp => "db_migrate::utc_timestamp_type(manager)".into(),
         ColumnType::TimestampWithTimeZone => "ColumnType::TimestampWithTimeZone".into(),
         ColumnType::Time => "ColumnType::Time".into(),
         ColumnType::Date => "ColumnType::Date".into(),

@@ -190,6 +190,8 @@ pub(super) fn column_type(base: &str, n: &dyn Fn(usize) -> Option<u32>) -> Optio
     Some(match base {
         "varchar" if n(0) == Some(255) => ColumnType::String(StringLen::None),
         "tinyint" => ColumnType::TinyInteger,
+        // db-core's UTC timestamp column (`Dialect::utc_timestamp_type`).
+        "datetime" if n(0) == Some(6) => ColumnType::Timestamp,
         "datetime" => ColumnType::DateTime,
         "timestamp" => ColumnType::TimestampWithTimeZone,
         _ => return None,

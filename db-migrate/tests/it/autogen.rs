@@ -70,6 +70,16 @@ fn steps() -> Vec<(&'static str, &'static str, &'static str, Entities)> {
                 .register(entities::v5::post::Entity)
                 .register(entities::v7::study::Entity),
         ),
+        (
+            "a60000000008",
+            "create events",
+            "ra60000000008_create_events",
+            Entities::new()
+                .register(entities::v5::author::Entity)
+                .register(entities::v5::post::Entity)
+                .register(entities::v7::study::Entity)
+                .register(entities::v8::event::Entity),
+        ),
     ]
 }
 
@@ -178,6 +188,33 @@ backend_tests! {
             parent = Some(rev);
         }
     }
+}
+
+#[tokio::test]
+async fn naive_timestamps_can_be_forbidden() {
+    let db = db_core::Database::connect("sqlite::memory:")
+        .await
+        .expect("db");
+    let naive = Entities::new()
+        .register(entities::v1::author::Entity)
+        .register(entities::v1::post::Entity);
+    let m = migrator(1, naive.clone()).naive_timestamps(db_migrate::NaiveTimestamps::Forbid);
+    m.upgrade(&db, "head").await.expect("upgrade");
+    let err = m.compare(&db).await.expect_err("naive columns").to_string();
+    assert_eq!(
+        err,
+        "naive timestamp columns are not allowed here: posts.created_at; declare them as db_core::types::UtcDateTime (UTC, exact on every backend)"
+    );
+    // Allowed by default; UtcDateTime columns pass under Forbid.
+    assert!(
+        migrator(1, naive)
+            .compare(&db)
+            .await
+            .expect("compare")
+            .is_empty()
+    );
+    let utc = Entities::new().register(entities::v8::event::Entity);
+    assert_eq!(utc.naive_timestamp_columns(), Vec::<String>::new());
 }
 
 backend_tests! {

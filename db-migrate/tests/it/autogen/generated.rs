@@ -8,6 +8,7 @@ mod ra60000000003_change_indexes;
 mod ra60000000004_change_foreign_keys;
 mod ra60000000005_rename_author_name;
 mod ra60000000007_create_studies;
+mod ra60000000008_create_events;
 
 /// The generated revisions, oldest first.
 pub(crate) fn scripts() -> Vec<Script> {
@@ -18,5 +19,6 @@ pub(crate) fn scripts() -> Vec<Script> {
         ra60000000004_change_foreign_keys::script(),
         ra60000000005_rename_author_name::script(),
         ra60000000007_create_studies::script(),
+        ra60000000008_create_events::script(),
     ]
 }

@@ -5,6 +5,7 @@
 //! [`DbBackend`].
 
 mod clone;
+mod copy;
 mod drop;
 mod mysql;
 mod postgres;
@@ -18,6 +19,7 @@ use sea_orm::{
 use crate::error::{Error, Result};
 
 pub use self::clone::CloneScript;
+pub use self::copy::{CopyIn, Unencodable};
 pub use self::drop::SchemaObjects;
 
 /// The rules of one database backend, reached from

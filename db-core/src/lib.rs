@@ -59,7 +59,9 @@ pub use crate::database::{
     Database, ForeignKeys, OpenOptions, PoolOptions, SqliteFileClaim, SqliteLocation,
     canonical_file_path, claim_sqlite_file, sqlite_location,
 };
-pub use crate::dialect::{CloneScript, Dialect, IdentKind, SchemaObjects, SessionScope};
+pub use crate::dialect::{
+    CloneScript, CopyIn, Dialect, IdentKind, SchemaObjects, SessionScope, Unencodable,
+};
 pub use crate::error::{Error, Result, describe_db_err, redact_url};
 pub use crate::migrate::{BoxError, Migrate, MigrationHarness, RevisionInfo};
 pub use crate::transaction::{AsDbErr, RetryPolicy, RetrySafe, transaction};

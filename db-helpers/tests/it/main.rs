@@ -192,7 +192,135 @@ async fn fill(db: &impl ConnectionTrait, rows: i64) {
     }
 }
 
+#[expect(unreachable_pub, reason = "sea-orm's derives make public items")]
+mod kinds {
+    use db_core::types::{Json, UtcDateTime};
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "kinds")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub text: String,
+        pub maybe: Option<String>,
+        pub flag: bool,
+        pub ratio: f64,
+        pub bytes: Vec<u8>,
+        pub doc: Json<serde_json::Value>,
+        pub at: UtcDateTime,
+        pub day: Date,
+        pub uid: Uuid,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `kinds` as a migration creates it (the UTC column through the dialect).
+async fn create_kinds(db: &db_core::Database) {
+    use sea_orm::sea_query::{ColumnDef, ColumnType, Table};
+    let d = db.dialect();
+    let col = |name: &'static str, ty: ColumnType| {
+        ColumnDef::new_with_type(name, ty).not_null().to_owned()
+    };
+    let create = Table::create()
+        .table("kinds")
+        .col(col("id", ColumnType::BigInteger).primary_key())
+        .col(col("text", ColumnType::Text))
+        .col(ColumnDef::new_with_type("maybe", ColumnType::Text).null())
+        .col(col("flag", ColumnType::Boolean))
+        .col(col("ratio", ColumnType::Double))
+        .col(col(
+            "bytes",
+            ColumnType::VarBinary(sea_orm::sea_query::StringLen::None),
+        ))
+        .col(col("doc", ColumnType::Json))
+        .col(col("at", d.utc_timestamp_type()))
+        .col(col("day", ColumnType::Date))
+        .col(col("uid", ColumnType::Uuid))
+        .to_owned();
+    db.execute(&create).await.expect("create kinds");
+}
+
+fn kinds_row(i: i64) -> kinds::ActiveModel {
+    use db_core::types::{Json, UtcDateTime};
+    use sea_orm::ActiveValue::Set;
+    let texts = [
+        "tab\there\nnew line \\ back \\N",
+        "Zürich 東京 🚀 'quoted' \"dq\"",
+        "",
+        "\r\n\t",
+    ];
+    let at = UtcDateTime::new(
+        chrono::DateTime::from_timestamp(
+            i * 86_400 * 97 - 30_000_000_000,
+            u32::try_from(i % 1000).expect("small") * 1000,
+        )
+        .expect("time"),
+    )
+    .expect("range");
+    kinds::ActiveModel {
+        id: Set(i),
+        text: Set(texts[usize::try_from(i).expect("small") % texts.len()].to_owned()),
+        maybe: Set((i % 2 == 0).then(|| format!("m{i}"))),
+        flag: Set(i % 3 == 0),
+        ratio: Set([0.1, -2.5, 1e300, f64::MIN_POSITIVE][usize::try_from(i).expect("small") % 4]),
+        bytes: Set(vec![
+            0,
+            9,
+            10,
+            13,
+            92,
+            255,
+            u8::try_from(i % 256).expect("byte"),
+        ]),
+        doc: Set(
+            Json::new(serde_json::json!({"i": i, "s": "ü\t\\", "n": null, "a": [1.5, true]}))
+                .expect("json"),
+        ),
+        at: Set(at),
+        day: Set(
+            chrono::NaiveDate::from_ymd_opt(1000 + i32::try_from(i).expect("small"), 2, 28)
+                .expect("date"),
+        ),
+        uid: Set(uuid::Uuid::from_u128(
+            u128::try_from(i).expect("positive") * 0x1234_5678_9abc_def0,
+        )),
+    }
+}
+
 backend_tests! {
+    async fn bulk_inserts_carry_every_kind_of_value_exactly(test_db: TestDb) {
+        let db = test_db.open().await;
+        create_kinds(&db).await;
+        // On the pool (PostgreSQL: COPY) and inside a transaction (multi-row INSERTs): the
+        // same rows come back.
+        let pool_rows: Vec<kinds::ActiveModel> = (1..=2_000).map(kinds_row).collect();
+        assert_eq!(insert_chunked(db.connection(), pool_rows).await.expect("insert on the pool"), 2_000);
+        let txn = db.connection().begin().await.expect("begin");
+        let txn_rows: Vec<kinds::ActiveModel> = (2_001..=2_100).map(kinds_row).collect();
+        assert_eq!(insert_chunked(&txn, txn_rows).await.expect("insert in a transaction"), 100);
+        txn.commit().await.expect("commit");
+        let back = kinds::Entity::find().order_by_asc(kinds::Column::Id).all(&db).await.expect("rows");
+        assert_eq!(back.len(), 2_100);
+        for m in back {
+            let want = sea_orm::TryIntoModel::try_into_model(kinds_row(m.id)).expect("model");
+            assert_eq!(m, want, "row {}", m.id);
+        }
+        // Models that set different columns (a NULL left to its default) still go in.
+        let mut partial = kinds_row(3_000);
+        partial.maybe = sea_orm::ActiveValue::NotSet;
+        assert_eq!(insert_chunked(db.connection(), vec![kinds_row(3_001), partial]).await.expect("mixed"), 2);
+        assert_eq!(kinds::Entity::find_by_id(3_000_i64).one(&db).await.expect("one").expect("row").maybe, None);
+        // All or nothing on the pool too: a duplicate key keeps the whole batch out.
+        let clash: Vec<kinds::ActiveModel> = (4_000..4_100).chain([1]).map(kinds_row).collect();
+        assert!(insert_chunked(db.connection(), clash).await.is_err());
+        assert_eq!(count(&db, kinds::Entity::find()).await.expect("count"), 2_102);
+    }
+
     async fn update_and_delete_by_query_count_rows(test_db: TestDb) {
         let db = test_db.open().await;
         fill(&db, 30).await;

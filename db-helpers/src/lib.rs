@@ -45,5 +45,5 @@ pub use crate::audit::{AuditColumns, Audited, acting_as, actor};
 pub use crate::batch::{batches, rows};
 pub use crate::bulk::{insert_chunked, upsert};
 pub use crate::page::{Cursor, InvalidCursor, KeysetPage, Page, keyset_page, page};
-pub use crate::query::{count, delete_by_query, exists, update_by_query};
+pub use crate::query::{count, delete_by_query, distinct, exists, update_by_query};
 pub use crate::soft_delete::{SoftDelete, archive, restore};

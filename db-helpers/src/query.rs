@@ -1,5 +1,6 @@
-//! Update and delete by query, `count` and `exists`: openmodule's `db_helper.update_query` and
-//! `delete_query`, and the one-liners SQLAlchemy's `Query.count()` / `exists()` give.
+//! Update and delete by query, `count`, `exists` and `distinct`: openmodule's
+//! `db_helper.update_query` and `delete_query`, and the one-liners SQLAlchemy's
+//! `Query.count()`, `exists()` and `Query(col).distinct()` give.
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
@@ -86,6 +87,33 @@ pub async fn exists<E: EntityTrait>(
     let mut q = query.select_only().expr(Expr::val(1)).limit(1).into_query();
     let stmt = db.get_database_backend().build(q.clear_order_by());
     Ok(db.query_one_raw(stmt).await?.is_some())
+}
+
+/// The distinct values of `column` among the rows `query` selects, in ascending order
+/// (`SELECT DISTINCT col … ORDER BY col`, SQLAlchemy's `session.query(col).distinct()`);
+/// `NULL` is one value (`Option<V>` reads it). The query's own ordering is replaced, as
+/// PostgreSQL requires of `DISTINCT`.
+///
+/// # Errors
+/// The driver's error, or a type error when `V` does not fit the column.
+pub async fn distinct<E, V>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    column: E::Column,
+) -> Result<Vec<V>, DbErr>
+where
+    E: EntityTrait,
+    V: sea_orm::TryGetable,
+{
+    let mut q = query.select_only().column(column).distinct().into_query();
+    q.clear_order_by()
+        .order_by((E::default(), column), sea_orm::sea_query::Order::Asc);
+    let stmt = db.get_database_backend().build(&q);
+    db.query_all_raw(stmt)
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<V>(0))
+        .collect()
 }
 
 /// `pk IN (SELECT pk FROM (<query>) AS q)` (a tuple for a composite key).

@@ -3,8 +3,8 @@
 use std::num::NonZeroU64;
 
 use db_helpers::{
-    Cursor, batches, count, delete_by_query, exists, insert_chunked, keyset_page, page, rows,
-    update_by_query, upsert,
+    Cursor, batches, count, delete_by_query, distinct, exists, insert_chunked, keyset_page, page,
+    rows, update_by_query, upsert,
 };
 use db_testkit::{backend_tests, strings};
 use futures::TryStreamExt;
@@ -352,6 +352,12 @@ backend_tests! {
         assert!(exists(&db, item::Entity::find().filter(item::Column::Id.eq(1_i64))).await.expect("exists"));
         assert!(!exists(&db, item::Entity::find().filter(item::Column::Id.eq(5_i64))).await.expect("exists"));
         assert_eq!(update_by_query(&db, item::Entity::find().filter(item::Column::Id.eq(-1_i64)), |u| u.col_expr(item::Column::Grp, Expr::value(0))).await.expect("none"), 0);
+        // Distinct values of a column among the selected rows, ascending, whatever the order asked.
+        let groups: Vec<i32> = distinct(&db, item::Entity::find().order_by_desc(item::Column::Id), item::Column::Grp).await.expect("distinct");
+        assert_eq!(groups, [0, 1, 2]);
+        let names: Vec<String> = distinct(&db, item::Entity::find().filter(item::Column::Grp.eq(2)).filter(item::Column::Id.gt(20_i64)), item::Column::Name).await.expect("distinct");
+        assert_eq!(names, ["top"]);
+        assert!(distinct::<_, i32>(&db, item::Entity::find().filter(item::Column::Id.eq(-1_i64)), item::Column::Grp).await.expect("none").is_empty());
     }
 
     async fn batches_walk_every_row_once(test_db: TestDb) {

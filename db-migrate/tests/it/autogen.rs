@@ -243,6 +243,35 @@ backend_tests! {
         assert!(source.contains("add #[sea_orm(renamed_from = \"display_name\")] to the entity's `full_name`"), "{source}");
     }
 
+    async fn reset_drops_what_the_filter_does_not_exclude(t: TestDb) {
+        let db = t.open().await;
+        // Six revisions: authors, posts and (PostgreSQL) the enum type of `studies`.
+        let m = migrator(6, Entities::new()).filter(db_migrate::autogenerate::Filter {
+            exclude: vec!["keep_*".into()],
+            ..Default::default()
+        });
+        m.upgrade(&db, "head").await.expect("upgrade");
+        for sql in [
+            "CREATE TABLE keep_me (id INTEGER PRIMARY KEY)",
+            "INSERT INTO keep_me (id) VALUES (7)",
+            "CREATE TABLE scratch (id INTEGER PRIMARY KEY)",
+            "CREATE VIEW author_names AS SELECT display_name FROM authors",
+        ] {
+            db.connection().execute_unprepared(sql).await.expect(sql);
+        }
+        let report = m.reset(&db, false, db_migrate::Production::Refuse).await.expect("reset");
+        assert!(report.dropped.tables.contains(&"scratch".to_owned()), "{report:?}");
+        assert!(!report.dropped.tables.iter().any(|t| t == "keep_me"), "{report:?}");
+        assert_eq!(report.dropped.views, ["author_names"]);
+        let enums = if t.backend() == db_testkit::Backend::Postgres { vec!["studydirection".to_owned()] } else { vec![] };
+        assert_eq!(report.dropped.enum_types, enums);
+        assert_eq!(report.steps.len(), 6);
+        let left = db.dialect().schema_objects(db.connection()).await.expect("objects");
+        assert!(left.tables.contains(&"keep_me".to_owned()) && !left.tables.contains(&"scratch".to_owned()), "{left:?}");
+        assert!(left.views.is_empty());
+        assert_eq!(db_testkit::count(&db, "SELECT COUNT(*) FROM keep_me").await, 1);
+    }
+
     async fn check_needs_head_and_entities(t: TestDb) {
         let db = t.open().await;
         let v1 = Entities::new()

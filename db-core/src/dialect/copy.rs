@@ -243,120 +243,101 @@ fn plain_year(year: i32) -> std::result::Result<(), Unencodable> {
     }
 }
 
-fn encode(value: &Value, out: &mut Vec<u8>) -> std::result::Result<(), Unencodable> {
-    use chrono::Datelike;
-    macro_rules! num {
-        ($v:expr) => {
-            match $v {
-                Some(n) => {
-                    let _ = write!(out, "{n}");
-                }
-                None => out.extend_from_slice(b"\\N"),
-            }
-        };
-    }
+/// Writes `value` with `write`, or `\N` for NULL.
+fn put<T>(
+    value: Option<&T>,
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&T, &mut Vec<u8>) -> std::result::Result<(), Unencodable>,
+) -> std::result::Result<(), Unencodable> {
     match value {
-        Value::Bool(b) => match b {
-            Some(true) => out.push(b't'),
-            Some(false) => out.push(b'f'),
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::TinyInt(n) => num!(n),
-        Value::SmallInt(n) => num!(n),
-        Value::Int(n) => num!(n),
-        Value::BigInt(n) => num!(n),
-        Value::TinyUnsigned(n) => num!(n),
-        Value::SmallUnsigned(n) => num!(n),
-        Value::Unsigned(n) => num!(n),
-        Value::BigUnsigned(n) => num!(n),
-        Value::Float(f) => match f {
-            Some(f) => float(f64::from(*f), out),
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::Double(f) => match f {
-            Some(f) => float(*f, out),
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::String(s) => match s {
-            Some(s) => escaped(s, out)?,
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::Char(c) => match c {
-            Some(c) => escaped(c.encode_utf8(&mut [0; 4]), out)?,
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::Enum(e) => match e {
-            OptionEnum::Some(e) => escaped(&e.value, out)?,
-            OptionEnum::None(_) => out.extend_from_slice(b"\\N"),
-        },
-        Value::Bytes(b) => match b {
-            Some(b) => {
-                // bytea's hex input `\x…`, its backslash escaped for COPY.
-                out.extend_from_slice(b"\\\\x");
-                for byte in b {
-                    let _ = write!(out, "{byte:02x}");
-                }
+        Some(v) => write(v, out),
+        None => {
+            out.extend_from_slice(b"\\N");
+            Ok(())
+        }
+    }
+}
+
+/// Writes a `Display` value as it is (numbers, UUIDs).
+fn shown<T: std::fmt::Display>(v: &T, out: &mut Vec<u8>) -> std::result::Result<(), Unencodable> {
+    let _ = write!(out, "{v}");
+    Ok(())
+}
+
+/// Writes a date or timestamp in `format` when its year reads back the same.
+fn dated<T: chrono::Datelike>(
+    v: &T,
+    out: &mut Vec<u8>,
+    show: impl FnOnce(&T) -> String,
+) -> std::result::Result<(), Unencodable> {
+    plain_year(v.year())?;
+    out.extend_from_slice(show(v).as_bytes());
+    Ok(())
+}
+
+fn encode(value: &Value, out: &mut Vec<u8>) -> std::result::Result<(), Unencodable> {
+    const STAMP: &str = "%Y-%m-%d %H:%M:%S%.f";
+    match value {
+        Value::Bool(b) => put(b.as_ref(), out, |b, out| {
+            out.push(if *b { b't' } else { b'f' });
+            Ok(())
+        }),
+        Value::TinyInt(n) => put(n.as_ref(), out, shown),
+        Value::SmallInt(n) => put(n.as_ref(), out, shown),
+        Value::Int(n) => put(n.as_ref(), out, shown),
+        Value::BigInt(n) => put(n.as_ref(), out, shown),
+        Value::TinyUnsigned(n) => put(n.as_ref(), out, shown),
+        Value::SmallUnsigned(n) => put(n.as_ref(), out, shown),
+        Value::Unsigned(n) => put(n.as_ref(), out, shown),
+        Value::BigUnsigned(n) => put(n.as_ref(), out, shown),
+        Value::Float(f) => put(f.as_ref(), out, |f, out| {
+            float(f64::from(*f), out);
+            Ok(())
+        }),
+        Value::Double(f) => put(f.as_ref(), out, |f, out| {
+            float(*f, out);
+            Ok(())
+        }),
+        Value::String(s) => put(s.as_ref(), out, |s, out| escaped(s, out)),
+        Value::Char(c) => put(c.as_ref(), out, |c, out| {
+            escaped(c.encode_utf8(&mut [0; 4]), out)
+        }),
+        Value::Enum(OptionEnum::Some(e)) => escaped(&e.value, out),
+        Value::Enum(OptionEnum::None(_)) => put::<()>(None, out, |_, _| Ok(())),
+        // bytea's hex input `\x…`, its backslash escaped for COPY.
+        Value::Bytes(b) => put(b.as_ref(), out, |b, out| {
+            out.extend_from_slice(b"\\\\x");
+            for byte in b {
+                let _ = write!(out, "{byte:02x}");
             }
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::Json(j) => match j {
-            Some(j) => escaped(&j.to_string(), out)?,
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::ChronoDate(d) => match d {
-            Some(d) => {
-                plain_year(d.year())?;
-                let _ = write!(out, "{}", d.format("%Y-%m-%d"));
-            }
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::ChronoTime(t) => match t {
-            Some(t) => {
-                let _ = write!(out, "{}", t.format("%H:%M:%S%.f"));
-            }
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::ChronoDateTime(t) => match t {
-            Some(t) => {
-                plain_year(t.year())?;
-                let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.f"));
-            }
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::ChronoDateTimeUtc(t) => match t {
-            Some(t) => {
-                plain_year(t.year())?;
-                let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.f+00"));
-            }
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::ChronoDateTimeWithTimeZone(t) => match t {
-            Some(t) => {
-                plain_year(t.year())?;
-                let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.f%:z"));
-            }
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::ChronoDateTimeLocal(t) => match t {
-            Some(t) => {
-                plain_year(t.year())?;
-                let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.f%:z"));
-            }
-            None => out.extend_from_slice(b"\\N"),
-        },
-        Value::Uuid(u) => match u {
-            Some(u) => {
-                let _ = write!(out, "{}", u.hyphenated());
-            }
-            None => out.extend_from_slice(b"\\N"),
-        },
+            Ok(())
+        }),
+        Value::Json(j) => put(j.as_ref(), out, |j, out| escaped(&j.to_string(), out)),
+        Value::ChronoDate(d) => put(d.as_ref(), out, |d, out| {
+            dated(d, out, |d| d.format("%Y-%m-%d").to_string())
+        }),
+        Value::ChronoTime(t) => put(t.as_ref(), out, |t, out| {
+            shown(&t.format("%H:%M:%S%.f"), out)
+        }),
+        Value::ChronoDateTime(t) => put(t.as_ref(), out, |t, out| {
+            dated(t, out, |t| t.format(STAMP).to_string())
+        }),
+        Value::ChronoDateTimeUtc(t) => put(t.as_ref(), out, |t, out| {
+            dated(t, out, |t| format!("{}+00", t.format(STAMP)))
+        }),
+        Value::ChronoDateTimeWithTimeZone(t) => put(t.as_ref(), out, |t, out| {
+            dated(t, out, |t| t.format("%Y-%m-%d %H:%M:%S%.f%:z").to_string())
+        }),
+        Value::ChronoDateTimeLocal(t) => put(t.as_ref(), out, |t, out| {
+            dated(t, out, |t| t.format("%Y-%m-%d %H:%M:%S%.f%:z").to_string())
+        }),
+        Value::Uuid(u) => put(u.as_ref(), out, |u, out| shown(&u.hyphenated(), out)),
         #[allow(
             unreachable_patterns,
             reason = "variants of features other crates may enable"
         )]
-        other => return Err(Unencodable(format!("a value of type {other:?}"))),
+        other => Err(Unencodable(format!("a value of type {other:?}"))),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -109,6 +109,13 @@ enum Command {
     Current {
         #[arg(short, long)]
         verbose: bool,
+        /// Exit 3 unless the database is at every head (Alembic's `--check-heads`), for
+        /// readiness probes and deploy scripts.
+        #[arg(long)]
+        check_heads: bool,
+        /// `text` (Alembic's lines) or `json` (documented fields, for scripts).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// List revisions, newest first.
     History {
@@ -118,11 +125,17 @@ enum Command {
         /// Mark the database's current revisions (connects to the database).
         #[arg(short = 'i', long)]
         indicate_current: bool,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Show the heads of the revision graph.
     Heads {
         #[arg(short, long)]
         verbose: bool,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Show branch points.
     Branches,
@@ -196,7 +209,11 @@ enum Command {
     },
     /// Exit 1 and print the differences when the entities and the migrated schema disagree
     /// (`alembic check`, a CI gate); exit 0 when they match.
-    Check,
+    Check {
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Run the seeders (development data): the named ones, or all, in their order, in one
     /// transaction; the database must be at head.
     Seed {
@@ -237,6 +254,15 @@ fn parse_seconds(value: &str) -> std::result::Result<f64, String> {
             "`{value}` is not a number of seconds between 0 and 86400"
         )),
     }
+}
+
+/// How `current`, `heads`, `history` and `check` print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// Alembic's lines.
+    Text,
+    /// One JSON document (the fields are listed in the README).
+    Json,
 }
 
 /// One `-x KEY=VALUE` argument.
@@ -292,7 +318,7 @@ impl Command {
             Self::Revision { .. } => "revision",
             Self::Merge { .. } => "merge",
             Self::Lint { .. } => "lint",
-            Self::Check => "check",
+            Self::Check { .. } => "check",
             Self::Seed { .. } => "seed",
             Self::Reset { .. } => "reset",
         }
@@ -322,7 +348,7 @@ impl Command {
                 indicate_current: true,
                 ..
             }
-            | Self::Check
+            | Self::Check { .. }
             | Self::Lint { live: true }
             | Self::Backup
             | Self::Revision {
@@ -363,7 +389,7 @@ fn ranges_only_offline(command: &Command) -> std::result::Result<(), String> {
         | Command::Revision { .. }
         | Command::Merge { .. }
         | Command::Lint { .. }
-        | Command::Check
+        | Command::Check { .. }
         | Command::Seed { .. }
         | Command::Reset { .. } => return Ok(()),
     };
@@ -402,8 +428,9 @@ fn selected_label(args: &Args) -> std::result::Result<Option<String>, String> {
 }
 
 /// Runs the CLI with the process's arguments on a new Tokio runtime; prints errors as one
-/// `error: …` line on stderr and returns exit code 0 on success, 1 on failure, 2 on a usage
-/// error.
+/// `error: …` line on stderr and returns the exit code: 0 on success, 1 on failure (and
+/// `check` finding differences), 2 on a usage error, 3 for `current --check-heads` when the
+/// database is not at every head.
 #[must_use]
 pub fn main(app: App) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -472,7 +499,10 @@ where
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
-            ExitCode::FAILURE
+            match e {
+                Error::HeadsNotApplied { .. } => ExitCode::from(3),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -499,6 +529,11 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Writes `value` as one line of JSON.
+fn write_json(out: &mut dyn Write, value: &serde_json::Value) -> Result<()> {
+    write_lines(out, &[value.to_string()])
 }
 
 fn write_lines(out: &mut dyn Write, lines: &[String]) -> Result<()> {
@@ -540,12 +575,27 @@ async fn execute(
             refuse_changed_scripts: _,
         } => cx.upgrade(out, target, *backup, *sql).await,
         Command::Downgrade { target, sql } => cx.downgrade(out, target, *sql).await,
-        Command::Current { verbose } => cx.current(out, *verbose).await,
+        Command::Current {
+            verbose,
+            check_heads,
+            format,
+        } => cx.current(out, *verbose, *check_heads, *format).await,
         Command::History {
             rev_range,
             indicate_current,
-        } => cx.history(out, rev_range.as_ref(), *indicate_current).await,
-        Command::Heads { verbose } => write_lines(out, &graph.heads_lines(*verbose)),
+            format,
+        } => {
+            cx.history(out, rev_range.as_ref(), *indicate_current, *format)
+                .await
+        }
+        Command::Heads {
+            verbose,
+            format: Format::Text,
+        } => write_lines(out, &graph.heads_lines(*verbose)),
+        Command::Heads {
+            format: Format::Json,
+            ..
+        } => write_json(out, &serde_json::json!({ "heads": graph.heads_json() })),
         Command::Branches => write_lines(out, &graph.branches_lines()),
         Command::Backup => cx.backup(out).await,
         Command::Restore { file, force } => cx.restore(out, file.clone(), *force).await,
@@ -599,7 +649,7 @@ async fn execute(
             write_lines(out, &[format!("  Generating {} ...  done", file.display())])
         }
         Command::Lint { live } => cx.lint(out, *live).await,
-        Command::Check => cx.check(out).await,
+        Command::Check { format } => cx.check(out, *format).await,
         Command::Seed { names, list, force } => cx.seed(out, names, *list, *force).await,
         Command::Reset { seed, force } => cx.reset(out, *seed, *force).await,
     }
@@ -769,16 +819,65 @@ impl Context<'_> {
         .await
     }
 
-    async fn current(&self, out: &mut dyn Write, verbose: bool) -> Result<()> {
+    async fn current(
+        &self,
+        out: &mut dyn Write,
+        verbose: bool,
+        check_heads: bool,
+        format: Format,
+    ) -> Result<()> {
         let m = &self.migrator;
         self.with_db(async |db| {
             let current = m.current(db).await?;
-            write_lines(out, &m.graph().current_lines(&current, verbose))?;
-            write_unresolved(out, m, db).await?;
-            if verbose {
-                let changed = m.changed_since_applied(db).await?;
-                let lines: Vec<String> = changed.iter().map(|c| format!("! {c}")).collect();
-                write_lines(out, &lines)?;
+            let graph = m.graph();
+            let mut heads: Vec<String> = graph.heads().iter().map(|h| h.to_string()).collect();
+            heads.sort();
+            let mut sorted = current.clone();
+            sorted.sort();
+            let at_head = sorted == heads;
+            match format {
+                Format::Text => {
+                    write_lines(out, &graph.current_lines(&current, verbose))?;
+                    write_unresolved(out, m, db).await?;
+                    if verbose {
+                        let changed = m.changed_since_applied(db).await?;
+                        let lines: Vec<String> =
+                            changed.iter().map(|c| format!("! {c}")).collect();
+                        write_lines(out, &lines)?;
+                    }
+                }
+                Format::Json => {
+                    let unresolved = m.unresolved(db).await?;
+                    let changed = m.changed_since_applied(db).await?;
+                    write_json(
+                        out,
+                        &serde_json::json!({
+                            "current": current,
+                            "heads": heads,
+                            "at_head": at_head,
+                            "revisions": current.iter().filter_map(|c| graph.script(c)).map(|s| graph.revision_json(s, Some(true))).collect::<Vec<_>>(),
+                            "unknown": current.iter().filter(|c| graph.script(c).is_none()).collect::<Vec<_>>(),
+                            "unresolved": unresolved.map(|r| serde_json::json!({
+                                "revision": r.revision,
+                                "direction": r.direction,
+                                "status": r.status,
+                                "since": r.applied_at,
+                                "error": r.error,
+                            })),
+                            "changed_scripts": changed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        }),
+                    )?;
+                }
+            }
+            if check_heads && !at_head {
+                return Err(Error::HeadsNotApplied {
+                    current: if sorted.is_empty() {
+                        "<base>".into()
+                    } else {
+                        sorted.join(", ")
+                    },
+                    heads: heads.join(", "),
+                });
             }
             Ok(())
         })
@@ -790,16 +889,31 @@ impl Context<'_> {
         out: &mut dyn Write,
         range: Option<&RevRange>,
         indicate_current: bool,
+        format: Format,
     ) -> Result<()> {
         let m = &self.migrator;
         let range = range.map(ToString::to_string);
+        let print = |out: &mut dyn Write, current: Option<&[String]>| match format {
+            Format::Text => write_lines(
+                out,
+                &m.graph()
+                    .history(range.as_deref(), current.unwrap_or_default())?,
+            ),
+            Format::Json => write_json(
+                out,
+                &serde_json::json!({ "revisions": m.graph().history_json(range.as_deref(), current)? }),
+            ),
+        };
         if !indicate_current {
-            return write_lines(out, &m.graph().history(range.as_deref(), &[])?);
+            return print(out, None);
         }
         self.with_db(async |db| {
             let current = m.current(db).await?;
-            write_lines(out, &m.graph().history(range.as_deref(), &current)?)?;
-            write_unresolved(out, m, db).await
+            print(out, Some(&current))?;
+            if format == Format::Text {
+                write_unresolved(out, m, db).await?;
+            }
+            Ok(())
         })
         .await
     }
@@ -898,17 +1012,33 @@ impl Context<'_> {
             .await
     }
 
-    async fn check(&self, out: &mut dyn Write) -> Result<()> {
+    async fn check(&self, out: &mut dyn Write, format: Format) -> Result<()> {
         let m = &self.migrator;
         self.with_db(async |db| {
             let changes = m.compare(db).await?;
             let changed = m.changed_since_applied(db).await?;
-            if changes.is_empty() && changed.is_empty() {
-                return write_lines(out, &["No new upgrade operations detected.".into()]);
+            let ok = changes.is_empty() && changed.is_empty();
+            match format {
+                Format::Json => write_json(
+                    out,
+                    &serde_json::json!({
+                        "ok": ok,
+                        "changes": changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "changed_scripts": changed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    }),
+                )?,
+                Format::Text if ok => {
+                    write_lines(out, &["No new upgrade operations detected.".into()])?;
+                }
+                Format::Text => {
+                    let mut lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
+                    lines.extend(changed.iter().map(|c| format!("  changed script {c}")));
+                    write_lines(out, &lines)?;
+                }
             }
-            let mut lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
-            lines.extend(changed.iter().map(|c| format!("  changed script {c}")));
-            write_lines(out, &lines)?;
+            if ok {
+                return Ok(());
+            }
             Err(Error::SchemaDiffers {
                 count: changes.len() + changed.len(),
             })

@@ -304,6 +304,14 @@ pub enum Error {
         /// The columns, `table.column`, comma separated.
         columns: String,
     },
+    /// `current --check-heads` on a database that is not at every head (exit code 3).
+    #[error("the database is at {current}, not at head ({heads})")]
+    HeadsNotApplied {
+        /// The database's revisions, sorted.
+        current: String,
+        /// The graph's heads, sorted.
+        heads: String,
+    },
     /// `seed NAME` for a name no seeder has.
     #[error("unknown seeder `{name}`; {known}")]
     UnknownSeeder {

@@ -232,3 +232,88 @@ impl RevisionGraph {
         Ok(out)
     }
 }
+
+/// One revision in the JSON output of `heads`, `history` and `current` (`--format json`).
+/// The fields are stable: new ones may be added, none renamed or removed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RevisionJson {
+    /// The revision id.
+    pub revision: String,
+    /// Its down_revision(s); empty for a root.
+    pub down_revisions: Vec<String>,
+    /// The revisions it depends on (Alembic's `depends_on`).
+    pub depends_on: Vec<String>,
+    /// Its branch labels.
+    pub branch_labels: Vec<String>,
+    /// The script's message.
+    pub message: String,
+    /// Nothing follows it (Alembic's `(head)`).
+    pub is_head: bool,
+    /// More than one revision follows it.
+    pub is_branch_point: bool,
+    /// It has several down_revisions.
+    pub is_merge_point: bool,
+    /// The database is at it (`history --indicate-current`, `current`); `null` when the
+    /// database was not read.
+    pub is_current: Option<bool>,
+}
+
+impl RevisionGraph {
+    /// `script` as [`RevisionJson`]; `current` as its `is_current`.
+    #[must_use]
+    pub fn revision_json(&self, script: &Script, current: Option<bool>) -> RevisionJson {
+        RevisionJson {
+            revision: script.revision.to_string(),
+            down_revisions: script.down_revisions.clone(),
+            depends_on: script.depends_on.clone(),
+            branch_labels: script.branch_labels.clone(),
+            message: script.message.clone(),
+            is_head: self.is_head(&script.revision),
+            is_branch_point: self.children_of(&script.revision).len() > 1,
+            is_merge_point: script.down_revisions.len() > 1,
+            is_current: current,
+        }
+    }
+
+    /// `history` as JSON revisions, newest first (see [`history`](Self::history) for
+    /// `range`); `current` is `None` when the database was not read.
+    ///
+    /// # Errors
+    /// Unknown or ambiguous revisions in `range`.
+    pub fn history_json(
+        &self,
+        range: Option<&str>,
+        current: Option<&[String]>,
+    ) -> Result<Vec<RevisionJson>> {
+        let current_set: RevSet = current
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| self.index(c))
+            .collect();
+        let selected: Option<RevSet> = match range {
+            None => None,
+            Some(r) => Some(self.range(r, &current_set)?),
+        };
+        Ok(self
+            .newest_first()
+            .filter(|s| {
+                selected
+                    .as_ref()
+                    .is_none_or(|sel| self.index(&s.revision).is_some_and(|i| sel.contains(&i)))
+            })
+            .map(|s| {
+                let is_current = current.map(|c| c.iter().any(|r| *r == *s.revision));
+                self.revision_json(s, is_current)
+            })
+            .collect())
+    }
+
+    /// The heads as JSON revisions, newest first.
+    #[must_use]
+    pub fn heads_json(&self) -> Vec<RevisionJson> {
+        self.newest_first()
+            .filter(|s| self.is_head(&s.revision))
+            .map(|s| self.revision_json(s, None))
+            .collect()
+    }
+}

@@ -9,6 +9,7 @@ mod crash;
 mod hostile;
 mod offline;
 mod seed;
+mod status;
 mod testkit;
 
 use std::process::{Command, Output};

@@ -433,14 +433,21 @@ fn selected_label(args: &Args) -> std::result::Result<Option<String>, String> {
 /// database is not at every head.
 #[must_use]
 pub fn main(app: App) -> ExitCode {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .without_time()
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+    // A progress bar over the steps when stderr is a terminal; plain lines otherwise.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = crate::progress::Progress::new(terminal);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(progress.clone())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(crate::progress::Plain)
+                .with_writer(progress.clone()),
+        )
         .try_init();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -453,9 +460,11 @@ pub fn main(app: App) -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    runtime.block_on(run(&app, std::env::args_os(), &mut stdout, &|k| {
+    let code = runtime.block_on(run(&app, std::env::args_os(), &mut stdout, &|k| {
         std::env::var(k).ok()
-    }))
+    }));
+    progress.clear();
+    code
 }
 
 /// Runs the CLI with `args` (the first is the program name), writing normal output to `out`,

@@ -64,6 +64,8 @@ pub mod lint;
 mod migrator;
 mod offline;
 mod plan;
+#[cfg(feature = "cli")]
+mod progress;
 pub mod scaffold;
 mod script;
 mod seed;
@@ -76,7 +78,7 @@ pub use crate::format::LineStyle;
 pub use crate::graph::RevisionGraph;
 pub use crate::migrator::{
     ChangedScript, ChangedScripts, Direction, Migrator, NaiveTimestamps, OnOpen, OnOpenOptions,
-    StampMode, Step,
+    PROGRESS_TARGET, StampMode, Step,
 };
 pub use crate::script::{RevisionId, Script, linear};
 pub use crate::seed::{Production, ResetReport, Seeder};

@@ -12,6 +12,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 
 use crate::autogenerate::{Change, Entities, Filter, compare};
+use tracing::Instrument;
+
 use crate::backup::{Backup, BackupPolicy, Clock, SystemClock, backup, list_backups, sqlite_file};
 use crate::error::{DbContext, Error, Result};
 use crate::graph::RevisionGraph;
@@ -833,7 +835,13 @@ impl Migrator {
                 let Some(next) = self.next_step(&plan, &heads)? else {
                     break;
                 };
-                steps.push(self.apply_mysql(conn, table, next, &heads).await?);
+                let span = self.step_span(&next, steps.len() + 1, plan.steps.len());
+                let step = self
+                    .apply_mysql(conn, table, next, &heads)
+                    .instrument(span.clone())
+                    .await?;
+                span.in_scope(|| log_done(&step));
+                steps.push(step);
             } else {
                 let txn = begin(conn)
                     .await
@@ -864,10 +872,13 @@ impl Migrator {
                         return Err(e);
                     }
                 };
-                steps.push(
-                    self.apply_in_transaction(conn, txn, table, next, &heads)
-                        .await?,
-                );
+                let span = self.step_span(&next, steps.len() + 1, plan.steps.len());
+                let step = self
+                    .apply_in_transaction(conn, txn, table, next, &heads)
+                    .instrument(span.clone())
+                    .await?;
+                span.in_scope(|| log_done(&step));
+                steps.push(step);
             }
         }
         Ok(steps)
@@ -882,6 +893,24 @@ impl Migrator {
         Ok(plan
             .next_from(heads)?
             .map(|s| (s.index, s.direction, s.after.clone())))
+    }
+
+    /// The span of one step (`migration`, with `revision`, `direction` and its place `step`
+    /// of `of` in the run), for services that collect traces; the runner's events of the step
+    /// are inside it.
+    fn step_span(
+        &self,
+        (index, direction, _): &(usize, Direction, Vec<String>),
+        step: usize,
+        of: usize,
+    ) -> tracing::Span {
+        tracing::info_span!(
+            "migration",
+            revision = %self.graph.id(*index),
+            direction = direction.as_str(),
+            step,
+            of
+        )
     }
 
     /// The step about to run (duration still zero), logged as Alembic logs it.
@@ -902,6 +931,7 @@ impl Migrator {
             duration: Duration::ZERO,
         };
         tracing::info!(
+            target: PROGRESS_TARGET,
             "running {} {}",
             direction.as_str(),
             describe(
@@ -1241,11 +1271,53 @@ pub(crate) async fn run_migration(
     direction: Direction,
     manager: &SchemaManager<'_>,
 ) -> Result<(), DbErr> {
-    match direction {
-        Direction::Upgrade => script.migration.up(manager).await,
-        Direction::Downgrade => script.migration.down(manager).await,
+    let work = async {
+        match direction {
+            Direction::Upgrade => script.migration.up(manager).await,
+            Direction::Downgrade => script.migration.down(manager).await,
+        }
+    };
+    // A long step says it is alive every ALIVE_EVERY (a SQLite rebuild of a big table, a data
+    // migration), so an operator watching plain logs sees it is not stuck.
+    tokio::pin!(work);
+    let started = Instant::now();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + ALIVE_EVERY, ALIVE_EVERY);
+    loop {
+        tokio::select! {
+            result = &mut work => return result,
+            _ = tick.tick() => tracing::info!(
+                target: PROGRESS_TARGET,
+                revision = %script.revision,
+                direction = direction.as_str(),
+                elapsed_s = started.elapsed().as_secs(),
+                "still running {} {} ({} s)",
+                direction.as_str(),
+                script.revision,
+                started.elapsed().as_secs()
+            ),
+        }
     }
 }
+
+/// Logs a finished step with its duration.
+fn log_done(step: &Step) {
+    let ms = u64::try_from(step.duration.as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(
+        target: PROGRESS_TARGET,
+        duration_ms = ms,
+        "done {} {} in {ms} ms",
+        step.direction.as_str(),
+        step.revision
+    );
+}
+
+/// How often a running step logs that it is alive.
+const ALIVE_EVERY: Duration = Duration::from_secs(5);
+
+/// The `tracing` target of the runner's progress events: `step` and `of` when a step starts,
+/// `duration_ms` when it ends, `elapsed_s` while a long one runs (the CLI's progress bar
+/// follows them).
+pub const PROGRESS_TARGET: &str = "db_migrate::progress";
 
 /// `PRAGMA foreign_key_check` on SQLite: any row is a violation that aborts the step.
 async fn check_foreign_keys(

@@ -8,6 +8,7 @@ mod cli;
 mod differential;
 mod graph;
 mod lint;
+mod progress;
 mod r0123456789ab_add_course_capacity;
 mod runner;
 mod safety;

@@ -991,7 +991,7 @@ impl Context<'_> {
             let file = write_revision(&dir, &m.new_revision(message, options)?)?;
             return write_lines(out, &[format!("  Generating {} ...  done", file.display())]);
         }
-        self.with_db(async |db| {
+        let mut generate = async |db: &Database| {
             let new = m.new_revision(message, options)?;
             let changes = m.compare(db).await?;
             if changes.is_empty() {
@@ -1008,8 +1008,29 @@ impl Context<'_> {
                 changes.iter().map(|c| format!("  Detected {c}")).collect();
             lines.push(format!("  Generating {} ...  done", file.display()));
             write_lines(out, &lines)
-        })
-        .await
+        };
+        // A SQLite file that does not exist yet is an empty database at base (a new project's
+        // first autogenerate): compare with an empty in-memory one instead of creating it.
+        let options = self.open_options()?;
+        if let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url())
+            && options.backend().ok() == Some(sea_orm::DbBackend::Sqlite)
+            && !path.exists()
+        {
+            tracing::info!(
+                "no database at {} yet: comparing the entities with an empty database",
+                path.display()
+            );
+            let db = Database::connect("sqlite::memory:")
+                .await
+                .map_err(|source| Error::Open {
+                    command: "revision",
+                    source: Box::new(source),
+                })?;
+            let result = generate(&db).await;
+            let _ = db.close().await;
+            return result;
+        }
+        self.with_db(generate).await
     }
 
     async fn lint(&self, out: &mut dyn Write, live: bool) -> Result<()> {

@@ -60,6 +60,7 @@ mod error;
 mod format;
 mod graph;
 mod harness;
+pub mod init;
 pub mod lint;
 mod migrator;
 mod offline;
@@ -74,7 +75,7 @@ mod version_table;
 
 pub use crate::batch::{AlterColumn, BatchAlter, batch_alter_table};
 pub use crate::error::{Error, Result};
-pub use crate::format::LineStyle;
+pub use crate::format::{LineStyle, RevisionJson};
 pub use crate::graph::RevisionGraph;
 pub use crate::migrator::{
     ChangedScript, ChangedScripts, Direction, Migrator, NaiveTimestamps, OnOpen, OnOpenOptions,

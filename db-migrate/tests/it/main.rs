@@ -7,6 +7,7 @@ mod batch;
 mod cli;
 mod differential;
 mod graph;
+mod init;
 mod lint;
 mod progress;
 mod r0123456789ab_add_course_capacity;

@@ -334,11 +334,25 @@ impl Database {
         self.sqlite.as_ref()
     }
 
+    /// Whether [`dedicated_connection`](Self::dedicated_connection) returns this pool itself
+    /// (an in-memory SQLite database, or a server pool of one connection): the caller must
+    /// then not close what it gets.
+    #[must_use]
+    pub fn is_single_session(&self) -> bool {
+        match &self.sqlite {
+            Some(SqliteLocation::Memory) => true,
+            Some(SqliteLocation::File(_)) => false,
+            None => self.options.max_connections == Some(1),
+        }
+    }
+
     /// A new pool of exactly one connection to the same database, with the same settings, for
     /// work that needs one session: advisory locks, or SQLite pragmas that must be set outside a
     /// transaction. With [`ForeignKeys::Off`] a SQLite connection opens with
     /// `foreign_keys=OFF` (the servers ignore it). An in-memory SQLite database has a single
-    /// connection already: that pool is returned, and the caller switches pragmas itself.
+    /// connection already: that pool is returned, and the caller switches pragmas itself; so is
+    /// a server pool opened with [`OpenOptions::max_connections`]`(1)` (one session, never
+    /// recycled), which saves a second connection.
     ///
     /// # Errors
     /// [`Error::Connect`].
@@ -352,6 +366,9 @@ impl Database {
             Some(SqliteLocation::File(path)) => {
                 connect_sqlite_file(&self.options, path, 1, sqlite_foreign_keys, false).await
             }
+            // A server pool of one connection (kept open: no idle timeout, no lifetime) is
+            // already dedicated: one session for every statement.
+            None if self.options.max_connections == Some(1) => Ok(self.conn.clone()),
             None => connect_server(&self.options, self.backend, Some(1)).await,
         }
     }

@@ -678,7 +678,9 @@ impl Context<'_> {
     /// refused when a writing command is given a read-only URL), runs `body`, and closes it.
     async fn with_db<R>(&self, body: impl AsyncFnOnce(&Database) -> Result<R>) -> Result<R> {
         let command = self.args.command.name();
-        let mut options = self.open_options()?;
+        // One command, one session: a pool of one connection, which the runner's locked run
+        // reuses instead of opening a second.
+        let mut options = self.open_options()?.max_connections(1);
         match self.args.command.access() {
             Access::Read => options = options.read_only(true),
             Access::Write => refuse_read_only(&options, command)?,
@@ -1009,10 +1011,12 @@ impl Context<'_> {
             lines.push(format!("  Generating {} ...  done", file.display()));
             write_lines(out, &lines)
         };
-        // A SQLite file that does not exist yet is an empty database at base (a new project's
-        // first autogenerate): compare with an empty in-memory one instead of creating it.
+        // A new project (no revisions yet) whose SQLite file does not exist yet: its first
+        // autogenerate compares with an empty in-memory database instead of creating the file.
+        // With revisions the database must exist (a missing one is more likely a typo).
         let options = self.open_options()?;
-        if let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url())
+        if m.graph().heads().is_empty()
+            && let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url())
             && options.backend().ok() == Some(sea_orm::DbBackend::Sqlite)
             && !path.exists()
         {

@@ -783,7 +783,7 @@ impl Migrator {
             crate::dialect::set_deadline(&conn, Some(deadline)).await?;
         }
         let locked = self.lock(&conn, table).await?;
-        let result = self.run_locked(&conn, table, plan).await;
+        let result = self.run_locked(&conn, table, plan, locked.is_some()).await;
         self.unlock(&conn, locked).await;
         if deadline.is_some() {
             crate::dialect::set_deadline(&conn, None).await?;
@@ -806,23 +806,29 @@ impl Migrator {
             conn.execute_unprepared("PRAGMA foreign_keys = ON")
                 .await
                 .context(|| "enabling foreign keys".into())?;
-        } else {
+        } else if !db.is_single_session() {
             let _ = conn.close().await;
         }
         result
     }
 
+    /// Runs `plan` on `conn`; `held` when a session lock covers the whole run (PostgreSQL,
+    /// MySQL), so the rows each step writes need not be read again. On SQLite the lock is each
+    /// step's write transaction, so every step reads them under it.
     async fn run_locked(
         &self,
         conn: &DatabaseConnection,
         table: &VersionTable,
         mut plan: Plan,
+        held: bool,
     ) -> Result<Vec<Step>> {
         let backend = conn.get_database_backend();
         self.ensure_tables(conn, table).await?;
         self.refuse_unresolved(conn, table).await?;
         let mut steps = Vec::new();
         let mut first = true;
+        // The rows after the last step this run made (transactional backends).
+        let mut known: Option<Vec<String>> = None;
         loop {
             if !crate::version_table::dialect(backend).transactional_ddl() {
                 let heads = table
@@ -842,6 +848,23 @@ impl Migrator {
                     .await?;
                 span.in_scope(|| log_done(&step));
                 steps.push(step);
+            } else if let Some(heads) = known.take() {
+                // Under the lock, the rows are what the previous step wrote: no need to read them.
+                let Some(next) = self.next_step(&plan, &heads)? else {
+                    break;
+                };
+                let txn = begin(conn)
+                    .await
+                    .context(|| "starting a migration transaction".into())?;
+                let after = next.2.clone();
+                let span = self.step_span(&next, steps.len() + 1, plan.steps.len());
+                let step = self
+                    .apply_in_transaction(conn, txn, table, next, &heads)
+                    .instrument(span.clone())
+                    .await?;
+                span.in_scope(|| log_done(&step));
+                steps.push(step);
+                known = held.then_some(after);
             } else {
                 let txn = begin(conn)
                     .await
@@ -872,6 +895,7 @@ impl Migrator {
                         return Err(e);
                     }
                 };
+                let after = next.2.clone();
                 let span = self.step_span(&next, steps.len() + 1, plan.steps.len());
                 let step = self
                     .apply_in_transaction(conn, txn, table, next, &heads)
@@ -879,6 +903,7 @@ impl Migrator {
                     .await?;
                 span.in_scope(|| log_done(&step));
                 steps.push(step);
+                known = held.then_some(after);
             }
         }
         Ok(steps)

@@ -171,7 +171,7 @@ impl Migrator {
                 },
             })?;
         for t in &dropped.tables {
-            tracing::info!(table = %t, "dropped");
+            tracing::info!(table = %t, "dropped table {t}");
         }
         let steps = self.upgrade(db, "heads").await?;
         let seeded = if seed {

@@ -227,7 +227,30 @@ impl VersionTable {
         let backend = db.get_database_backend();
         let table = self.version_sql(backend);
         let p = placeholder(backend);
-        for gone in old.iter().filter(|o| !new.contains(o)) {
+        let gone: Vec<&String> = old.iter().filter(|o| !new.contains(o)).collect();
+        let added: Vec<&String> = new.iter().filter(|n| !old.contains(n)).collect();
+        // A row replaced by another is one UPDATE, as Alembic writes it; it must match exactly
+        // one row (Alembic: "Online migration expected to match one row").
+        for (from, to) in gone.iter().zip(&added) {
+            let updated = db
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    format!(
+                        "UPDATE {table} SET version_num = {} WHERE version_num = {}",
+                        p(1),
+                        p(2)
+                    ),
+                    [to.as_str().into(), from.as_str().into()],
+                ))
+                .await?
+                .rows_affected();
+            if updated != 1 {
+                return Err(DbErr::Custom(format!(
+                    "the version table should hold exactly one row `{from}` to replace with `{to}`, but {updated} matched; another runner changed it"
+                )));
+            }
+        }
+        for gone in gone.iter().skip(added.len()) {
             db.execute_raw(Statement::from_sql_and_values(
                 backend,
                 format!("DELETE FROM {table} WHERE version_num = {}", p(1)),
@@ -235,7 +258,7 @@ impl VersionTable {
             ))
             .await?;
         }
-        for added in new.iter().filter(|n| !old.contains(n)) {
+        for added in added.iter().skip(gone.len()) {
             db.execute_raw(Statement::from_sql_and_values(
                 backend,
                 format!("INSERT INTO {table} (version_num) VALUES ({})", p(1)),

@@ -500,6 +500,13 @@ impl Dialect {
         }
     }
 
+    /// Whether one statement may change two tables through a data-modifying `WITH`
+    /// (`WITH v AS (UPDATE … RETURNING 1) INSERT … SELECT … FROM v`): PostgreSQL.
+    #[must_use]
+    pub fn writes_in_with(self) -> bool {
+        matches!(self, Self::Postgres)
+    }
+
     /// Whether `INSERT … RETURNING` gives the new row's id (PostgreSQL); elsewhere the
     /// driver's last insert id does.
     #[must_use]

@@ -7,7 +7,9 @@
 //! - `current`,
 //! - `downgrade base`,
 //!
-//! on SQLite and PostgreSQL (when it is running), printing the median and the spread (min–max)
+//! db-migrate twice: one transaction per migration (its default) and `--transaction single`
+//! (Alembic's default), on SQLite and PostgreSQL (when it is running), printing the median and
+//! the spread (min–max)
 //! of each, and, on PostgreSQL, the statements and commits each upgrade from empty issued
 //! (from the server's statement log when it is readable).
 //!
@@ -308,6 +310,8 @@ enum Tool {
     Alembic,
     SeaOrm,
     Ours,
+    /// db-migrate with `--transaction single` (Alembic's default grouping).
+    OursSingle,
 }
 
 impl Tool {
@@ -316,6 +320,7 @@ impl Tool {
             Self::Alembic => "Alembic",
             Self::SeaOrm => "sea-orm-migration",
             Self::Ours => "db-migrate",
+            Self::OursSingle => "db-migrate single",
         }
     }
 }
@@ -447,7 +452,7 @@ fn main() -> ExitCode {
     } else {
         println!("(PostgreSQL is not running on 127.0.0.1:5432: left out)");
     }
-    let tools: Vec<Tool> = [Tool::Alembic, Tool::SeaOrm, Tool::Ours]
+    let tools: Vec<Tool> = [Tool::Alembic, Tool::SeaOrm, Tool::Ours, Tool::OursSingle]
         .into_iter()
         .filter(|t| *t != Tool::Alembic || alembic.is_some())
         .collect();

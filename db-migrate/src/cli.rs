@@ -73,6 +73,10 @@ struct Args {
     /// PostgreSQL schema (search_path and version table).
     #[arg(long, global = true)]
     schema: Option<String>,
+    /// `per-migration` (one transaction per migration, the default) or `single` (the whole
+    /// run in one transaction on PostgreSQL and SQLite: all or nothing; Alembic's default).
+    #[arg(long, global = true, value_name = "MODE")]
+    transaction: Option<crate::TransactionMode>,
     /// How long to wait for a server's first connection, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
     connect_timeout: f64,
@@ -562,6 +566,9 @@ async fn execute(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
     let mut migrator = (app.migrator)()?;
+    if let Some(mode) = args.transaction {
+        migrator = migrator.transaction_mode(mode);
+    }
     if let Command::Upgrade {
         refuse_changed_scripts: true,
         ..

@@ -79,7 +79,7 @@ pub use crate::format::{LineStyle, RevisionJson};
 pub use crate::graph::RevisionGraph;
 pub use crate::migrator::{
     ChangedScript, ChangedScripts, Direction, Migrator, NaiveTimestamps, OnOpen, OnOpenOptions,
-    PROGRESS_TARGET, StampMode, Step,
+    PROGRESS_TARGET, StampMode, Step, TransactionMode,
 };
 pub use crate::script::{RevisionId, Script, linear};
 pub use crate::seed::{Production, ResetReport, Seeder};

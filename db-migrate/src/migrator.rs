@@ -44,6 +44,36 @@ pub struct Migrator {
     pub(crate) filter: Filter,
     pub(crate) seeders: crate::seed::Seeders,
     naive_timestamps: NaiveTimestamps,
+    transaction_mode: TransactionMode,
+}
+
+/// How a run's migrations are grouped into transactions on backends whose DDL is
+/// transactional (PostgreSQL, SQLite), as Alembic's `transaction_per_migration`. MySQL and
+/// MariaDB commit DDL implicitly: there each step is bracketed on its own whatever the mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransactionMode {
+    /// Each migration in its own transaction with its version and history rows (the
+    /// default): a failure leaves the database after the last migration that succeeded.
+    #[default]
+    PerMigration,
+    /// The whole run in one transaction (Alembic's default, `transaction_per_migration =
+    /// False`): all or nothing, one commit. A migration that manages its own transactions
+    /// (`use_transaction() == Some(false)`) makes the run fall back to one per migration.
+    Single,
+}
+
+impl std::str::FromStr for TransactionMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "per-migration" => Ok(Self::PerMigration),
+            "single" => Ok(Self::Single),
+            other => Err(format!(
+                "unknown transaction mode `{other}`; choose per-migration or single"
+            )),
+        }
+    }
 }
 
 /// Whether the registered entities may have zone-less timestamp columns (sea-orm's
@@ -181,6 +211,7 @@ impl Migrator {
             filter: Filter::default(),
             seeders: crate::seed::Seeders::default(),
             naive_timestamps: NaiveTimestamps::Allow,
+            transaction_mode: TransactionMode::PerMigration,
         })
     }
 
@@ -190,6 +221,14 @@ impl Migrator {
     #[must_use]
     pub fn entities(mut self, entities: Entities) -> Self {
         self.entities = Some(entities);
+        self
+    }
+
+    /// Groups each run's migrations into one transaction per migration (the default) or one
+    /// for the whole run (see [`TransactionMode`]).
+    #[must_use]
+    pub fn transaction_mode(mut self, mode: TransactionMode) -> Self {
+        self.transaction_mode = mode;
         self
     }
 
@@ -825,6 +864,21 @@ impl Migrator {
         let backend = conn.get_database_backend();
         self.ensure_tables(conn, table).await?;
         self.refuse_unresolved(conn, table).await?;
+        if self.transaction_mode == TransactionMode::Single
+            && crate::version_table::dialect(backend).transactional_ddl()
+        {
+            match plan
+                .steps
+                .iter()
+                .find(|s| self.graph.scripts[s.index].migration.use_transaction() == Some(false))
+            {
+                None => return self.run_single(conn, table, plan).await,
+                Some(s) => tracing::warn!(
+                    "{} manages its own transactions: this run uses one transaction per migration",
+                    self.graph.id(s.index)
+                ),
+            }
+        }
         let mut steps = Vec::new();
         let mut first = true;
         // The rows after the last step this run made (transactional backends).
@@ -981,10 +1035,11 @@ impl Migrator {
         let script = &self.graph.scripts[index];
         let mut step = self.start_step(index, direction, old_heads, &new_heads);
         let revision = step.revision.clone();
+        let at = step.from.clone();
         let fail = |source: DbErr| Error::MigrationFailed {
             revision: revision.clone(),
             direction,
-            at: step.from.clone(),
+            at: at.clone(),
             source,
         };
         let started = Instant::now();
@@ -1004,31 +1059,119 @@ impl Migrator {
             check_foreign_keys(&txn, &revision, direction).await?;
             txn.commit().await.map_err(&fail)
         } else {
-            let result = async {
-                run_migration(script, direction, &SchemaManager::new(&txn)).await?;
-                finish(
-                    &txn, table, script, direction, old_heads, &new_heads, started,
-                )
+            match self
+                .apply_within(&txn, table, (index, direction, new_heads), old_heads, step)
                 .await
-            }
-            .await;
-            match result {
-                Ok(()) => match check_foreign_keys(&txn, &revision, direction).await {
-                    Ok(()) => txn.commit().await.map_err(&fail),
-                    Err(e) => {
-                        let _ = txn.rollback().await;
-                        return Err(e);
-                    }
-                },
+            {
+                Ok(done) => {
+                    txn.commit().await.map_err(&fail)?;
+                    return Ok(done);
+                }
                 Err(e) => {
                     let _ = txn.rollback().await;
-                    Err(fail(e))
+                    return Err(e);
                 }
             }
         };
         outcome?;
         step.duration = started.elapsed();
         Ok(step)
+    }
+
+    /// Runs one step inside `txn` (which the caller commits or rolls back): the migration,
+    /// the version rows and history row, and SQLite's foreign-key check.
+    async fn apply_within(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        table: &VersionTable,
+        (index, direction, new_heads): (usize, Direction, Vec<String>),
+        old_heads: &[String],
+        mut step: Step,
+    ) -> Result<Step> {
+        let script = &self.graph.scripts[index];
+        let started = Instant::now();
+        let result = async {
+            run_migration(script, direction, &SchemaManager::new(txn)).await?;
+            finish(
+                txn, table, script, direction, old_heads, &new_heads, started,
+            )
+            .await
+        }
+        .await;
+        if let Err(source) = result {
+            return Err(Error::MigrationFailed {
+                revision: step.revision.clone(),
+                direction,
+                at: step.from.clone(),
+                source,
+            });
+        }
+        check_foreign_keys(txn, &step.revision, direction).await?;
+        step.duration = started.elapsed();
+        Ok(step)
+    }
+
+    /// [`TransactionMode::Single`]: every step of `plan` in one transaction, committed at the
+    /// end; a failure rolls the whole run back, so the database stays where it started.
+    async fn run_single(
+        &self,
+        conn: &DatabaseConnection,
+        table: &VersionTable,
+        plan: Plan,
+    ) -> Result<Vec<Step>> {
+        let txn = begin(conn)
+            .await
+            .context(|| "starting the migration transaction".into())?;
+        let result = async {
+            let mut heads = table
+                .read_heads_unchecked(&txn)
+                .await
+                .context(|| format!("reading the version table {}", table.described()))?;
+            let start = fmt_heads(&heads);
+            let plan = plan.again(&self.graph, &heads)?;
+            let mut steps = Vec::new();
+            while let Some(next) = self.next_step(&plan, &heads)? {
+                let after = next.2.clone();
+                let span = self.step_span(&next, steps.len() + 1, plan.steps.len());
+                let first = self.start_step(next.0, next.1, &heads, &after);
+                let step = self
+                    .apply_within(&txn, table, next, &heads, first)
+                    .instrument(span.clone())
+                    .await
+                    .map_err(|e| match e {
+                        // Everything rolls back: the database is where the run started.
+                        Error::MigrationFailed {
+                            revision,
+                            direction,
+                            source,
+                            ..
+                        } => Error::MigrationFailed {
+                            revision,
+                            direction,
+                            at: start.clone(),
+                            source,
+                        },
+                        other => other,
+                    })?;
+                span.in_scope(|| log_done(&step));
+                steps.push(step);
+                heads = after;
+            }
+            Ok::<_, Error>(steps)
+        }
+        .await;
+        match result {
+            Ok(steps) => {
+                txn.commit()
+                    .await
+                    .context(|| "committing the migration transaction".into())?;
+                Ok(steps)
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                Err(e)
+            }
+        }
     }
 
     /// MySQL/MariaDB, whose DDL commits implicitly: the step runs in a transaction that
@@ -1268,10 +1411,11 @@ pub(crate) async fn finish(
     new_heads: &[String],
     started: Instant,
 ) -> Result<(), DbErr> {
-    table.write_heads(txn, old_heads, new_heads).await?;
     table
-        .record(
+        .advance(
             txn,
+            old_heads,
+            new_heads,
             NewRecord::of(
                 script,
                 direction.as_str(),
@@ -1280,7 +1424,6 @@ pub(crate) async fn finish(
             ),
         )
         .await
-        .map(|_| ())
 }
 
 pub(crate) async fn begin(

@@ -327,6 +327,70 @@ impl VersionTable {
         Ok(i64::try_from(result.last_insert_id()).unwrap_or_default())
     }
 
+    /// A step's bookkeeping: the version rows go from `old` to `new` and the history row
+    /// `entry` is appended. Where the backend allows it and one row replaces another (every
+    /// step of a linear chain), both are one statement (PostgreSQL: a data-modifying `WITH`);
+    /// otherwise [`write_heads`](Self::write_heads) and [`record`](Self::record).
+    pub(crate) async fn advance(
+        &self,
+        db: &impl ConnectionTrait,
+        old: &[String],
+        new: &[String],
+        entry: NewRecord<'_>,
+    ) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
+        let gone: Vec<&String> = old.iter().filter(|o| !new.contains(o)).collect();
+        let added: Vec<&String> = new.iter().filter(|n| !old.contains(n)).collect();
+        if !(dialect(backend).writes_in_with() && gone.len() == 1 && added.len() == 1) {
+            self.write_heads(db, old, new).await?;
+            return self.record(db, entry).await.map(drop);
+        }
+        let p = placeholder(backend);
+        let now = dialect(backend).now_utc();
+        let sql = format!(
+            "WITH v AS (UPDATE {} SET version_num = {} WHERE version_num = {} RETURNING 1) \
+             INSERT INTO {} (revision, down_revisions, direction, status, applied_at, duration_ms, checksum, tool_version, message, error) \
+             SELECT {}, {}, {}, {}, {now}, {}, {}, {}, {}, {} FROM v",
+            self.version_sql(backend),
+            p(1),
+            p(2),
+            self.history_sql(backend),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10),
+            p(11)
+        );
+        let values: [Value; 11] = [
+            added[0].as_str().into(),
+            gone[0].as_str().into(),
+            entry.revision.into(),
+            entry.down_revisions.into(),
+            entry.direction.into(),
+            entry.status.into(),
+            entry.duration_ms.into(),
+            entry.checksum.map(str::to_owned).into(),
+            TOOL_VERSION.into(),
+            entry.message.into(),
+            entry.error.map(str::to_owned).into(),
+        ];
+        let written = db
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+            .rows_affected();
+        if written != 1 {
+            return Err(DbErr::Custom(format!(
+                "the version table should hold exactly one row `{}` to replace with `{}`, but none matched; another runner changed it",
+                gone[0], added[0]
+            )));
+        }
+        Ok(())
+    }
+
     /// Sets the status (and error, duration) of history row `id`.
     pub(crate) async fn set_status(
         &self,

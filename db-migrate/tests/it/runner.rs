@@ -170,6 +170,47 @@ fn two_tables() -> Migrator {
 }
 
 backend_tests! {
+    #[backends(sqlite, postgres)]
+    async fn a_single_transaction_run_is_all_or_nothing(test_db: TestDb) {
+        use db_migrate::TransactionMode;
+        let db = test_db.open().await;
+        let chain = |fail: bool, mode: TransactionMode| {
+            Migrator::new(vec![
+                sql("aa11aa11", &["CREATE TABLE a (id INTEGER PRIMARY KEY)"], &["DROP TABLE a"]),
+                sql("bb22bb22", &["CREATE TABLE b (id INTEGER PRIMARY KEY)", "INSERT INTO b (id) VALUES (1)"], &["DROP TABLE b"]).revises("aa11aa11"),
+                sql("cc33cc33", &[if fail { "CREATE TABLE a (id INTEGER PRIMARY KEY)" } else { "CREATE TABLE c (id INTEGER PRIMARY KEY)" }], &["DROP TABLE c"]).revises("bb22bb22"),
+            ])
+            .expect("graph")
+            .transaction_mode(mode)
+        };
+        let single = TransactionMode::Single;
+        let empty = schema_snapshot(&db).await.expect("snapshot");
+        // The third fails: the first two roll back with it, history rows included.
+        let err = chain(true, single).upgrade(&db, "head").await.expect_err("cc33 fails");
+        assert_eq!(err.to_string(), "upgrade cc33cc33 failed and was rolled back; the database is still at <base>");
+        assert!(chain(true, single).current(&db).await.expect("current").is_empty());
+        assert!(chain(true, single).records(&db).await.expect("records").is_empty());
+        let after_failure = schema_snapshot(&db).await.expect("snapshot");
+        assert!(!after_failure.lines().any(|l| l.contains("table b") || l.contains(" b ")), "{after_failure}");
+        // The same chain succeeding: every step with its history row, in one run.
+        let steps = chain(false, single).upgrade(&db, "head").await.expect("upgrade");
+        assert_eq!(steps.len(), 3);
+        assert_eq!(chain(false, single).current(&db).await.expect("current"), ["cc33cc33"]);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM b").await, 1);
+        let records = chain(false, single).records(&db).await.expect("records");
+        assert_eq!(records.iter().map(|r| r.revision.as_str()).collect::<Vec<_>>(), ["aa11aa11", "bb22bb22", "cc33cc33"]);
+        // Downgrades too, back to the empty schema (the version tables aside).
+        chain(false, single).downgrade(&db, "base").await.expect("downgrade");
+        assert!(chain(false, single).current(&db).await.expect("current").is_empty());
+        let back = schema_snapshot(&db).await.expect("snapshot");
+        let user_tables = |s: &str| s.lines().filter(|l| !l.contains("alembic_version")).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(user_tables(&back), user_tables(&empty));
+        // One transaction per migration (the default): the two that succeeded stay.
+        let err = chain(true, TransactionMode::PerMigration).upgrade(&db, "head").await.expect_err("cc33 fails");
+        assert_eq!(err.to_string(), "upgrade cc33cc33 failed and was rolled back; the database is still at bb22bb22");
+        assert_eq!(chain(true, single).current(&db).await.expect("current"), ["bb22bb22"]);
+    }
+
     async fn failing_migration_leaves_no_trace(test_db: TestDb) {
         let db = test_db.open().await;
         let m = two_tables();

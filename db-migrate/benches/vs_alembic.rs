@@ -335,14 +335,17 @@ enum Op {
 fn command(tool: Tool, op: Op, db: &Db, alembic: Option<&Alembic>) -> Option<Command> {
     let exe = std::env::current_exe().ok()?;
     Some(match tool {
-        Tool::Ours => {
+        Tool::Ours | Tool::OursSingle => {
             let mut c = Command::new(exe);
-            c.args(["--worker", "ours", "--url", &db.url])
-                .args(match op {
-                    Op::Upgrade => &["upgrade", "head"][..],
-                    Op::Downgrade => &["downgrade", "base"][..],
-                    Op::Current => &["current"][..],
-                });
+            c.args(["--worker", "ours", "--url", &db.url]);
+            if tool == Tool::OursSingle {
+                c.args(["--transaction", "single"]);
+            }
+            c.args(match op {
+                Op::Upgrade => &["upgrade", "head"][..],
+                Op::Downgrade => &["downgrade", "base"][..],
+                Op::Current => &["current"][..],
+            });
             c.env("RUST_LOG", "warn");
             c
         }

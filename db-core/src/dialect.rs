@@ -531,14 +531,7 @@ impl Dialect {
     #[must_use]
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub fn is_transient(self, err: &DbErr) -> bool {
-        use sea_orm::RuntimeErr;
-        let (DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e))
-        | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
-        else {
-            return false;
-        };
-        let sea_orm::sqlx::Error::Database(db) = e.as_ref() else {
+        let Some(db) = database_error(err) else {
             return false;
         };
         let code = db.code();
@@ -553,6 +546,24 @@ impl Dialect {
                 .and_then(|c| c.parse::<u32>().ok())
                 .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
         }
+    }
+
+    /// Whether `err` says the table a statement names does not exist: PostgreSQL 42P01, MySQL
+    /// 42S02, SQLite `no such table` (so that reading a table that may be missing is one
+    /// statement, not an existence check first; on PostgreSQL not inside a transaction, which
+    /// the error aborts).
+    #[must_use]
+    pub fn is_undefined_table(self, err: &DbErr) -> bool {
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+        if let Some(db) = database_error(err) {
+            return match self {
+                Self::Postgres => db.code().as_deref() == Some("42P01"),
+                Self::MySql => db.code().as_deref() == Some("42S02"),
+                Self::Sqlite => db.message().starts_with("no such table"),
+            };
+        }
+        let _ = err;
+        false
     }
 
     /// Whether one `execute_unprepared` call runs a script of several `;`-separated statements
@@ -694,6 +705,22 @@ impl Dialect {
             ))
             .await?
             .is_some())
+    }
+}
+
+/// The database's own error inside a driver error, if that is what `err` is.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn database_error(err: &DbErr) -> Option<&(dyn sea_orm::sqlx::error::DatabaseError + 'static)> {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    match e.as_ref() {
+        sea_orm::sqlx::Error::Database(db) => Some(db.as_ref()),
+        _ => None,
     }
 }
 

@@ -191,11 +191,14 @@ impl VersionTable {
     }
 
     /// The version table's rows; empty when the table does not exist.
+    /// The version rows; none when the table does not exist. One statement: the table is read
+    /// and a missing table recognised by its error (the no-op upgrade every device runs on
+    /// boot). Not inside a PostgreSQL transaction, which that error would abort.
     pub(crate) async fn read_heads(&self, db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
-        if !self.table_exists(db, &self.name).await? {
-            return Ok(Vec::new());
+        match self.read_heads_unchecked(db).await {
+            Err(e) if dialect(db.get_database_backend()).is_undefined_table(&e) => Ok(Vec::new()),
+            other => other,
         }
-        self.read_heads_unchecked(db).await
     }
 
     pub(crate) async fn read_heads_unchecked(

@@ -482,7 +482,7 @@ fn main() -> ExitCode {
             let name = format!(
                 "{}_{}",
                 backend,
-                tool.name().replace('-', "_").to_ascii_lowercase()
+                tool.name().replace(['-', ' '], "_").to_ascii_lowercase()
             );
             let cmd = |op, db: &Db| command(*tool, op, db, alembic.as_ref()).expect("command");
             let (mut from_empty, mut noop, mut current, mut down) =

@@ -1024,7 +1024,11 @@ impl Context<'_> {
         let options = self.open_options()?;
         if m.graph().heads().is_empty()
             && let db_core::SqliteLocation::File(path) = db_core::sqlite_location(options.url())
-            && options.backend().ok() == Some(sea_orm::DbBackend::Sqlite)
+            && options
+                .backend()
+                .ok()
+                .and_then(|b| db_core::Dialect::of(b).ok())
+                == Some(db_core::Dialect::Sqlite)
             && !path.exists()
         {
             tracing::info!(

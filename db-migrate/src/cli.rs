@@ -848,10 +848,7 @@ impl Context<'_> {
         self.with_db(async |db| {
             let current = m.current(db).await?;
             let graph = m.graph();
-            let mut heads: Vec<String> = graph.heads().iter().map(|h| h.to_string()).collect();
-            heads.sort();
-            let mut sorted = current.clone();
-            sorted.sort();
+            let (sorted, heads) = m.sorted_with_heads(current.clone());
             let at_head = sorted == heads;
             match format {
                 Format::Text => {

@@ -290,10 +290,7 @@ impl Migrator {
     /// [`Error::NotAtHead`] unless the database's revisions are exactly the graph's heads;
     /// `why` names what needs it ("the comparison", "seeding").
     pub(crate) async fn require_at_head(&self, db: &Database, why: &'static str) -> Result<()> {
-        let mut current = self.current(db).await?;
-        current.sort();
-        let mut heads: Vec<String> = self.graph.heads().iter().map(|h| h.to_string()).collect();
-        heads.sort();
+        let (current, heads) = self.sorted_with_heads(self.current(db).await?);
         if current != heads {
             return Err(Error::NotAtHead {
                 current: if current.is_empty() {
@@ -306,6 +303,15 @@ impl Migrator {
             });
         }
         Ok(())
+    }
+
+    /// `current` and the graph's heads, both sorted: the database is at head when they are
+    /// equal.
+    pub(crate) fn sorted_with_heads(&self, mut current: Vec<String>) -> (Vec<String>, Vec<String>) {
+        current.sort();
+        let mut heads: Vec<String> = self.graph.heads().iter().map(|h| h.to_string()).collect();
+        heads.sort();
+        (current, heads)
     }
 
     /// Keeps state in `table` instead of `alembic_version` in the default schema.

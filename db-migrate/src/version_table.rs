@@ -303,17 +303,7 @@ impl VersionTable {
             p(8),
             p(9)
         );
-        let values: [Value; 9] = [
-            entry.revision.into(),
-            entry.down_revisions.into(),
-            entry.direction.into(),
-            entry.status.into(),
-            entry.duration_ms.into(),
-            entry.checksum.map(str::to_owned).into(),
-            TOOL_VERSION.into(),
-            entry.message.into(),
-            entry.error.map(str::to_owned).into(),
-        ];
+        let values = entry.values();
         if dialect(backend).returns_inserted_id() {
             let row = db
                 .query_one_raw(Statement::from_sql_and_values(
@@ -368,19 +358,8 @@ impl VersionTable {
             p(10),
             p(11)
         );
-        let values: [Value; 11] = [
-            added[0].as_str().into(),
-            gone[0].as_str().into(),
-            entry.revision.into(),
-            entry.down_revisions.into(),
-            entry.direction.into(),
-            entry.status.into(),
-            entry.duration_ms.into(),
-            entry.checksum.map(str::to_owned).into(),
-            TOOL_VERSION.into(),
-            entry.message.into(),
-            entry.error.map(str::to_owned).into(),
-        ];
+        let mut values = vec![added[0].as_str().into(), gone[0].as_str().into()];
+        values.extend(entry.values());
         let written = db
             .execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?
@@ -530,6 +509,23 @@ impl<'a> NewRecord<'a> {
             message: &script.message,
             error: None,
         }
+    }
+
+    /// The values of the history table's columns after `id` and `applied_at`, in the order
+    /// [`VersionTable::record`] lists them: revision, down_revisions, direction, status,
+    /// duration_ms, checksum, tool_version, message, error.
+    fn values(self) -> [Value; 9] {
+        [
+            self.revision.into(),
+            self.down_revisions.into(),
+            self.direction.into(),
+            self.status.into(),
+            self.duration_ms.into(),
+            self.checksum.map(str::to_owned).into(),
+            TOOL_VERSION.into(),
+            self.message.into(),
+            self.error.map(str::to_owned).into(),
+        ]
     }
 }
 

@@ -74,20 +74,31 @@ pub struct DatabaseConfig {
     pub production: bool,
 }
 
+/// Reads the TOML file at `path` into `T`: the databases as [`Config`], or another tool's
+/// own tables of the same file (db-migrate reads its `[migrations]` table this way); tables
+/// `T` does not name are ignored.
+///
+/// # Errors
+/// [`Error::ConfigRead`] when the file cannot be read, [`Error::ConfigParse`] (with the line
+/// and column) when it is not TOML or does not fit `T`.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| Error::ConfigParse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 impl Config {
     /// Reads and parses a configuration file.
     ///
     /// # Errors
     /// [`Error::ConfigRead`] or [`Error::ConfigParse`].
     pub fn from_path(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| Error::ConfigParse {
-            path: path.to_owned(),
-            source,
-        })
+        read_toml(path)
     }
 
     /// The [`OpenOptions`] of the database labelled `label`, or of the `default` label when

@@ -54,7 +54,7 @@ mod transaction;
 mod truncate;
 pub mod types;
 
-pub use crate::config::{Config, DatabaseConfig};
+pub use crate::config::{Config, DatabaseConfig, read_toml};
 pub use crate::database::{
     Database, ForeignKeys, OpenOptions, PoolOptions, SqliteFileClaim, SqliteLocation,
     canonical_file_path, claim_sqlite_file, sqlite_location,

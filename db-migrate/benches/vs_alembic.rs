@@ -6,12 +6,15 @@
 //! - `upgrade head` at head (the no-op every device pays on every boot),
 //! - `current`,
 //! - `downgrade base`,
+//! - and the floor: a process of the tool that starts and ends with no work (this binary; for
+//!   Alembic, its Python running `pass`),
 //!
 //! db-migrate twice: one transaction per migration (its default) and `--transaction single`
 //! (Alembic's default), on SQLite and PostgreSQL (when it is running), printing the median and
 //! the spread (min–max)
 //! of each, and, on PostgreSQL, the statements and commits each upgrade from empty issued
-//! (from the server's statement log when it is readable).
+//! (from the server's statement log when it is readable; that run is separate, since logging
+//! every statement slows the server down).
 //!
 //! Alembic is installed into a virtual environment under `target/bench-venv` (pip, once);
 //! without Python its column is left out.
@@ -144,6 +147,8 @@ fn worker(args: &[String]) -> ExitCode {
             });
             ExitCode::SUCCESS
         }
+        // The floor: this binary started and ended with no work.
+        Some("idle") => ExitCode::SUCCESS,
         _ => ExitCode::from(2),
     }
 }
@@ -249,7 +254,10 @@ struct Db {
 }
 
 impl Db {
-    fn fresh(backend: &str, dir: &Path, name: &str) -> Self {
+    /// A new empty database; on PostgreSQL with `log_statement = 'all'` when `logged` (the
+    /// run that counts statements only: logging every statement slows the server down, so the
+    /// timed runs go without it).
+    fn fresh(backend: &str, dir: &Path, name: &str, logged: bool) -> Self {
         if backend == "sqlite" {
             let file = dir.join(format!("{name}.sqlite3"));
             let _ = std::fs::remove_file(&file);
@@ -265,7 +273,9 @@ impl Db {
         let db = format!("bench_{name}");
         psql(&format!("DROP DATABASE IF EXISTS {db}"));
         psql(&format!("CREATE DATABASE {db}"));
-        psql(&format!("ALTER DATABASE {db} SET log_statement = 'all'"));
+        if logged {
+            psql(&format!("ALTER DATABASE {db} SET log_statement = 'all'"));
+        }
         Self {
             url: format!("postgres://postgres@127.0.0.1:5432/{db}"),
             sqlalchemy: format!("postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"),
@@ -330,11 +340,23 @@ enum Op {
     Upgrade,
     Downgrade,
     Current,
+    /// Start the process and end it (the floor every command pays).
+    Nothing,
 }
 
 fn command(tool: Tool, op: Op, db: &Db, alembic: Option<&Alembic>) -> Option<Command> {
     let exe = std::env::current_exe().ok()?;
     Some(match tool {
+        Tool::Alembic if matches!(op, Op::Nothing) => {
+            let mut c = Command::new(&alembic?.python);
+            c.args(["-c", "pass"]);
+            c
+        }
+        Tool::Ours | Tool::OursSingle | Tool::SeaOrm if matches!(op, Op::Nothing) => {
+            let mut c = Command::new(exe);
+            c.args(["--worker", "idle"]);
+            c
+        }
         Tool::Ours | Tool::OursSingle => {
             let mut c = Command::new(exe);
             c.args(["--worker", "ours", "--url", &db.url]);
@@ -344,7 +366,7 @@ fn command(tool: Tool, op: Op, db: &Db, alembic: Option<&Alembic>) -> Option<Com
             c.args(match op {
                 Op::Upgrade => &["upgrade", "head"][..],
                 Op::Downgrade => &["downgrade", "base"][..],
-                Op::Current => &["current"][..],
+                Op::Current | Op::Nothing => &["current"][..],
             });
             c.env("RUST_LOG", "warn");
             c
@@ -362,7 +384,7 @@ fn command(tool: Tool, op: Op, db: &Db, alembic: Option<&Alembic>) -> Option<Com
                 match op {
                     Op::Upgrade => "up",
                     Op::Downgrade => "down",
-                    Op::Current => "status",
+                    Op::Current | Op::Nothing => "status",
                 },
                 &url,
             ]);
@@ -373,7 +395,7 @@ fn command(tool: Tool, op: Op, db: &Db, alembic: Option<&Alembic>) -> Option<Com
             match op {
                 Op::Upgrade => &["upgrade", "head"][..],
                 Op::Downgrade => &["downgrade", "base"][..],
-                Op::Current => &["current"][..],
+                Op::Current | Op::Nothing => &["current"][..],
             },
         ),
     })
@@ -473,6 +495,7 @@ fn main() -> ExitCode {
             "upgrade head at head (no-op)",
             "current",
             "downgrade base",
+            "process start, no work (floor)",
         ]
         .iter()
         .map(|r| ((*r).to_owned(), Vec::new()))
@@ -485,17 +508,18 @@ fn main() -> ExitCode {
                 tool.name().replace(['-', ' '], "_").to_ascii_lowercase()
             );
             let cmd = |op, db: &Db| command(*tool, op, db, alembic.as_ref()).expect("command");
-            let (mut from_empty, mut noop, mut current, mut down) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut from_empty, mut noop, mut current, mut down, mut floor) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for _ in 0..runs {
-                let db = Db::fresh(backend, work.path(), &name);
+                let db = Db::fresh(backend, work.path(), &name, false);
                 from_empty.push(timed(cmd(Op::Upgrade, &db)));
                 noop.push(timed(cmd(Op::Upgrade, &db)));
                 current.push(timed(cmd(Op::Current, &db)));
                 down.push(timed(cmd(Op::Downgrade, &db)));
+                floor.push(timed(cmd(Op::Nothing, &db)));
             }
             if backend == "postgres" {
-                let db = Db::fresh(backend, work.path(), &name);
+                let db = Db::fresh(backend, work.path(), &name, true);
                 let counted = statements(db.pg_name.as_deref().unwrap_or_default(), || {
                     timed(cmd(Op::Upgrade, &db));
                 });
@@ -505,7 +529,10 @@ fn main() -> ExitCode {
                     db.pg_name.unwrap_or_default()
                 ));
             }
-            for (row, times) in rows.iter_mut().zip([from_empty, noop, current, down]) {
+            for (row, times) in rows
+                .iter_mut()
+                .zip([from_empty, noop, current, down, floor])
+            {
                 row.1.push(summary(times));
             }
         }

@@ -561,6 +561,107 @@ pub(crate) async fn rebuild(db: &impl ConnectionTrait, batch: BatchAlter) -> Res
     Ok(())
 }
 
+/// Rows per `INSERT … SELECT` of a rebuild's copy: a larger table is copied in rowid ranges
+/// of this many rows, so that a long copy can say how far it got.
+const COPY_CHUNK: i64 = 250_000;
+
+/// How often a long copy logs the rows copied so far.
+const COPY_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Copies every row of `table` into `tmp` (the columns `cols`, quoted). When `by_rowid` (a
+/// rowid table without a column named `rowid`) and its rowids span more than [`COPY_CHUNK`],
+/// it is copied in ascending rowid ranges of [`COPY_CHUNK`] rows (the order one statement
+/// would scan), logging `rebuilding <table>: N rows copied (about P %, S s)` every
+/// [`COPY_REPORT_EVERY`] on the progress target; otherwise in one statement. The caller's
+/// transaction makes it all or nothing.
+async fn copy_rows(
+    db: &impl ConnectionTrait,
+    table: &str,
+    tmp: &str,
+    cols: &str,
+    by_rowid: bool,
+) -> Result<(), DbErr> {
+    let q = |n: &str| quote(DbBackend::Sqlite, n);
+    let (t, all) = (
+        q(table),
+        format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+            q(tmp),
+            q(table)
+        ),
+    );
+    let one = |sql: String, values: Vec<sea_orm::Value>| {
+        Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+    };
+    let range = if by_rowid {
+        db.query_one_raw(one(
+            format!("SELECT min(rowid), max(rowid) FROM {t}"),
+            vec![],
+        ))
+        .await?
+        .and_then(|r| {
+            Some((
+                r.try_get_by_index::<Option<i64>>(0).ok()??,
+                r.try_get_by_index::<Option<i64>>(1).ok()??,
+            ))
+        })
+    } else {
+        None
+    };
+    let Some((first, last)) = range.filter(|(lo, hi)| hi.saturating_sub(*lo) >= COPY_CHUNK) else {
+        exec(db, &all).await?;
+        return Ok(());
+    };
+    let started = std::time::Instant::now();
+    let mut reported = started;
+    let mut copied: u64 = 0;
+    // Rows with a rowid ≥ `from` are still to copy.
+    let mut from = first;
+    loop {
+        // The rowid of the last row of this chunk; `None` when the rest fits in it.
+        let upto: Option<i64> = db
+            .query_one_raw(one(
+                format!(
+                    "SELECT rowid FROM {t} WHERE rowid >= ? ORDER BY rowid LIMIT 1 OFFSET {}",
+                    COPY_CHUNK - 1
+                ),
+                vec![from.into()],
+            ))
+            .await?
+            .map(|r| r.try_get_by_index(0))
+            .transpose()?;
+        let (sql, values) = match upto {
+            Some(hi) => (
+                format!("{all} WHERE rowid >= ? AND rowid <= ?"),
+                vec![from.into(), hi.into()],
+            ),
+            None => (format!("{all} WHERE rowid >= ?"), vec![from.into()]),
+        };
+        copied += db.execute_raw(one(sql, values)).await?.rows_affected();
+        let next = upto.and_then(|hi| hi.checked_add(1)).filter(|n| *n <= last);
+        if reported.elapsed() >= COPY_REPORT_EVERY && next.is_some() {
+            reported = std::time::Instant::now();
+            let done = next.unwrap_or(last).saturating_sub(first);
+            // A rough share of the rowid range, for the message only.
+            #[expect(clippy::cast_precision_loss, reason = "an approximate percentage")]
+            let percent = done as f64 * 100.0 / (last.saturating_sub(first).max(1)) as f64;
+            tracing::info!(
+                target: crate::PROGRESS_TARGET,
+                table,
+                rows_copied = copied,
+                "rebuilding {table}: {copied} rows copied (about {percent:.0} %, {} s)",
+                started.elapsed().as_secs()
+            );
+        }
+        match next {
+            Some(n) => from = n,
+            None => break,
+        }
+    }
+    tracing::debug!(table, rows_copied = copied, "rebuild copy done");
+    Ok(())
+}
+
 async fn rebuild_sqlite(db: &impl ConnectionTrait, table: &str, ops: Vec<Op>) -> Result<(), DbErr> {
     let q = |n: &str| quote(DbBackend::Sqlite, n);
     let create = master_sql(db, "table", table)
@@ -755,16 +856,13 @@ async fn rebuild_sqlite(db: &impl ConnectionTrait, table: &str, ops: Vec<Op>) ->
         &format!("CREATE TABLE {} ({body}) {}", q(&tmp), def.options),
     )
     .await?;
-    let cols = copied.join(", ");
-    exec(
-        db,
-        &format!(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-            q(&tmp),
-            q(table)
-        ),
-    )
-    .await?;
+    // Copied in rowid ranges unless the table has no rowid or a column hides it.
+    let by_rowid = !def.options.to_ascii_uppercase().contains("WITHOUT ROWID")
+        && !def
+            .elements
+            .iter()
+            .any(|e| matches!(e, Element::Column(c) if c.name.eq_ignore_ascii_case("rowid")));
+    copy_rows(db, table, &tmp, &copied.join(", "), by_rowid).await?;
     exec(db, &format!("DROP TABLE {}", q(table))).await?;
     exec(
         db,

@@ -18,11 +18,15 @@
 //! The database is chosen by, in order: `--url`; `--db LABEL` or `-x db=LABEL` from the
 //! configuration file (`-c FILE`, else the app's default file when it exists); the
 //! `DATABASE_URL` variable; the configuration's `default` label; the app's default URL. The
-//! schema by `--schema`, then `DATABASE_SCHEMA`, then the configuration.
+//! schema by `--schema`, then `DATABASE_SCHEMA`, then the configuration. The transaction
+//! mode of `upgrade`, `downgrade` and `reset` by `--transaction`, then the configuration's
+//! `[migrations]` table (`transaction = "single"` or `"per-migration"`, Alembic's
+//! `transaction_per_migration`), then the migrator's own
+//! ([`Migrator::transaction_mode`](crate::Migrator::transaction_mode)).
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::builder::NonEmptyStringValueParser;
@@ -74,7 +78,8 @@ struct Args {
     #[arg(long, global = true)]
     schema: Option<String>,
     /// `per-migration` (one transaction per migration, the default) or `single` (the whole
-    /// run in one transaction on PostgreSQL and SQLite: all or nothing; Alembic's default).
+    /// run in one transaction on PostgreSQL and SQLite: all or nothing; Alembic's default);
+    /// overrides the configuration's `[migrations] transaction`.
     #[arg(long, global = true, value_name = "MODE")]
     transaction: Option<crate::TransactionMode>,
     /// How long to wait for a server's first connection, in seconds.
@@ -328,6 +333,14 @@ impl Command {
         }
     }
 
+    /// Whether the command runs migrations (and so has a transaction mode).
+    fn runs_migrations(&self) -> bool {
+        matches!(
+            self,
+            Self::Upgrade { .. } | Self::Downgrade { .. } | Self::Reset { .. }
+        )
+    }
+
     fn access(&self) -> Access {
         match self {
             Self::Heads { .. }
@@ -566,7 +579,17 @@ async fn execute(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
     let mut migrator = (app.migrator)()?;
-    if let Some(mode) = args.transaction {
+    // The transaction mode: `--transaction`, else the configuration's `[migrations]`, else
+    // the migrator's own; the file is read for it only by commands that run migrations.
+    let configured = if args.transaction.is_none() && args.command.runs_migrations() {
+        match config_path(app, &args) {
+            Some(path) => MigrationsSettings::from_path(&path)?.transaction,
+            None => None,
+        }
+    } else {
+        None
+    };
+    if let Some(mode) = args.transaction.or(configured) {
         migrator = migrator.transaction_mode(mode);
     }
     if let Command::Upgrade {
@@ -1142,17 +1165,52 @@ fn rustfmt(file: &std::path::Path) {
     }
 }
 
+/// The configuration file: `-c FILE`, else the app's default file when it exists.
+fn config_path(app: &App, args: &Args) -> Option<PathBuf> {
+    args.config
+        .clone()
+        .or_else(|| app.default_config.clone().filter(|p| p.exists()))
+}
+
+/// The migrator's own table of the configuration file, beside `[databases.<label>]`:
+///
+/// ```toml
+/// [migrations]
+/// transaction = "single"   # or "per-migration"; Alembic's transaction_per_migration
+/// ```
+#[derive(Debug, Default, serde::Deserialize)]
+struct MigrationsSettings {
+    /// The run's transaction grouping, unless `--transaction` is given.
+    #[serde(default, deserialize_with = "transaction_mode")]
+    transaction: Option<crate::TransactionMode>,
+}
+
+impl MigrationsSettings {
+    /// The `[migrations]` table of the file at `path` (all defaults when it has none).
+    fn from_path(path: &Path) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            #[serde(default)]
+            migrations: MigrationsSettings,
+        }
+        Ok(db_core::read_toml::<File>(path)?.migrations)
+    }
+}
+
+fn transaction_mode<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<crate::TransactionMode>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
 fn open_options(
     app: &App,
     args: &Args,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<OpenOptions> {
     let label = selected_label(args).map_err(|reason| Error::Usage { reason })?;
-    let config_path = args
-        .config
-        .clone()
-        .or_else(|| app.default_config.clone().filter(|p| p.exists()));
-    let config = match &config_path {
+    let config = match &config_path(app, args) {
         Some(p) => Some(Config::from_path(p)?),
         None => None,
     };

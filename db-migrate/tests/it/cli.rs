@@ -161,3 +161,120 @@ proptest! {
         }
     }
 }
+
+/// The transaction mode comes from `--transaction`, else the configuration's `[migrations]`
+/// table, else the migrator: with `transaction = "single"` in the file a failing third
+/// migration takes the first two with it; `--transaction per-migration` overrides the file.
+#[test]
+fn the_transaction_mode_is_read_from_the_configuration() {
+    use crate::support::sql;
+    fn failing() -> db_migrate::Result<Migrator> {
+        Migrator::new(vec![
+            sql(
+                "aa11aa11",
+                &["CREATE TABLE a (id INTEGER PRIMARY KEY)"],
+                &["DROP TABLE a"],
+            ),
+            sql(
+                "bb22bb22",
+                &["CREATE TABLE b (id INTEGER PRIMARY KEY)"],
+                &["DROP TABLE b"],
+            )
+            .revises("aa11aa11"),
+            sql(
+                "cc33cc33",
+                &["CREATE TABLE a (id INTEGER PRIMARY KEY)"],
+                &["DROP TABLE c"],
+            )
+            .revises("bb22bb22"),
+        ])
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("migrate.toml");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let run_in = |file: &str, settings: &str, extra: &[&str]| {
+        let db = dir.path().join(file);
+        std::fs::write(
+            &config,
+            format!(
+                "{settings}\n[databases.local]\nurl = \"sqlite://{}\"\n",
+                db.display()
+            ),
+        )
+        .expect("config");
+        let app = App {
+            name: "t",
+            migrator: failing,
+            default_url: None,
+            default_config: Some(config.clone()),
+            migrations_dir: None,
+        };
+        let mut argv = vec!["t", "--db", "local"];
+        argv.extend_from_slice(extra);
+        argv.extend_from_slice(&["upgrade", "head"]);
+        let mut out = Vec::new();
+        let code = runtime.block_on(run(&app, argv, &mut out, &|_| None));
+        assert_eq!(code, ExitCode::from(1));
+        let mut current = Vec::new();
+        let code = runtime.block_on(run(
+            &app,
+            ["t", "--db", "local", "current"],
+            &mut current,
+            &|_| None,
+        ));
+        assert_eq!(code, ExitCode::SUCCESS);
+        String::from_utf8(current).expect("utf-8").trim().to_owned()
+    };
+    // Single from the file: nothing stays.
+    assert_eq!(
+        run_in(
+            "single.sqlite",
+            "[migrations]\ntransaction = \"single\"",
+            &[]
+        ),
+        ""
+    );
+    // The flag wins over the file.
+    assert_eq!(
+        run_in(
+            "flag.sqlite",
+            "[migrations]\ntransaction = \"single\"",
+            &["--transaction", "per-migration"]
+        ),
+        "bb22bb22"
+    );
+    // No setting: the migrator's own (one transaction per migration).
+    assert_eq!(run_in("default.sqlite", "", &[]), "bb22bb22");
+    // A value that is not a mode is a configuration error naming the choices; nothing runs.
+    let db = dir.path().join("bad.sqlite");
+    std::fs::write(
+        &config,
+        format!(
+            "[migrations]\ntransaction = \"one\"\n[databases.local]\nurl = \"sqlite://{}\"\n",
+            db.display()
+        ),
+    )
+    .expect("config");
+    let app = App {
+        name: "t",
+        migrator: failing,
+        default_url: None,
+        default_config: Some(config.clone()),
+        migrations_dir: None,
+    };
+    let mut out = Vec::new();
+    let code = runtime.block_on(run(
+        &app,
+        ["t", "--db", "local", "upgrade", "head"],
+        &mut out,
+        &|_| None,
+    ));
+    assert_eq!(code, ExitCode::from(1));
+    assert!(!db.exists(), "nothing was opened");
+    // Commands that run no migrations do not read it.
+    let code = runtime.block_on(run(&app, ["t", "heads"], &mut out, &|_| None));
+    assert_eq!(code, ExitCode::SUCCESS);
+}

@@ -195,7 +195,8 @@ fn the_transaction_mode_is_read_from_the_configuration() {
         .enable_all()
         .build()
         .expect("runtime");
-    let run_in = |file: &str, settings: &str, extra: &[&str]| {
+    // Writes the configuration (`settings` and a database in `file`) and the app reading it.
+    let configured = |file: &str, settings: &str| {
         let db = dir.path().join(file);
         std::fs::write(
             &config,
@@ -212,21 +213,25 @@ fn the_transaction_mode_is_read_from_the_configuration() {
             default_config: Some(config.clone()),
             migrations_dir: None,
         };
-        let mut argv = vec!["t", "--db", "local"];
-        argv.extend_from_slice(extra);
-        argv.extend_from_slice(&["upgrade", "head"]);
+        (app, db)
+    };
+    let cli = |app: &App, args: &[&str]| {
         let mut out = Vec::new();
-        let code = runtime.block_on(run(&app, argv, &mut out, &|_| None));
-        assert_eq!(code, ExitCode::from(1));
-        let mut current = Vec::new();
-        let code = runtime.block_on(run(
-            &app,
-            ["t", "--db", "local", "current"],
-            &mut current,
-            &|_| None,
-        ));
+        let argv = ["t", "--db", "local"].iter().chain(args).copied();
+        let code = runtime.block_on(run(app, argv, &mut out, &|_| None));
+        (
+            code,
+            String::from_utf8(out).expect("utf-8").trim().to_owned(),
+        )
+    };
+    // Upgrades (the third migration fails) and returns where the database is.
+    let run_in = |file: &str, settings: &str, extra: &[&str]| {
+        let (app, _) = configured(file, settings);
+        let args: Vec<&str> = extra.iter().copied().chain(["upgrade", "head"]).collect();
+        assert_eq!(cli(&app, &args).0, ExitCode::from(1));
+        let (code, current) = cli(&app, &["current"]);
         assert_eq!(code, ExitCode::SUCCESS);
-        String::from_utf8(current).expect("utf-8").trim().to_owned()
+        current
     };
     // Single from the file: nothing stays.
     assert_eq!(
@@ -249,32 +254,10 @@ fn the_transaction_mode_is_read_from_the_configuration() {
     // No setting: the migrator's own (one transaction per migration).
     assert_eq!(run_in("default.sqlite", "", &[]), "bb22bb22");
     // A value that is not a mode is a configuration error naming the choices; nothing runs.
-    let db = dir.path().join("bad.sqlite");
-    std::fs::write(
-        &config,
-        format!(
-            "[migrations]\ntransaction = \"one\"\n[databases.local]\nurl = \"sqlite://{}\"\n",
-            db.display()
-        ),
-    )
-    .expect("config");
-    let app = App {
-        name: "t",
-        migrator: failing,
-        default_url: None,
-        default_config: Some(config.clone()),
-        migrations_dir: None,
-    };
-    let mut out = Vec::new();
-    let code = runtime.block_on(run(
-        &app,
-        ["t", "--db", "local", "upgrade", "head"],
-        &mut out,
-        &|_| None,
-    ));
+    let (app, db) = configured("bad.sqlite", "[migrations]\ntransaction = \"one\"");
+    let (code, _) = cli(&app, &["upgrade", "head"]);
     assert_eq!(code, ExitCode::from(1));
     assert!(!db.exists(), "nothing was opened");
     // Commands that run no migrations do not read it.
-    let code = runtime.block_on(run(&app, ["t", "heads"], &mut out, &|_| None));
-    assert_eq!(code, ExitCode::SUCCESS);
+    assert_eq!(cli(&app, &["heads"]).0, ExitCode::SUCCESS);
 }

@@ -24,7 +24,8 @@ use crate::{OpenOptions, PoolOptions};
 /// url = "sqlite://data/device.sqlite3"
 /// ```
 ///
-/// Other tables in the file (for example db-migrate's `[migrations]`) are ignored here.
+/// Other tables in the file (for example db-migrate's `[migrations]`) are ignored here; an
+/// unknown key inside a `[databases.<label>]` table is a [`Error::ConfigParse`].
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct Config {
     /// The label used when none is given.
@@ -35,8 +36,10 @@ pub struct Config {
     pub databases: BTreeMap<String, DatabaseConfig>,
 }
 
-/// One named database of a [`Config`].
+/// One named database of a [`Config`]. A key it does not know is an error naming the known
+/// ones (a misspelt `production = true` must not pass silently as a development database).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// The connection URL.
     pub url: String,
@@ -209,5 +212,33 @@ mod tests {
             err,
             "no database labelled `nope` in the configuration; known labels: dev, prod"
         );
+    }
+
+    /// A misspelt key of a database is an error naming it and the known keys, with its line;
+    /// other tables of the file stay free.
+    #[test]
+    fn unknown_keys_of_a_database_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("db.toml");
+        std::fs::write(
+            &file,
+            "[databases.prod]\nurl = \"postgres://p@h/db\"\nprodution = true\n[other]\nanything = 1\n",
+        )
+        .expect("write");
+        let err = super::Config::from_path(&file).expect_err("misspelt key");
+        let err = format!(
+            "{err}: {}",
+            std::error::Error::source(&err).expect("the TOML error")
+        );
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("unknown field `prodution`"), "{err}");
+        assert!(err.contains("`production`"), "{err}");
+        std::fs::write(
+            &file,
+            "[databases.prod]\nurl = \"postgres://p@h/db\"\nproduction = true\n[other]\nanything = 1\n",
+        )
+        .expect("write");
+        let config = super::Config::from_path(&file).expect("valid");
+        assert!(config.database(Some("prod")).expect("prod").is_production());
     }
 }

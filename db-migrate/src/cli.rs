@@ -1179,6 +1179,7 @@ fn config_path(app: &App, args: &Args) -> Option<PathBuf> {
 /// transaction = "single"   # or "per-migration"; Alembic's transaction_per_migration
 /// ```
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MigrationsSettings {
     /// The run's transaction grouping, unless `--transaction` is given.
     #[serde(default, deserialize_with = "transaction_mode")]

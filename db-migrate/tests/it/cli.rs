@@ -258,6 +258,10 @@ fn the_transaction_mode_is_read_from_the_configuration() {
     let (code, _) = cli(&app, &["upgrade", "head"]);
     assert_eq!(code, ExitCode::from(1));
     assert!(!db.exists(), "nothing was opened");
+    // So is a misspelt key of the table.
+    let (app, db) = configured("typo.sqlite", "[migrations]\ntransacton = \"single\"");
+    assert_eq!(cli(&app, &["upgrade", "head"]).0, ExitCode::from(1));
+    assert!(!db.exists(), "nothing was opened");
     // Commands that run no migrations do not read it.
     assert_eq!(cli(&app, &["heads"]).0, ExitCode::SUCCESS);
 }

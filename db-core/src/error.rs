@@ -209,22 +209,43 @@ pub(crate) fn escape_controls(text: &str) -> String {
 /// `Result` with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// `url` with the password part of its authority replaced by `***`, for messages and logs.
+/// Query parameters that carry a password in the URLs the drivers accept (libpq's
+/// `password`, `sslpassword`; the spellings other drivers use).
+const SECRET_PARAMS: [&str; 5] = ["password", "pass", "pwd", "passwd", "sslpassword"];
+
+/// `url` for messages and logs: the password of the user-info and every password-like query
+/// parameter replaced by `***`. A URL that does not parse is not shown beyond its scheme
+/// (`postgres://***`), since where its password ends cannot be told.
 #[must_use]
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    let scheme = url.split_once("://").map(|(s, _)| s);
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let secret_param = parsed
+                .query_pairs()
+                .any(|(k, _)| SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s)));
+            if parsed.password().is_none() && !secret_param {
+                return url.to_owned();
+            }
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            if secret_param {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let secret = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
+                        (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            parsed.to_string().replace("%2A%2A%2A", "***")
+        }
+        Err(_) if !url.contains('@') && !url.to_ascii_lowercase().contains("pass") && !url.contains('?') => {
+            url.to_owned()
+        }
+        Err(_) => format!("{}://***", scheme.unwrap_or("?")),
     }
 }
 
@@ -242,6 +263,27 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://data/x.sqlite3"),
             "sqlite://data/x.sqlite3"
+        );
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+    }
+
+    #[test]
+    fn no_spelling_of_a_password_survives() {
+        for url in [
+            "postgres://postgres:ab/S3cret@127.0.0.1:5432/postgres",
+            "postgres://postgres:ab?S3cret@127.0.0.1:5432/postgres",
+            "postgres://postgres:ab#S3cret@127.0.0.1:5432/postgres",
+            "postgres://postgres:S3cret@127.0.0.1:99999/x",
+            "postgres://postgres@127.0.0.1/x?password=S3cret",
+            "postgres://postgres@127.0.0.1/x?sslmode=disable&PassWord=S3cret",
+            "mysql://root:S3cret@127.0.0.1/x",
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains("S3cret"), "{url} -> {shown}");
+        }
+        assert_eq!(
+            redact_url("postgres://u@h/x?sslmode=disable&password=S3cret"),
+            "postgres://u@h/x?sslmode=disable&password=***"
         );
     }
 }

@@ -875,6 +875,11 @@ impl Context<'_> {
             let at_head = sorted == heads;
             match format {
                 Format::Text => {
+                    if verbose {
+                        // Alembic's header, password hidden (`obfuscate_url_pw`).
+                        let url = db_core::redact_url(db.options().url());
+                        write_lines(out, &[format!("Current revision(s) for {url}:")])?;
+                    }
                     write_lines(out, &graph.current_lines(&current, verbose))?;
                     write_unresolved(out, m, db).await?;
                     if verbose {
@@ -891,6 +896,7 @@ impl Context<'_> {
                         out,
                         &serde_json::json!({
                             "current": current,
+                            "effective_heads": graph.current_revisions(&current),
                             "heads": heads,
                             "at_head": at_head,
                             "revisions": current.iter().filter_map(|c| graph.script(c)).map(|s| graph.revision_json(s, Some(true))).collect::<Vec<_>>(),

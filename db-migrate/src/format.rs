@@ -1,7 +1,5 @@
 //! Alembic-style text for `history`, `heads`, `branches`, `current` and `show`.
 
-use std::collections::BTreeSet;
-
 use crate::error::Result;
 use crate::graph::{RevSet, RevisionGraph};
 use crate::script::Script;
@@ -16,6 +14,8 @@ pub struct LineStyle {
     pub doc: bool,
     /// Append `(branchpoint)` / `(mergepoint)`.
     pub tree: bool,
+    /// Leave out the branch labels (Alembic's `current` does not print them).
+    pub no_labels: bool,
 }
 
 impl RevisionGraph {
@@ -37,8 +37,9 @@ impl RevisionGraph {
             }
         }
         text.push_str(&script.revision);
-        if !script.branch_labels.is_empty() {
-            text.push_str(&format!(" ({})", script.branch_labels.join(", ")));
+        let labels = self.branch_names(script);
+        if !labels.is_empty() && !style.no_labels {
+            text.push_str(&format!(" ({})", labels.join(", ")));
         }
         // Alembic: `(head)` when nothing follows it through down_revision or depends_on,
         // `(effective head)` when only revisions depending on it follow.
@@ -85,6 +86,7 @@ impl RevisionGraph {
             parents: true,
             doc: true,
             tree: true,
+            no_labels: false,
         };
         Ok(self
             .newest_first()
@@ -127,6 +129,7 @@ impl RevisionGraph {
             parents: verbose,
             doc: verbose,
             tree: false,
+            no_labels: false,
         };
         self.newest_first()
             .filter(|s| self.is_head(&s.revision))
@@ -145,6 +148,7 @@ impl RevisionGraph {
                     parents: false,
                     doc: true,
                     tree: true,
+                    no_labels: false,
                 },
                 false,
             ));
@@ -156,7 +160,8 @@ impl RevisionGraph {
                         LineStyle {
                             parents: false,
                             doc: true,
-                            tree: false
+                            tree: false,
+                            no_labels: false,
                         },
                         false
                     )
@@ -166,70 +171,111 @@ impl RevisionGraph {
         out
     }
 
-    /// `alembic current`: one line per version-table row, with Alembic's marks (`(head)`,
-    /// `(effective head)`, `(branchpoint)`, `(mergepoint)`); rows this graph does not know are
-    /// marked `(unknown revision)`.
+    /// `alembic current`: one line per revision Alembic's `current` lists
+    /// ([`RevisionGraph::current_revisions`]: the rows, and revisions the rows only depend on that
+    /// nothing applied follows), as `ScriptDirectory.get_all_current` with
+    /// `Script.cmd_format(verbose)` prints them: the id with `(head)`, `(effective head)`,
+    /// `(branchpoint)`, `(mergepoint)` (no branch labels), or with `verbose` the
+    /// [`RevisionGraph::log_entry`] of each. Rows this graph does not know are listed as
+    /// `<id> (unknown revision)` (Alembic refuses to print anything for them).
     #[must_use]
     pub fn current_lines(&self, current: &[String], verbose: bool) -> Vec<String> {
         let style = LineStyle {
-            parents: verbose,
-            doc: verbose,
+            parents: false,
+            doc: false,
             tree: true,
+            no_labels: true,
         };
-        current
-            .iter()
-            .map(|c| match self.script(c) {
-                Some(s) => self.line(s, style, false),
-                None => format!("{c} (unknown revision)"),
-            })
-            .collect()
+        let mut out = Vec::new();
+        for id in self.current_revisions(current) {
+            let Some(script) = self.script(&id) else {
+                continue;
+            };
+            if verbose {
+                out.extend(self.log_entry(script, false));
+            } else {
+                out.push(self.line(script, style, false));
+            }
+        }
+        for c in current.iter().filter(|c| self.script(c).is_none()) {
+            out.push(format!("{c} (unknown revision)"));
+        }
+        out
     }
 
-    /// `alembic show <rev>`: the revision's fields, one per line.
+    /// `alembic show <rev>`: the revision's [`RevisionGraph::log_entry`].
     ///
     /// # Errors
     /// Unknown or ambiguous revision.
     pub fn show(&self, rev: &str) -> Result<Vec<String>> {
         let i = self.resolve_rev(rev)?;
-        let s = &self.scripts[i];
-        let head = if self.is_head(&s.revision) {
-            " (head)"
-        } else {
-            ""
-        };
-        let mut out = vec![format!("Rev: {}{head}", s.revision)];
-        let parent = if s.down_revisions.is_empty() {
+        Ok(self.log_entry(&self.scripts[i], false))
+    }
+
+    /// The branch labels Alembic shows for `script`: its own and those spread to it from the
+    /// revisions of its branch (Alembic's `Revision.branch_labels` after `_add_branches`),
+    /// sorted.
+    fn branch_names(&self, script: &Script) -> Vec<String> {
+        match self.index(&script.revision) {
+            Some(i) => self.labels_of(i).iter().cloned().collect(),
+            None => script.branch_labels.clone(),
+        }
+    }
+
+    /// A revision as Alembic's `Script.log_entry` writes it (`show`, `current --verbose`,
+    /// `history --verbose`): `Rev: <id>` with `(head)` (no revision names it as
+    /// down_revision), `(branchpoint)`, `(mergepoint)` and `(current)`; `Merges:` or
+    /// `Parent:`; `Also depends on:`, `Branches into:` (in Alembic's map order) and `Branch
+    /// names:` where they apply; `Path:` when the script has a source path; an empty line,
+    /// the message indented by four spaces, and an empty line.
+    #[must_use]
+    pub fn log_entry(&self, script: &Script, current: bool) -> Vec<String> {
+        let index = self.index(&script.revision);
+        let children: Vec<usize> = index.map(|i| self.children[i].clone()).unwrap_or_default();
+        let mut rev = format!("Rev: {}", script.revision);
+        if children.is_empty() {
+            rev.push_str(" (head)");
+        }
+        if children.len() > 1 {
+            rev.push_str(" (branchpoint)");
+        }
+        let merge = script.down_revisions.len() > 1;
+        if merge {
+            rev.push_str(" (mergepoint)");
+        }
+        if current {
+            rev.push_str(" (current)");
+        }
+        let mut out = vec![rev];
+        let down = if script.down_revisions.is_empty() {
             "<base>".to_owned()
         } else {
-            s.down_revisions.join(", ")
+            script.down_revisions.join(", ")
         };
-        out.push(format!("Parent: {parent}"));
-        if s.down_revisions.len() > 1 {
-            out.push(format!("Merges: {}", s.down_revisions.join(", ")));
+        out.push(format!("{}: {down}", if merge { "Merges" } else { "Parent" }));
+        if !script.depends_on.is_empty() {
+            out.push(format!("Also depends on: {}", script.depends_on.join(", ")));
         }
-        let children: BTreeSet<&str> = self
-            .children_of(&s.revision)
-            .iter()
-            .map(|c| c.revision.as_str())
-            .collect();
         if children.len() > 1 {
-            out.push(format!(
-                "Branches into: {}",
-                children.into_iter().collect::<Vec<_>>().join(", ")
-            ));
+            let names: Vec<&str> = self
+                .alembic_order()
+                .iter()
+                .filter(|i| children.contains(i))
+                .map(|&i| self.scripts[i].revision.as_str())
+                .collect();
+            out.push(format!("Branches into: {}", names.join(", ")));
         }
-        if !s.branch_labels.is_empty() {
-            out.push(format!("Branch names: {}", s.branch_labels.join(", ")));
+        let labels = self.branch_names(script);
+        if !labels.is_empty() {
+            out.push(format!("Branch names: {}", labels.join(", ")));
         }
-        if !s.depends_on.is_empty() {
-            out.push(format!("Depends on: {}", s.depends_on.join(", ")));
-        }
-        if let Some(path) = &s.path {
+        if let Some(path) = &script.path {
             out.push(format!("Path: {path}"));
         }
         out.push(String::new());
-        out.push(format!("    {}", s.message));
-        Ok(out)
+        out.extend(script.message.lines().map(|l| format!("    {l}")));
+        out.push(String::new());
+        out
     }
 }
 

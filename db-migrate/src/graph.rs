@@ -31,8 +31,8 @@ pub struct RevisionGraph {
     /// Branch labels as Alembic spreads them: to every descendant by down_revision, and down
     /// a branch's linear stem to the next branch point or merge point (`_add_branches`).
     effective_labels: Vec<BTreeSet<String>>,
-    /// Revisions in Alembic's map order: its versions folder is read in file-name order and
-    /// file names start with the revision id, so: sorted by id.
+    /// Revisions in Alembic's map order: its versions folder is read in file-name order
+    /// ([`Script::order_key`]: the file name when given, else the id), ties by id.
     alembic_order: Vec<usize>,
     /// Position of each revision in the topological order (parents before children).
     position: Vec<usize>,
@@ -110,7 +110,10 @@ impl RevisionGraph {
         }
         let normalized_deps = normalize_deps(&parents, &deps);
         let mut alembic_order: Vec<usize> = (0..scripts.len()).collect();
-        alembic_order.sort_by(|&a, &b| scripts[a].revision.cmp(&scripts[b].revision));
+        alembic_order.sort_by(|&a, &b| {
+            (scripts[a].order_key(), &scripts[a].revision)
+                .cmp(&(scripts[b].order_key(), &scripts[b].revision))
+        });
         let effective_labels = spread_labels(&scripts, &parents, &children, &dependents);
         Ok(Self {
             scripts,
@@ -223,7 +226,7 @@ impl RevisionGraph {
         self.closure(set, |i| self.children[i].iter().chain(&self.dependents[i]))
     }
 
-    /// Every revision in Alembic's map order (by id, as its sorted file names).
+    /// Every revision in Alembic's map order (its sorted file names, [`Script::order_key`]).
     pub(crate) fn alembic_order(&self) -> &[usize] {
         &self.alembic_order
     }

@@ -915,6 +915,27 @@ impl RevisionGraph {
             .collect()
     }
 
+    /// What `alembic current` lists for the version-table `rows` (`ScriptDirectory.
+    /// get_all_current`: `RevisionMap._get_all_current` and `_filter_into_branch_heads` in
+    /// `alembic/script/revision.py`): every applied revision (the rows and their ancestors
+    /// through down_revision and depends_on) that no other applied revision names as
+    /// down_revision. That is the rows, plus each revision the rows only depend on with no
+    /// applied child, which Alembic marks `(effective head)` when something depends on it.
+    /// Rows this graph does not know are left out; the order is Alembic's map order.
+    #[must_use]
+    pub fn current_revisions(&self, rows: &[String]) -> Vec<String> {
+        let known: Vec<usize> = rows.iter().filter_map(|r| self.index(r)).collect();
+        let all: HashSet<usize> = self
+            .all_current(&known)
+            .map(|v| v.into_iter().collect())
+            .unwrap_or_default();
+        self.alembic_order()
+            .iter()
+            .filter(|i| all.contains(i))
+            .map(|&i| self.id(i).to_string())
+            .collect()
+    }
+
     /// The version-table rows `ident` names (`heads`, a revision, a label), for the start of
     /// an offline range.
     ///

@@ -91,6 +91,7 @@ pub struct Script {
     pub(crate) depends_on: Vec<String>,
     pub(crate) message: String,
     pub(crate) path: Option<String>,
+    pub(crate) file_name: Option<String>,
     pub(crate) checksum: Option<String>,
     pub(crate) allowed_lints: Vec<crate::lint::LintRule>,
     pub(crate) migration: Box<dyn MigrationTrait>,
@@ -121,6 +122,7 @@ impl Script {
             depends_on: Vec::new(),
             message,
             path: None,
+            file_name: None,
             checksum: None,
             allowed_lints: Vec::new(),
             migration: Box::new(migration),
@@ -186,6 +188,27 @@ impl Script {
         let digest = Sha256::digest(text.as_bytes());
         self.checksum = Some(digest.iter().map(|b| format!("{b:02x}")).collect());
         self
+    }
+
+    /// The name of this revision's file in an Alembic versions folder, e.g.
+    /// `2024_05_01_1200-ae1027a6acf0_add_t.py`: Alembic reads the folder in sorted file-name
+    /// order, and that order (its revision map's) decides which of two independent branches
+    /// a command runs first, and with it the version table's rows after each step. Without
+    /// it the revision id stands in, as under Alembic's default `file_template`
+    /// (`%(rev)s_%(slug)s`). Set it when taking over a project whose file names do not start
+    /// with the revision id (a date template, numbered files), so that every command runs in
+    /// Alembic's order.
+    #[must_use]
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
+    /// The name that orders this revision as Alembic's versions folder does: the
+    /// [`Script::file_name`] when given, else the revision id.
+    #[must_use]
+    pub fn order_key(&self) -> &str {
+        self.file_name.as_deref().unwrap_or(&self.revision)
     }
 
     /// The revision id as written.
@@ -274,6 +297,7 @@ where
                 depends_on: Vec::new(),
                 message,
                 path: None,
+                file_name: None,
                 checksum: None,
                 allowed_lints: Vec::new(),
                 migration,

@@ -1,9 +1,11 @@
 //! Differential test against real Alembic: random revision graphs (branches, merges, labels,
 //! depends_on) and random command sequences (upgrade, downgrade, stamp with every kind of
 //! target) run on Alembic (`alembic/differential.py`) and on this runner, each on its own
-//! SQLite file. After every command both must agree on success, on the version table's rows and
-//! on the migrations run, in order. A fixed seed makes CI reproducible; `DIFF_SEED` and
-//! `DIFF_CASES` explore further.
+//! SQLite file. After every command both must agree on success, on the version table's rows, on
+//! the migrations run, in order, and on what `current` and `current --verbose` print. Half of the
+//! cases name their Alembic files `<n>_<rev>.py` (so Alembic's map order is not the ids' order)
+//! and give this runner the same names with `Script::file_name`. A fixed seed makes CI
+//! reproducible; `DIFF_SEED` and `DIFF_CASES` explore further.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
@@ -22,6 +24,9 @@ struct Rev {
     down: Vec<String>,
     labels: Vec<String>,
     depends: Vec<String>,
+    /// The file name in Alembic's versions folder (`None`: `<rev>.py`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +46,56 @@ struct Outcome {
     steps: Vec<String>,
     #[serde(default)]
     error: String,
+    /// What `current` prints, normalised by [`current_text`].
+    #[serde(default, deserialize_with = "current_text")]
+    current: Vec<String>,
+    /// What `current --verbose` prints, normalised by [`verbose_text`].
+    #[serde(default, deserialize_with = "verbose_text")]
+    current_verbose: Vec<String>,
+}
+
+/// `current`'s lines in a fixed order: Alembic prints a Python set, in no set order.
+fn current_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let mut lines = Vec::<String>::deserialize(d)?;
+    lines.sort();
+    Ok(lines)
+}
+
+/// `current --verbose`'s entries without what differs by design (the header's URL, `Path:`
+/// lines, the message), each entry one string, in a fixed order; `Branches into:` and `Branch
+/// names:` sorted (Alembic prints sets).
+fn verbose_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let lines = Vec::<String>::deserialize(d)?;
+    Ok(normalise_verbose(&lines))
+}
+
+fn normalise_verbose(lines: &[String]) -> Vec<String> {
+    let mut entries: Vec<String> = Vec::new();
+    for line in lines {
+        if line.starts_with("Current revision(s) for ")
+            || line.starts_with("Path: ")
+            || line.starts_with("    ")
+            || line.is_empty()
+        {
+            continue;
+        }
+        let mut line = line.clone();
+        for set in ["Branches into: ", "Branch names: "] {
+            if let Some(list) = line.strip_prefix(set) {
+                let mut names: Vec<&str> = list.split(", ").collect();
+                names.sort_unstable();
+                line = format!("{set}{}", names.join(", "));
+            }
+        }
+        if line.starts_with("Rev: ") || entries.is_empty() {
+            entries.push(line);
+        } else if let Some(last) = entries.last_mut() {
+            last.push_str(" | ");
+            last.push_str(&line);
+        }
+    }
+    entries.sort();
+    entries
 }
 
 /// xorshift64*: a deterministic generator for the fixed seed.
@@ -77,30 +132,44 @@ fn down_ancestors(revs: &[Rev], i: usize) -> BTreeSet<String> {
     out
 }
 
+/// Whether `a` and `b` are unrelated through down_revision in `revs`.
+fn unrelated(revs: &[Rev], a: &str, b: &str) -> bool {
+    let above = |x: &str| {
+        let mut probe = revs.to_vec();
+        probe.push(Rev {
+            rev: "probe".into(),
+            down: vec![x.to_owned()],
+            labels: vec![],
+            depends: vec![],
+            file: None,
+        });
+        down_ancestors(&probe, probe.len() - 1)
+    };
+    a != b && !above(a).contains(b) && !above(b).contains(a)
+}
+
 fn generate(rng: &mut Rng) -> Case {
-    let n = 3 + rng.below(7);
+    let n = 3 + rng.below(16);
+    let numbered_files = rng.chance(50);
     let mut revisions: Vec<Rev> = Vec::new();
     for i in 0..n {
-        let rev = format!("{:04x}{:08x}", i * 4099 % 65536, rng.next() as u32);
-        let mut down = Vec::new();
+        // Some ids share their first four characters with an earlier one (prefix targets).
+        let rev = if i > 0 && rng.chance(25) {
+            let other = &revisions[rng.below(i)].rev;
+            format!("{}{:08x}", &other[..4], rng.next() as u32)
+        } else {
+            format!("{:04x}{:08x}", i * 4099 % 65536, rng.next() as u32)
+        };
+        let mut down: Vec<String> = Vec::new();
         if i > 0 && !rng.chance(12) {
-            let first = rng.below(i);
-            down.push(revisions[first].rev.clone());
-            if i > 1 && rng.chance(20) {
-                let second = rng.below(i);
-                let (a, b) = (&revisions[first].rev, &revisions[second].rev);
-                let mut probe = revisions.clone();
-                probe.push(Rev {
-                    rev: "probe".into(),
-                    down: vec![a.clone()],
-                    labels: vec![],
-                    depends: vec![],
-                });
-                let above_a = down_ancestors(&probe, probe.len() - 1);
-                probe.last_mut().expect("probe").down = vec![b.clone()];
-                let above_b = down_ancestors(&probe, probe.len() - 1);
-                if a != b && !above_a.contains(b) && !above_b.contains(a) {
-                    down.push(b.clone());
+            down.push(revisions[rng.below(i)].rev.clone());
+            // Merges of two and, more rarely, three parents.
+            for chance in [20, 8] {
+                if i > 1 && rng.chance(chance) {
+                    let candidate = revisions[rng.below(i)].rev.clone();
+                    if down.iter().all(|d| unrelated(&revisions, d, &candidate)) {
+                        down.push(candidate);
+                    }
                 }
             }
         }
@@ -109,20 +178,24 @@ fn generate(rng: &mut Rng) -> Case {
         } else {
             vec![]
         };
+        let file = numbered_files.then(|| format!("{i}_{rev}.py"));
         let mut rev_entry = Rev {
             rev,
             down,
             labels,
             depends: vec![],
+            file,
         };
-        if i > 1 && rng.chance(20) {
-            let target = rng.below(i);
-            let mut probe = revisions.clone();
-            probe.push(rev_entry.clone());
-            let ancestors = down_ancestors(&probe, i);
-            let t = revisions[target].rev.clone();
-            if !ancestors.contains(&t) {
-                rev_entry.depends.push(t);
+        for chance in [20, 8] {
+            if i > 1 && rng.chance(chance) {
+                let target = rng.below(i);
+                let mut probe = revisions.clone();
+                probe.push(rev_entry.clone());
+                let ancestors = down_ancestors(&probe, i);
+                let t = revisions[target].rev.clone();
+                if !ancestors.contains(&t) && !rev_entry.depends.contains(&t) {
+                    rev_entry.depends.push(t);
+                }
             }
         }
         revisions.push(rev_entry);
@@ -209,6 +282,9 @@ fn migrator(case: &Case) -> Migrator {
             for d in &r.depends {
                 s = s.depends_on(d.clone());
             }
+            if let Some(f) = &r.file {
+                s = s.file_name(f.clone());
+            }
             s
         })
         .collect();
@@ -246,6 +322,9 @@ async fn ours_on(case: &Case, db: Database) -> Vec<Outcome> {
                 .map(|_| ()),
         };
         let mut rows = m.current(&db).await.expect("current");
+        let mut current = m.graph().current_lines(&rows, false);
+        current.sort();
+        let current_verbose = normalise_verbose(&m.graph().current_lines(&rows, true));
         rows.sort();
         let steps = db_testkit::strings(
             &db,
@@ -258,6 +337,8 @@ async fn ours_on(case: &Case, db: Database) -> Vec<Outcome> {
             rows,
             steps,
             error: result.err().map(|e| e.to_string()).unwrap_or_default(),
+            current,
+            current_verbose,
         });
     }
     db.close().await.expect("close");
@@ -296,6 +377,9 @@ fn random_cases(default_n: usize) -> Vec<Case> {
 fn run_alembic(cases: &[Case], workdir: &std::path::Path) -> Vec<Vec<Outcome>> {
     let request = serde_json::json!({ "workdir": workdir, "cases": cases });
     let mut child = Command::new("python3")
+        // Alembic iterates sets of revision ids in places (the depends_on part of a
+        // revision's down revisions): a fixed hash seed makes its choices reproducible.
+        .env("PYTHONHASHSEED", "0")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/it/alembic/differential.py"
@@ -365,7 +449,12 @@ fn compare_case(
             tally.accepted += 1;
             return;
         }
-        if a.ok != o.ok || a.rows != o.rows || a.steps != o.steps {
+        if a.ok != o.ok
+            || a.rows != o.rows
+            || a.steps != o.steps
+            || a.current != o.current
+            || a.current_verbose != o.current_verbose
+        {
             tally.differences.push(format!(
                 "case {index} command {k} `{verb} {target}`:\n  alembic: {a:?}\n  ours:    {o:?}\n  graph: {:?}\n  before: {:?}",
                 case.revisions,
@@ -461,6 +550,7 @@ async fn the_documented_examples_follow_alembic() {
         down: down.iter().map(|s| (*s).to_owned()).collect(),
         labels: labels.iter().map(|s| (*s).to_owned()).collect(),
         depends: depends.iter().map(|s| (*s).to_owned()).collect(),
+        file: None,
     };
     // f1 -> fe -> d0; c5 revises f1, label br1, depends_on d0. x9 revises f1 (label br2); y7
     // revises f1 and only depends on br2.
@@ -625,7 +715,7 @@ mod dotted_ids {
                 revisions: IDS
                     .iter()
                     .enumerate()
-                    .map(|(i, id)| Rev { rev: (*id).to_owned(), down: if i == 0 { vec![] } else { vec![IDS[i - 1].to_owned()] }, labels: vec![], depends: vec![] })
+                    .map(|(i, id)| Rev { rev: (*id).to_owned(), down: if i == 0 { vec![] } else { vec![IDS[i - 1].to_owned()] }, labels: vec![], depends: vec![], file: None })
                     .collect(),
                 commands: vec![],
                 url: None,
@@ -648,10 +738,205 @@ mod dotted_ids {
             db.close().await.expect("close");
             assert!(alembic(env.path(), &["current"]).contains("v3.0.0.b"));
             // Prefixes work as in Alembic, ids longer than the column are refused clearly.
-            let long = Case { revisions: vec![Rev { rev: "x".repeat(33), down: vec![], labels: vec![], depends: vec![] }], commands: vec![], url: None };
+            let long = Case { revisions: vec![Rev { rev: "x".repeat(33), down: vec![], labels: vec![], depends: vec![], file: None }], commands: vec![], url: None };
             let db = test_db.open().await;
             let err = migrator(&long).upgrade(&db, "head").await.expect_err("too long");
             assert!(err.to_string().contains("is 33 characters long, but the version table's version_num column holds 32"), "{err}");
         }
     }
+}
+
+/// Issue 21's graphs, with what real Alembic 1.20.1 gave for them (`alembic/differential.py`,
+/// files named `<n>_<rev>.py` in the listed order, so its map order is not the ids' order):
+/// the effective heads `current` lists, the row kept when a downgrade restores a merge's
+/// parents, and an upgrade whose version-table updates only work in that map order.
+#[tokio::test]
+async fn issue_21_examples_follow_alembic() {
+    fn rev(i: usize, spec: &(&str, &[&str], &[&str], &[&str])) -> Rev {
+        let (id, down, labels, depends) = *spec;
+        Rev {
+            rev: id.into(),
+            down: down.iter().map(|s| (*s).to_owned()).collect(),
+            labels: labels.iter().map(|s| (*s).to_owned()).collect(),
+            depends: depends.iter().map(|s| (*s).to_owned()).collect(),
+            file: Some(format!("{i}_{id}.py")),
+        }
+    }
+    type Spec<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+    /// One command and Alembic's rows, steps and sorted `current` lines after it.
+    type Expect<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+    async fn check(specs: &[Spec<'_>], expected: &[Expect<'_>]) {
+        let case = Case {
+            revisions: specs.iter().enumerate().map(|(i, s)| rev(i, s)).collect(),
+            commands: expected
+                .iter()
+                .map(|(v, t, ..)| ((*v).to_owned(), (*t).to_owned()))
+                .collect(),
+            url: None,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outcomes = ours(&case, dir.path(), 0).await;
+        for ((verb, target, rows, steps, current), got) in expected.iter().zip(&outcomes) {
+            assert!(got.ok, "{verb} {target}: {}", got.error);
+            assert_eq!(got.rows, *rows, "{verb} {target}");
+            assert_eq!(got.steps, *steps, "{verb} {target}");
+            let mut current = current.to_vec();
+            current.sort_unstable();
+            assert_eq!(got.current, current, "{verb} {target}: current");
+        }
+    }
+    // 1. `current` lists a revision the row only depends on as `(effective head)`.
+    check(
+        &[
+            ("cccc", &[], &["other"], &[]),
+            ("aaaa", &[], &[], &[]),
+            ("bbbb", &["aaaa"], &[], &["cccc"]),
+        ],
+        &[(
+            "stamp",
+            "bbbb",
+            &["bbbb"],
+            &[],
+            &["cccc (effective head)", "bbbb (head)"],
+        )],
+    )
+    .await;
+    // 2. Restoring a merge's parents keeps ac0d16b70e2a, which cc85b51ca37e depends on.
+    check(
+        &[
+            ("12e8b2e71702", &[], &[], &[]),
+            ("12e816c1d583", &["12e8b2e71702"], &[], &[]),
+            ("ac0d16b70e2a", &["12e816c1d583"], &[], &[]),
+            ("632906014a49", &[], &["br1"], &[]),
+            (
+                "cc85b51ca37e",
+                &["632906014a49"],
+                &[],
+                &["ac0d16b70e2a", "12e816c1d583"],
+            ),
+            ("12e8ca7a7ae9", &["12e816c1d583"], &[], &[]),
+            ("930c1259cede", &["12e8ca7a7ae9"], &[], &[]),
+            ("aa5e92abd0ce", &["930c1259cede"], &[], &[]),
+            ("a4266ff64d54", &["12e8ca7a7ae9"], &["br2"], &[]),
+            ("63292f8d44ea", &["a4266ff64d54"], &[], &[]),
+            (
+                "b3961f27bca0",
+                &["a4266ff64d54", "cc85b51ca37e", "aa5e92abd0ce"],
+                &[],
+                &[],
+            ),
+            ("f2b91317a58e", &["b3961f27bca0", "ac0d16b70e2a"], &[], &[]),
+            ("3e436ba9a770", &["f2b91317a58e"], &[], &[]),
+        ],
+        &[
+            (
+                "upgrade",
+                "heads",
+                &["3e436ba9a770", "63292f8d44ea"],
+                &[
+                    "up:12e8b2e71702",
+                    "up:12e816c1d583",
+                    "up:12e8ca7a7ae9",
+                    "up:ac0d16b70e2a",
+                    "up:632906014a49",
+                    "up:cc85b51ca37e",
+                    "up:930c1259cede",
+                    "up:aa5e92abd0ce",
+                    "up:a4266ff64d54",
+                    "up:63292f8d44ea",
+                    "up:b3961f27bca0",
+                    "up:f2b91317a58e",
+                    "up:3e436ba9a770",
+                ],
+                &["63292f8d44ea (head)", "3e436ba9a770 (head)"],
+            ),
+            (
+                "downgrade",
+                "3e436ba9a770-1",
+                &["63292f8d44ea", "f2b91317a58e"],
+                &["down:3e436ba9a770"],
+                &["f2b91317a58e (mergepoint)", "63292f8d44ea (head)"],
+            ),
+            (
+                "downgrade",
+                "a4266ff64d54",
+                &[
+                    "a4266ff64d54",
+                    "aa5e92abd0ce",
+                    "ac0d16b70e2a",
+                    "cc85b51ca37e",
+                ],
+                &[
+                    "down:f2b91317a58e",
+                    "down:b3961f27bca0",
+                    "down:63292f8d44ea",
+                ],
+                &[
+                    "cc85b51ca37e",
+                    "aa5e92abd0ce",
+                    "a4266ff64d54 (branchpoint)",
+                    "ac0d16b70e2a",
+                ],
+            ),
+        ],
+    )
+    .await;
+    // 3. `upgrade heads` from empty, which the version table can follow in this map order.
+    // (Alembic's order of independent steps here also depends on Python's string hashing: the
+    // depends_on part of `_normalized_down_revisions` is a set. 7 of 8 PYTHONHASHSEEDs give
+    // this order, the 8th runs f2046068a922 before 7ac0c8e12a53; both end in these rows.)
+    check(
+        &[
+            ("982ed96ed0fb", &[], &[], &[]),
+            ("f2046068a922", &["982ed96ed0fb"], &[], &[]),
+            ("7ac0c8e12a53", &["982ed96ed0fb"], &[], &[]),
+            ("0815617f1d90", &["f2046068a922"], &[], &[]),
+            ("b4e83480ceef", &["0815617f1d90"], &[], &[]),
+            ("a8dcf69449e7", &["7ac0c8e12a53"], &[], &[]),
+            ("066790bbe68d", &["b4e83480ceef"], &[], &[]),
+            ("b4e8e3806e85", &["066790bbe68d"], &[], &[]),
+            ("84bfa5e7b276", &["a8dcf69449e7", "b4e8e3806e85"], &[], &[]),
+            ("2f502b2c3efd", &["84bfa5e7b276"], &[], &[]),
+            ("7ac0ce6505e7", &["f2046068a922"], &[], &[]),
+            ("5448206f4a61", &["b4e8e3806e85"], &[], &[]),
+            ("af62ef4f082c", &["2f502b2c3efd"], &[], &[]),
+            (
+                "7ac09251cec6",
+                &["5448206f4a61", "7ac0ce6505e7"],
+                &[],
+                &["2f502b2c3efd", "a8dcf69449e7"],
+            ),
+            ("6e8808b1a8b0", &[], &[], &[]),
+            ("b4e83f982867", &["6e8808b1a8b0"], &[], &[]),
+            ("7bc6b01eac80", &["af62ef4f082c", "b4e83f982867"], &[], &[]),
+            ("2c7e421d9002", &["7bc6b01eac80"], &[], &[]),
+        ],
+        &[(
+            "upgrade",
+            "heads",
+            &["2c7e421d9002", "7ac09251cec6"],
+            &[
+                "up:6e8808b1a8b0",
+                "up:b4e83f982867",
+                "up:982ed96ed0fb",
+                "up:7ac0c8e12a53",
+                "up:a8dcf69449e7",
+                "up:f2046068a922",
+                "up:0815617f1d90",
+                "up:b4e83480ceef",
+                "up:066790bbe68d",
+                "up:b4e8e3806e85",
+                "up:7ac0ce6505e7",
+                "up:84bfa5e7b276",
+                "up:2f502b2c3efd",
+                "up:af62ef4f082c",
+                "up:7bc6b01eac80",
+                "up:2c7e421d9002",
+                "up:5448206f4a61",
+                "up:7ac09251cec6",
+            ],
+            &["7ac09251cec6 (head) (mergepoint)", "2c7e421d9002 (head)"],
+        )],
+    )
+    .await;
 }

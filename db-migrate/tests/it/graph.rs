@@ -56,8 +56,9 @@ fn history_heads_branches_and_show_read_like_alembic() {
     assert_eq!(
         g.history(None, &["c3c3c3c3".to_owned()]).expect("history"),
         [
-            "e5e5e5e5 -> f6f6f6f6 (head), migration f6f6f6f6",
-            "c3c3c3c3, c3d4d4d4 -> e5e5e5e5 (mergepoint), migration e5e5e5e5",
+            // Alembic spreads a label to the revisions of its branch (`_add_branches`).
+            "e5e5e5e5 -> f6f6f6f6 (left, right) (head), migration f6f6f6f6",
+            "c3c3c3c3, c3d4d4d4 -> e5e5e5e5 (left, right) (mergepoint), migration e5e5e5e5",
             "b2b2b2b2 -> c3d4d4d4 (right), migration c3d4d4d4",
             "b2b2b2b2 -> c3c3c3c3 (left) (current), migration c3c3c3c3",
             "a1a1a1a1 -> b2b2b2b2 (branchpoint), migration b2b2b2b2",
@@ -67,11 +68,11 @@ fn history_heads_branches_and_show_read_like_alembic() {
     assert_eq!(
         g.history(Some("c3c3:e5e5"), &[]).expect("range"),
         [
-            "c3c3c3c3, c3d4d4d4 -> e5e5e5e5 (mergepoint), migration e5e5e5e5",
+            "c3c3c3c3, c3d4d4d4 -> e5e5e5e5 (left, right) (mergepoint), migration e5e5e5e5",
             "b2b2b2b2 -> c3c3c3c3 (left), migration c3c3c3c3"
         ]
     );
-    assert_eq!(g.heads_lines(false), ["f6f6f6f6 (head)"]);
+    assert_eq!(g.heads_lines(false), ["f6f6f6f6 (left, right) (head)"]);
     assert_eq!(
         g.branches_lines(),
         [
@@ -83,11 +84,12 @@ fn history_heads_branches_and_show_read_like_alembic() {
     assert_eq!(
         g.show("e5e5").expect("show"),
         [
-            "Rev: e5e5e5e5",
-            "Parent: c3c3c3c3, c3d4d4d4",
+            "Rev: e5e5e5e5 (mergepoint)",
             "Merges: c3c3c3c3, c3d4d4d4",
+            "Branch names: left, right",
             "",
-            "    migration e5e5e5e5"
+            "    migration e5e5e5e5",
+            ""
         ]
     );
 }

@@ -44,15 +44,17 @@ def tuple_or_none(items):
 
 
 def write_project(base, revisions, up="up:", down="down:"):
-    """Writes `base/env.py` and `base/versions/<rev>.py` for `revisions`, an iterable of
-    (rev, down_revisions, branch_labels, depends_on); the markers are `<up><rev>` and
-    `<down><rev>`. Returns `base`."""
+    """Writes `base/env.py` and `base/versions/<file>` for `revisions`, an iterable of
+    (rev, down_revisions, branch_labels, depends_on[, file name]); the file name defaults to
+    `<rev>.py` (Alembic reads the folder in sorted file-name order, which orders its revision
+    map); the markers are `<up><rev>` and `<down><rev>`. Returns `base`."""
     versions = os.path.join(base, "versions")
     os.makedirs(versions, exist_ok=True)
     with open(os.path.join(base, "env.py"), "w") as f:
         f.write(ENV_PY)
-    for rev, downs, labels, depends in revisions:
-        with open(os.path.join(versions, f"{rev}.py"), "w") as f:
+    for rev, downs, labels, depends, *file_name in revisions:
+        name = (file_name and file_name[0]) or f"{rev}.py"
+        with open(os.path.join(versions, name), "w") as f:
             f.write(
                 VERSION.format(
                     rev=rev,

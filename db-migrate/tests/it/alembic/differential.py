@@ -2,14 +2,18 @@
 in `differential.rs`. Reads JSON on stdin:
 
     {"workdir": "...", "cases": [{"revisions": [{"rev": "a1", "down": [], "labels": [],
-      "depends": []}, ...], "commands": [["upgrade", "head"], ...], "url": null}, ...]}
+      "depends": [], "file": null}, ...], "commands": [["upgrade", "head"], ...], "url": null}, ...]}
 
-`url` is a SQLAlchemy URL of an empty database to use (default: a new SQLite file).
+`url` is a SQLAlchemy URL of an empty database to use (default: a new SQLite file); `file` the
+revision's file name in the versions folder (default `<rev>.py`).
 
 and writes one JSON line per case: for each command, whether it succeeded, the version table's
-rows after it (sorted) and the migrations it ran, in order (`up:a1`, `down:a1`).
+rows after it (sorted), the migrations it ran, in order (`up:a1`, `down:a1`), and what
+`alembic current` and `alembic current --verbose` print afterwards (`current`, `current_verbose`:
+lines, or the error).
 """
 
+import io
 import json
 import logging
 import os
@@ -26,7 +30,7 @@ logging.disable(logging.CRITICAL)
 def run_case(workdir, index, case):
     base = write_project(
         os.path.join(workdir, f"case{index}"),
-        ((r["rev"], r["down"], r["labels"], r["depends"]) for r in case["revisions"]),
+        ((r["rev"], r["down"], r["labels"], r["depends"], r.get("file")) for r in case["revisions"]),
     )
     url = case.get("url") or "sqlite:///" + os.path.join(base, "alembic.sqlite3")
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -64,9 +68,31 @@ def run_case(workdir, index, case):
                 )
             ]
             seen = conn.execute(sa.select(sa.func.coalesce(sa.func.max(run_log.c.id), 0))).scalar()
-        results.append({"ok": ok, "rows": rows, "steps": steps, "error": error})
+        results.append(
+            {
+                "ok": ok,
+                "rows": rows,
+                "steps": steps,
+                "error": error,
+                "current": current_text(cfg, False),
+                "current_verbose": current_text(cfg, True),
+            }
+        )
     engine.dispose()
     return results
+
+
+def current_text(cfg, verbose):
+    """The lines `alembic current [--verbose]` prints, or `["error: ..."]`."""
+    out = io.StringIO()
+    cfg.stdout = out
+    try:
+        command.current(cfg, verbose=verbose)
+    except BaseException as e:  # noqa: BLE001 - an unknown row makes Alembic refuse
+        return [f"error: {type(e).__name__}"]
+    finally:
+        cfg.stdout = sys.stdout
+    return out.getvalue().splitlines()
 
 
 def main():

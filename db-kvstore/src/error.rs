@@ -71,7 +71,7 @@ pub enum Error {
         key: String,
         /// The parser's error.
         #[source]
-        source: serde_json::Error,
+        source: crate::wire::JsonError,
     },
     /// The store's `parse_value` refused a value; nothing was written.
     #[error("the value of key `{key}` was refused: {reason}")]

@@ -149,7 +149,7 @@ pub async fn serve(
                 let Some(inbox) = message.reply.clone() else {
                     return;
                 };
-                let envelope: RequestEnvelope = match serde_json::from_slice(&message.payload) {
+                let envelope = match RequestEnvelope::decode(&message.payload) {
                     Ok(e) => e,
                     Err(e) => {
                         tracing::debug!(%channel, error = %e, "not an RPC request; dropped");

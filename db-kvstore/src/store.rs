@@ -346,14 +346,19 @@ where
         )
     }
 
-    /// Everything but the database work of a set: order and e_tag checks, parsing.
+    /// Everything but the database work of a set, failing where openmodule's `kvs_set` fails
+    /// first (`reference/kv-sync-protocol.md` §1.12, checked by the openmodule differential
+    /// test): every e_tag check, in request order (openmodule's three texts); then each value
+    /// in order, read as orjson reads it ([`crate::wire::loads`]) and `parse_value`d; then, in
+    /// request order as openmodule inserts the rows, an e_tag outside 64 bits (where its insert
+    /// overflows) and a key given twice (refused here always; openmodule's insert fails when
+    /// both carry values); last a value without an e_tag, which openmodule never refuses (its
+    /// SQLite invents one) and this store always does.
     fn prepare(
         &self,
         request: &KvSetRequest,
         current: &HashMap<String, i64>,
-        parsed_json: Vec<std::result::Result<Value, serde_json::Error>>,
     ) -> Result<Vec<Prepared<E::ActiveModel>>> {
-        // openmodule checks every e_tag before parsing any value (reference §1.12).
         for kv in &request.kvs {
             let actual = current.get(&kv.key).copied();
             let expected = kv.previous_e_tag.map(|p| p.0);
@@ -373,33 +378,55 @@ where
             }
         }
         let mut out = Vec::with_capacity(request.kvs.len());
-        for (kv, json) in request.kvs.iter().zip(parsed_json) {
-            let value = json.map_err(|source| Error::InvalidJson {
-                key: kv.key.clone(),
-                source,
+        for kv in &request.kvs {
+            let value = crate::wire::loads(kv.value.as_bytes()).map_err(|source| {
+                Error::InvalidJson {
+                    key: kv.key.clone(),
+                    source,
+                }
             })?;
             if value.is_null() {
                 out.push((kv.key.clone(), None));
                 continue;
             }
-            let wire = kv.e_tag.ok_or_else(|| Error::ValueWithoutETag {
-                key: kv.key.clone(),
-            })?;
-            let e_tag = wire.as_i64().ok_or(Error::ETagOutOfRange {
-                key: kv.key.clone(),
-                e_tag: wire.0,
-            })?;
-            let mut parsed = (self.parse)(&kv.key, value).map_err(|e| Error::ParseValue {
+            let parsed = (self.parse)(&kv.key, value).map_err(|e| Error::ParseValue {
                 key: kv.key.clone(),
                 reason: e.to_string(),
             })?;
-            let key_col = E::Column::from_str("key").ok();
-            let tag_col = E::Column::from_str("e_tag").ok();
+            out.push((kv.key.clone(), Some(parsed)));
+        }
+        let mut seen = HashSet::with_capacity(request.kvs.len());
+        for (kv, (_, parsed)) in request.kvs.iter().zip(&out) {
+            if let (Some(wire), Some(_)) = (kv.e_tag, parsed)
+                && wire.as_i64().is_none()
+            {
+                return Err(Error::ETagOutOfRange {
+                    key: kv.key.clone(),
+                    e_tag: wire.0,
+                });
+            }
+            if !seen.insert(kv.key.as_str()) {
+                return Err(Error::DuplicateKey {
+                    key: kv.key.clone(),
+                });
+            }
+        }
+        let key_col = E::Column::from_str("key").ok();
+        let tag_col = E::Column::from_str("e_tag").ok();
+        for (kv, (_, parsed)) in request.kvs.iter().zip(&mut out) {
+            let Some(parsed) = parsed else {
+                continue;
+            };
+            let e_tag = kv
+                .e_tag
+                .and_then(crate::wire::WireInt::as_i64)
+                .ok_or_else(|| Error::ValueWithoutETag {
+                    key: kv.key.clone(),
+                })?;
             if let (Some(k), Some(t)) = (key_col, tag_col) {
                 parsed.entry.set(k, kv.key.clone().into());
                 parsed.entry.set(t, e_tag.into());
             }
-            out.push((kv.key.clone(), Some(parsed)));
         }
         Ok(out)
     }
@@ -537,22 +564,6 @@ where
         if request.kvs.is_empty() {
             return Ok(self.compare.as_ref().map(|_| Vec::new()));
         }
-        let mut seen = HashSet::with_capacity(request.kvs.len());
-        let mut parsed_json = Vec::with_capacity(request.kvs.len());
-        for kv in &request.kvs {
-            if !seen.insert(kv.key.as_str()) {
-                return Err(Error::DuplicateKey {
-                    key: kv.key.clone(),
-                });
-            }
-            let json = serde_json::from_str::<Value>(&kv.value);
-            if matches!(&json, Ok(v) if !v.is_null()) && kv.e_tag.is_none() {
-                return Err(Error::ValueWithoutETag {
-                    key: kv.key.clone(),
-                });
-            }
-            parsed_json.push(json);
-        }
         let keys: Vec<&str> = request.kvs.iter().map(|kv| kv.key.as_str()).collect();
         let _one_at_a_time = self.writing.lock().await;
         let txn = self
@@ -565,7 +576,7 @@ where
             Some(c) => Some(self.comparison_values(&txn, c.as_ref(), &keys).await?),
             None => None,
         };
-        let prepared = self.prepare(request, &current, parsed_json)?;
+        let prepared = self.prepare(request, &current)?;
         let new: Option<Vec<(String, Option<Value>)>> = match &self.compare {
             Some(c) => Some(
                 prepared

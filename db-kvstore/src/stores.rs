@@ -230,12 +230,18 @@ impl RequestHandler for KvStores {
                     tracing::debug!(service = %req.service, "kv_sync/sync for another service: not answered");
                     return None;
                 };
-                Some(match result {
-                    Ok(response) => {
-                        Reply::Ok(serde_json::to_value(response).unwrap_or(Value::Null))
-                    }
-                    Err(e) => handler_error(e),
-                })
+                match result {
+                    Ok(response) => match serde_json::to_value(response) {
+                        Ok(value) => Some(Reply::Ok(value)),
+                        Err(e) => {
+                            // An e_tag beyond 64 bits echoed back: openmodule's reply fails to
+                            // encode and is not sent either.
+                            tracing::warn!(service = %req.service, error = %e, "kv_sync/sync reply cannot be encoded: not answered");
+                            None
+                        }
+                    },
+                    Err(e) => Some(handler_error(e)),
+                }
             }
             SET => {
                 let req: KvSetRequest = match Self::parse(request.request) {

@@ -24,9 +24,12 @@ pub const SERVER_RPC_TYPE: &str = "server_rpc";
 /// The `rpc` of the device's request to be synced.
 pub const KVS_SYNC: &str = "kvs_sync";
 
-/// An integer as pydantic's lax `int` reads it: a JSON integer, an integral float, a numeric
-/// string or a boolean. Held as `i128`, so values outside 64 bits (which openmodule accepts
-/// and then fails to store) are kept and refused by the store with a clear error.
+/// An integer as pydantic's lax `int` reads it (`int | None` of openmodule's models): a JSON
+/// integer, an integral float strictly inside (−2⁶³, 2⁶³), a numeric string as pydantic's
+/// `str_as_int` reads it, or a boolean; anything else is a `validation_error`. Held as `i128`,
+/// so values outside 64 bits that pydantic accepts (2⁶³ written as an integer, a 30-digit
+/// string) are kept and refused by the store where openmodule fails to store them; beyond
+/// `i128` they saturate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WireInt(pub i128);
 
@@ -51,18 +54,17 @@ impl fmt::Display for WireInt {
 }
 
 impl Serialize for WireInt {
+    /// As orjson writes it: an integer within 64 bits (signed or unsigned); beyond, an error
+    /// (orjson's `Integer exceeds 64-bit range`), so a reply holding one is not sent, as
+    /// openmodule's is not.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
         if let Ok(v) = i64::try_from(self.0) {
             s.serialize_i64(v)
         } else if let Ok(v) = u64::try_from(self.0) {
             s.serialize_u64(v)
         } else {
-            // Python writes such an int exactly; JSON readers without big integers see a float.
-            #[expect(
-                clippy::cast_precision_loss,
-                reason = "only for integers outside 64 bits, which no store holds"
-            )]
-            s.serialize_f64(self.0 as f64)
+            Err(S::Error::custom("Integer exceeds 64-bit range"))
         }
     }
 }
@@ -71,33 +73,177 @@ impl<'de> Deserialize<'de> for WireInt {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let v = Value::deserialize(d)?;
-        let bad = || D::Error::custom(format!("Input should be a valid integer, got {v}"));
-        match &v {
-            Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Ok(Self(i128::from(i)))
-                } else if let Some(u) = n.as_u64() {
-                    Ok(Self(i128::from(u)))
+        lax_int(&v).map(Self).map_err(D::Error::custom)
+    }
+}
+
+/// pydantic's lax `int` (pydantic-core 2.x, `input/shared.rs`: `float_as_int`, `str_as_int`)
+/// applied to what orjson made of the JSON: an integer as is (one beyond 64 bits arrives as a
+/// float, as orjson reads it); a float only when integral and strictly inside
+/// (−2⁶³, 2⁶³); a string as [`str_as_int`]; `true`/`false` as 1/0.
+fn lax_int(v: &Value) -> std::result::Result<i128, String> {
+    const FRACTION: &str = "Input should be a valid integer, got a number with a fractional part";
+    const SIZE: &str = "Unable to parse input string as an integer, exceeded maximum size";
+    match v {
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Ok(i128::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Ok(i128::from(u))
+            } else {
+                let f = n.as_f64().ok_or_else(|| FRACTION.to_owned())?;
+                #[expect(
+                    clippy::cast_precision_loss,
+                    reason = "pydantic compares with i64::MIN/MAX as f64, exactly so"
+                )]
+                let (min, max) = (i64::MIN as f64, i64::MAX as f64);
+                if f.fract() != 0.0 {
+                    Err(FRACTION.to_owned())
+                } else if min < f && f < max {
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "integral and strictly inside the i64 range, checked above"
+                    )]
+                    Ok(i128::from(f as i64))
                 } else {
-                    let f = n.as_f64().ok_or_else(bad)?;
-                    // Integral floats within i128 (2^64 arrives as a float without
-                    // serde_json's arbitrary precision).
-                    if f.fract() == 0.0 && f.abs() < 1.7e38 {
-                        #[expect(
-                            clippy::cast_possible_truncation,
-                            reason = "integral and within i128 range, checked above"
-                        )]
-                        Ok(Self(f as i128))
-                    } else {
-                        Err(bad())
-                    }
+                    Err(SIZE.to_owned())
                 }
             }
-            Value::String(s) => s.trim().parse::<i128>().map(Self).map_err(|_| bad()),
-            Value::Bool(b) => Ok(Self(i128::from(*b))),
-            Value::Null | Value::Array(_) | Value::Object(_) => Err(bad()),
+        }
+        Value::String(s) => str_as_int(s),
+        Value::Bool(b) => Ok(i128::from(*b)),
+        Value::Null | Value::Array(_) | Value::Object(_) => {
+            Err("Input should be a valid integer".to_owned())
         }
     }
+}
+
+/// pydantic's `str_as_int` as pydantic 2.12 behaves (checked against it in the KV
+/// differential test): surrounding Unicode whitespace is ignored; an all-zero fraction
+/// (`"5.00"`) is dropped; an optional sign and ASCII digits, with single `_` between digits
+/// (Python's `int()` spelling); at most 4,300 characters (CPython's `int_max_str_digits`).
+/// Integers beyond `i128` saturate: they are refused as out of range wherever they are used.
+fn str_as_int(s: &str) -> std::result::Result<i128, String> {
+    const PARSING: &str = "Input should be a valid integer, unable to parse string as an integer";
+    const SIZE: &str = "Unable to parse input string as an integer, exceeded maximum size";
+    let mut s = s.trim();
+    if let Some(dot) = s.find('.') {
+        let fraction = &s[dot + 1..];
+        if fraction.is_empty() || !fraction.bytes().all(|b| b == b'0') {
+            return Err(PARSING.to_owned());
+        }
+        s = &s[..dot];
+    }
+    if let Ok(i) = s.parse::<i64>() {
+        return Ok(i128::from(i));
+    }
+    let (negative, unsigned) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let digits: String = if unsigned.contains('_') {
+        let bytes = unsigned.as_bytes();
+        let between_digits = bytes.iter().enumerate().all(|(i, &b)| {
+            b != b'_'
+                || (i > 0
+                    && bytes[i - 1].is_ascii_digit()
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        });
+        let digits: String = unsigned.chars().filter(|&c| c != '_').collect();
+        if !between_digits || digits.len() > 4300 {
+            return Err(PARSING.to_owned());
+        }
+        digits
+    } else {
+        if s.len() > 4300 {
+            return Err(SIZE.to_owned());
+        }
+        unsigned.to_owned()
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PARSING.to_owned());
+    }
+    let magnitude = digits.parse::<i128>().unwrap_or(i128::MAX);
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+/// The deepest nesting of arrays and objects orjson reads (`orjson.loads` refuses 1,025).
+pub const MAX_JSON_DEPTH: usize = 1024;
+
+/// Why a JSON text was refused by [`loads`].
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    /// Nested deeper than [`MAX_JSON_DEPTH`].
+    #[error("depth limit exceeded: more than {MAX_JSON_DEPTH} nested arrays or objects")]
+    TooDeep,
+    /// Not JSON (serde_json's reason, with line and column).
+    #[error(transparent)]
+    Syntax(#[from] serde_json::Error),
+}
+
+/// Reads a JSON text as openmodule does (`orjson.loads`, orjson 3.11): RFC 8259 JSON only (no
+/// `NaN`, `Infinity`, byte-order mark, trailing comma or lone surrogate; a number that
+/// overflows a double, such as `1e400`, is refused); an integer beyond 64 bits becomes a
+/// float; `-0` is the integer 0 (while `-0.0` stays the float −0.0); floats are rounded
+/// exactly; the last of duplicate object keys wins; at most [`MAX_JSON_DEPTH`] levels,
+/// parsed without growing the thread's stack beyond its size.
+///
+/// # Errors
+/// [`JsonError`] naming why.
+pub fn loads(text: &[u8]) -> Result<Value, JsonError> {
+    // One pass outside strings: nesting depth and the places of `-0` integer tokens.
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut minus_zero = Vec::new();
+    for (i, &b) in text.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(JsonError::TooDeep);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            // A number's sign, not an exponent's (`1E-0`).
+            b'-' if text.get(i + 1) == Some(&b'0')
+                && !matches!(text.get(i + 2), Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
+                && !matches!(i.checked_sub(1).map(|p| text[p]), Some(b'e' | b'E')) =>
+            {
+                minus_zero.push(i);
+            }
+            _ => {}
+        }
+    }
+    let rewritten;
+    let text = if minus_zero.is_empty() {
+        text
+    } else {
+        // `-0` → ` 0`: whitespace is allowed wherever a number is.
+        let mut copy = text.to_vec();
+        for i in minus_zero {
+            copy[i] = b' ';
+        }
+        rewritten = copy;
+        &rewritten
+    };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(serde_stacker::Deserializer::new(&mut de))?;
+    de.end()?;
+    Ok(value)
 }
 
 /// A map of key → e_tag (`dict[str, int | None]`); `None` stays `null` on the wire.
@@ -211,6 +357,22 @@ pub struct RequestEnvelope {
         skip_serializing_if = "Option::is_none"
     )]
     pub sentry_trace: Option<String>,
+}
+
+impl RequestEnvelope {
+    /// A request as a device reads it off the bus: the bytes parsed as orjson parses them
+    /// ([`loads`], as openmodule's `receive_message_from_socket`), then the envelope's fields.
+    /// openmodule drops a message that is not JSON or not an object, unanswered.
+    ///
+    /// # Errors
+    /// Why the payload is no request, for a debug log.
+    pub fn decode(payload: &[u8]) -> Result<Self, String> {
+        let value = loads(payload).map_err(|e| e.to_string())?;
+        if !value.is_object() {
+            return Err("the message is not a JSON object".to_owned());
+        }
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
 }
 
 /// An RPC reply as openmodule publishes it (`RPCResponse`).

@@ -2,6 +2,7 @@
 //! and MariaDB, the sync handler in paused time, and the NATS transport.
 
 mod convergence;
+mod differential;
 mod handler;
 mod nats;
 mod store;

@@ -93,6 +93,14 @@ backend_tests! {
             // e_tag errors win over bad JSON anywhere in the set (openmodule's order).
             (vec![serde_json::json!({"key": "x", "value": "{not json", "e_tag": 8}), item("b", json!(null), None, Some(7))],
              "Previous ETag does not match", "key `b`"),
+            // ... and over everything this store refuses on its own, wherever it is: a key twice,
+            // a value without e_tag, an e_tag beyond 64 bits, a refused value.
+            (vec![item("x", json!({"plate": "X"}), Some(8), None), item("x", json!({"plate": "X"}), Some(8), None),
+                  item("y", json!({"plate": "Y"}), None, None),
+                  serde_json::json!({"key": "z", "value": "{\"plate\": \"Z\"}", "e_tag": 9_223_372_036_854_775_808_u64}),
+                  item("w", json!({"plate": 1}), Some(9), None),
+                  item("a", json!(null), None, None)],
+             "No previous ETag", "key `a`"),
         ];
         for (items, text, detail) in cases {
             let reply = call(&device, "set", json!({"service": NAME, "kvs": items})).await.expect("a reply");
@@ -118,8 +126,26 @@ backend_tests! {
             (item("b", json!({"plate": 7}), Some(3), None), "the value of key `b` was refused: a plate entry needs a string `plate`"),
             (item("b", json!({"plate": "B"}), None, None), "key `b` has a value but no e_tag"),
             (item("a", json!(null), None, Some(1)), "key `a` appears more than once in one set"),
-            (json!({"key": "b", "value": "{\"plate\": \"B\"}", "e_tag": 18446744073709551616u128 as f64}), "the e_tag 18446744073709551616 of key `b` does not fit a 64-bit integer"),
+            (json!({"key": "b", "value": "{\"plate\": \"B\"}", "e_tag": 9_223_372_036_854_775_808_u64}), "the e_tag 9223372036854775808 of key `b` does not fit a 64-bit integer"),
         ];
+        // openmodule's order after the e_tag checks: every value parsed first (bad JSON or a
+        // refused value wins over an e_tag beyond 64 bits, a key twice or a missing e_tag).
+        let ordered = [
+            (vec![item("c", json!({"plate": "C"}), None, None), item("c", json!({"plate": "C"}), Some(4), None),
+                  serde_json::json!({"key": "d", "value": "[1,]", "e_tag": 5})],
+             "the value of key `d` is not valid JSON"),
+            (vec![serde_json::json!({"key": "d", "value": "{\"plate\": \"D\"}", "e_tag": 9_223_372_036_854_775_808_u64}),
+                  item("e", json!({"plate": 5}), Some(6), None)],
+             "the value of key `e` was refused"),
+            (vec![item("f", json!({"plate": "F"}), None, None),
+                  serde_json::json!({"key": "d", "value": "{\"plate\": \"D\"}", "e_tag": 9_223_372_036_854_775_808_u64})],
+             "the e_tag 9223372036854775808 of key `d`"),
+        ];
+        for (items, expected) in ordered {
+            let reply = call(&device, "set", json!({"service": NAME, "kvs": items})).await.expect("a reply");
+            assert!(reply["exception"].as_str().expect("text").starts_with(expected), "{reply}");
+            assert_eq!((plates(&db).await, tags(&db).await), before, "{expected}");
+        }
         for (bad, expected) in handler_errors {
             let reply = call(&device, "set", json!({"service": NAME, "kvs": [good.clone(), bad]})).await.expect("a reply");
             assert_eq!(reply["status"], "handler_error", "{reply}");
@@ -129,6 +155,9 @@ backend_tests! {
         let validation_errors = [
             json!({"service": NAME, "kvs": [{"key": "b", "value": {"plate": "B"}, "e_tag": 3}]}),
             json!({"service": NAME, "kvs": [{"key": "b", "value": "1", "e_tag": "three"}]}),
+            // pydantic's int from a float: integral and strictly inside (-2^63, 2^63) only.
+            json!({"service": NAME, "kvs": [{"key": "b", "value": "1", "e_tag": 18_446_744_073_709_551_616_u128 as f64}]}),
+            json!({"service": NAME, "kvs": [{"key": "b", "value": "1", "e_tag": -9_223_372_036_854_775_808_i64 as f64}]}),
             json!({"service": NAME, "kvs": [{"value": "1", "e_tag": 3}]}),
             json!({"service": NAME, "kvs": {"b": 1}}),
             json!({"kvs": []}),

@@ -191,3 +191,89 @@ fn set_items_read_as_pydantic_lax_mode_reads_them() {
         json!({"service": "s", "kvs": [{"key": "a", "value": "{\"x\":1}", "e_tag": 3}]}),
     );
 }
+
+/// pydantic 2.12's lax `int` as openmodule applies it to e_tags, after orjson read the
+/// message (recorded from pydantic): issue 21's e_tag just below -2^63 is refused.
+#[test]
+fn e_tags_are_read_as_pydantic_reads_them() {
+    let read = |json: &str| {
+        let value = db_kvstore::wire::loads(json.as_bytes()).expect("json");
+        serde_json::from_value::<WireInt>(value).ok().map(|w| w.0)
+    };
+    let max = i128::from(i64::MAX);
+    for (json, expected) in [
+        ("-9223372036854775809", None),
+        ("-9223372036854775808", Some(-max - 1)),
+        ("9223372036854775808", Some(max + 1)),
+        ("18446744073709551616", None),
+        ("-9223372036854775808.0", None),
+        ("9.2e18", Some(9_200_000_000_000_000_000)),
+        ("9.3e18", None),
+        ("1e3", Some(1000)),
+        ("1.0", Some(1)),
+        ("1.5", None),
+        ("-0", Some(0)),
+        ("-0.0", Some(0)),
+        ("true", Some(1)),
+        ("\"5\"", Some(5)),
+        ("\" 5\\n\"", Some(5)),
+        ("\"\\u00a07\"", Some(7)),
+        ("\"\\u001c7\"", None),
+        ("\"1_000\"", Some(1000)),
+        ("\"_1000\"", None),
+        ("\"1__000\"", None),
+        ("\"+_1\"", None),
+        ("\"1.00\"", Some(1)),
+        ("\"1_0.0\"", Some(10)),
+        ("\"1.\"", None),
+        ("\".0\"", None),
+        ("\"1.01\"", None),
+        ("\"1e3\"", None),
+        ("\"0x10\"", None),
+        ("\"+5\"", Some(5)),
+        ("\"-00\"", Some(0)),
+        ("\"99999999999999999999\"", Some(99_999_999_999_999_999_999)),
+        ("\"\"", None),
+        ("null", None),
+        ("[1]", None),
+    ] {
+        assert_eq!(read(json), expected, "{json}");
+    }
+    let long = format!("\"{}\"", "1".repeat(4301));
+    assert_eq!(read(&long), None, "4,301 digits");
+    let zeros = format!("\"1.{}\"", "0".repeat(4300));
+    assert_eq!(read(&zeros), Some(1));
+}
+
+/// orjson's rules for values (recorded from orjson 3.11): `-0` is the integer 0, integers
+/// beyond 64 bits are floats, duplicate keys keep the last, 1,024 levels are read and 1,025
+/// refused, and what is not RFC 8259 JSON is refused.
+#[test]
+fn values_are_read_as_orjson_reads_them() {
+    use db_kvstore::wire::loads;
+    let ok = |json: &str| loads(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"));
+    assert!(ok("-0").is_u64());
+    assert_eq!(ok("{\"a\": -0, \"b\": [-0]}"), json!({"a": 0, "b": [0]}));
+    assert!(ok("-0.0").as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()));
+    assert_eq!(ok("-0E-0").as_f64(), Some(-0.0));
+    assert_eq!(ok("1E-0").as_f64(), Some(1.0));
+    assert!(ok("18446744073709551616").is_f64());
+    assert!(ok("-9223372036854775809").is_f64());
+    assert!(ok("18446744073709551615").is_u64());
+    assert_eq!(ok("1e-400").as_f64(), Some(0.0));
+    assert_eq!(ok("{\"a\":1,\"a\":2}"), json!({"a": 2}));
+    assert_eq!(ok(" \t\n\r1\r\n"), json!(1));
+    assert_eq!(ok("\"\\ud83d\\ude00\""), json!("\u{1f600}"));
+    assert_eq!(ok("\"-0\""), json!("-0"));
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    ok(&deep(1024));
+    for bad in [
+        "NaN", "Infinity", "-Infinity", "\u{feff}1", "\"\\ud800\"", "\"\\udc00\"", "[1,]", "1e400",
+        "-1e400", "01", "1.", ".5", "+1", "1 2", "\"a\u{1}\"", "'a'", "",
+    ] {
+        assert!(loads(bad.as_bytes()).is_err(), "{bad:?} is refused");
+    }
+    assert!(matches!(loads(deep(1025).as_bytes()), Err(db_kvstore::wire::JsonError::TooDeep)));
+    // A replied e_tag beyond 64 bits cannot be written (orjson's reply would fail too).
+    assert!(serde_json::to_value(WireInt(i128::from(u64::MAX) + 1)).is_err());
+}

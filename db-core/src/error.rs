@@ -235,14 +235,25 @@ pub fn redact_url(url: &str) -> String {
                     .query_pairs()
                     .map(|(k, v)| {
                         let secret = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
-                        (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+                        (
+                            k.into_owned(),
+                            if secret {
+                                "***".to_owned()
+                            } else {
+                                v.into_owned()
+                            },
+                        )
                     })
                     .collect();
                 parsed.query_pairs_mut().clear().extend_pairs(pairs);
             }
             parsed.to_string().replace("%2A%2A%2A", "***")
         }
-        Err(_) if !url.contains('@') && !url.to_ascii_lowercase().contains("pass") && !url.contains('?') => {
+        Err(_)
+            if !url.contains('@')
+                && !url.to_ascii_lowercase().contains("pass")
+                && !url.contains('?') =>
+        {
             url.to_owned()
         }
         Err(_) => format!("{}://***", scheme.unwrap_or("?")),

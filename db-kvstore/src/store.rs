@@ -379,12 +379,11 @@ where
         }
         let mut out = Vec::with_capacity(request.kvs.len());
         for kv in &request.kvs {
-            let value = crate::wire::loads(kv.value.as_bytes()).map_err(|source| {
-                Error::InvalidJson {
+            let value =
+                crate::wire::loads(kv.value.as_bytes()).map_err(|source| Error::InvalidJson {
                     key: kv.key.clone(),
                     source,
-                }
-            })?;
+                })?;
             if value.is_null() {
                 out.push((kv.key.clone(), None));
                 continue;

@@ -252,7 +252,10 @@ impl RevisionGraph {
         } else {
             script.down_revisions.join(", ")
         };
-        out.push(format!("{}: {down}", if merge { "Merges" } else { "Parent" }));
+        out.push(format!(
+            "{}: {down}",
+            if merge { "Merges" } else { "Parent" }
+        ));
         if !script.depends_on.is_empty() {
             out.push(format!("Also depends on: {}", script.depends_on.join(", ")));
         }

@@ -118,7 +118,11 @@ fn describe(value: &Value, depth: usize) -> String {
             format!(
                 "{{{}}}",
                 keys.iter()
-                    .map(|k| format!("{}:{}", Value::String((*k).clone()), describe(&o[*k], depth + 1)))
+                    .map(|k| format!(
+                        "{}:{}",
+                        Value::String((*k).clone()),
+                        describe(&o[*k], depth + 1)
+                    ))
                     .collect::<Vec<_>>()
                     .join(",")
             )
@@ -203,11 +207,12 @@ async fn device(layout: &str, db: &db_core::Database) -> KvStores {
                         if let Some(children) = value.get("children").and_then(Value::as_array) {
                             for child in children {
                                 let name = child.as_str().ok_or("a child is a string")?;
-                                parsed = parsed.child(db_kvstore::Child::new(kv_child::ActiveModel {
-                                    key: Set(key.to_owned()),
-                                    name: Set(name.to_owned()),
-                                    ..Default::default()
-                                }));
+                                parsed =
+                                    parsed.child(db_kvstore::Child::new(kv_child::ActiveModel {
+                                        key: Set(key.to_owned()),
+                                        name: Set(name.to_owned()),
+                                        ..Default::default()
+                                    }));
                             }
                         }
                         Ok(parsed)
@@ -262,7 +267,12 @@ async fn dump(db: &db_core::Database, layout: &str) -> BTreeMap<String, Vec<Vec<
 }
 
 /// Runs one sequence through [`KvStores`] as a device takes requests off the bus.
-async fn ours(layout: &str, requests: &[String], dir: &std::path::Path, index: usize) -> Vec<Outcome> {
+async fn ours(
+    layout: &str,
+    requests: &[String],
+    dir: &std::path::Path,
+    index: usize,
+) -> Vec<Outcome> {
     let url = format!("sqlite://{}/ours{index}.sqlite3", dir.display());
     let db = db_core::Database::connect(&url).await.expect("open");
     let stores = device(layout, &db).await;
@@ -413,7 +423,11 @@ fn exotic_json(rng: &mut Rng) -> String {
 fn plain_value(rng: &mut Rng, children: bool) -> String {
     match rng.below(if children { 7 } else { 6 }) {
         0 => "\"AB-123\"".into(),
-        1 => format!("{{\"plate\": \"X-{}\", \"n\": {}}}", rng.below(100), rng.below(9)),
+        1 => format!(
+            "{{\"plate\": \"X-{}\", \"n\": {}}}",
+            rng.below(100),
+            rng.below(9)
+        ),
         2 => "[1, 2, 3]".into(),
         3 => format!("{}", rng.below(1000)),
         4 => "true".into(),
@@ -604,7 +618,10 @@ fn generate_set(rng: &mut Rng, model: &mut Model, service: &str, children: bool)
                 if let Some(tag) = items[i].e_tag.as_ref().and_then(|t| t.parse::<i64>().ok()) {
                     items[i].e_tag = Some(odd_spelling(rng, tag));
                 }
-                if let Some(tag) = items[i].previous.as_ref().and_then(|t| t.parse::<i64>().ok())
+                if let Some(tag) = items[i]
+                    .previous
+                    .as_ref()
+                    .and_then(|t| t.parse::<i64>().ok())
                     && rng.chance(50)
                 {
                     items[i].previous = Some(odd_spelling(rng, tag));
@@ -706,7 +723,10 @@ fn generate_sync(rng: &mut Rng, model: &mut Model, service: &str) -> String {
             3 => "-9223372036854775809".to_owned(),
             _ => format!("{}", rng.below(100)),
         };
-        entries.push(format!("{}: {token}", json_string(&format!("x{}", rng.below(9)))));
+        entries.push(format!(
+            "{}: {token}",
+            json_string(&format!("x{}", rng.below(9)))
+        ));
     }
     format!(
         "{{\"service\": {}, \"kvs\": {{{}}}}}",
@@ -822,9 +842,16 @@ struct Tally {
 fn compare(index: usize, seq: &Sequence, theirs: &[Outcome], mine: &[Outcome], tally: &mut Tally) {
     for (k, (a, o)) in theirs.iter().zip(mine).enumerate() {
         tally.requests += 1;
-        let (ca, co) = (class(a.reply.as_ref(), true), class(o.reply.as_ref(), false));
+        let (ca, co) = (
+            class(a.reply.as_ref(), true),
+            class(o.reply.as_ref(), false),
+        );
         let key = if ca.starts_with('{') {
-            let kind = if ca.contains("additions") { "sync ok" } else { "set ok" };
+            let kind = if ca.contains("additions") {
+                "sync ok"
+            } else {
+                "set ok"
+            };
             kind.to_owned()
         } else {
             ca.clone()
@@ -851,9 +878,10 @@ fn openmodule_python() -> Option<PathBuf> {
     let candidates = std::env::var_os("OPENMODULE_PYTHON")
         .map(PathBuf::from)
         .into_iter()
-        .chain(std::env::var_os("HOME").map(|h| {
-            PathBuf::from(h).join(".cache/db-toolkit/openmodule-18.5.0/bin/python")
-        }));
+        .chain(
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/db-toolkit/openmodule-18.5.0/bin/python")),
+        );
     for python in candidates {
         let ok = Command::new(&python)
             .args(["-c", "import openmodule.utils.kv_store, orjson, zmq"])
@@ -865,18 +893,28 @@ fn openmodule_python() -> Option<PathBuf> {
         }
     }
     let why = "no Python with openmodule==18.5.0 (set OPENMODULE_PYTHON, or run .ci/run)";
-    assert!(std::env::var_os("CI").is_none(), "{why}; CI is set, so it is required");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{why}; CI is set, so it is required"
+    );
     db_testkit::skip(why);
     None
 }
 
-fn run_openmodule(python: &PathBuf, sequences: &[Sequence], workdir: &std::path::Path) -> Vec<Vec<Outcome>> {
+fn run_openmodule(
+    python: &PathBuf,
+    sequences: &[Sequence],
+    workdir: &std::path::Path,
+) -> Vec<Vec<Outcome>> {
     let request = serde_json::json!({
         "workdir": workdir,
         "sequences": sequences.iter().map(|s| serde_json::json!({"layout": s.layout, "requests": s.requests})).collect::<Vec<_>>(),
     });
     let mut child = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/openmodule/differential.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/openmodule/differential.py"
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -890,7 +928,10 @@ fn run_openmodule(python: &PathBuf, sequences: &[Sequence], workdir: &std::path:
         .map(|l| serde_json::from_str(&l.expect("line")).expect("json"))
         .collect();
     writer.join().expect("writer");
-    assert!(child.wait().expect("python").success(), "the openmodule driver failed");
+    assert!(
+        child.wait().expect("python").success(),
+        "the openmodule driver failed"
+    );
     assert_eq!(out.len(), sequences.len());
     out
 }
@@ -928,6 +969,12 @@ async fn agrees_with_openmodule_on_generated_requests() {
         tally.differences.is_empty(),
         "{} differences from openmodule:\n{}",
         tally.differences.len(),
-        tally.differences.iter().take(6).cloned().collect::<Vec<_>>().join("\n")
+        tally
+            .differences
+            .iter()
+            .take(6)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

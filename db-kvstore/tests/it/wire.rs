@@ -254,7 +254,11 @@ fn values_are_read_as_orjson_reads_them() {
     let ok = |json: &str| loads(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"));
     assert!(ok("-0").is_u64());
     assert_eq!(ok("{\"a\": -0, \"b\": [-0]}"), json!({"a": 0, "b": [0]}));
-    assert!(ok("-0.0").as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()));
+    assert!(
+        ok("-0.0")
+            .as_f64()
+            .is_some_and(|f| f == 0.0 && f.is_sign_negative())
+    );
     assert_eq!(ok("-0E-0").as_f64(), Some(-0.0));
     assert_eq!(ok("1E-0").as_f64(), Some(1.0));
     assert!(ok("18446744073709551616").is_f64());
@@ -268,12 +272,30 @@ fn values_are_read_as_orjson_reads_them() {
     let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
     ok(&deep(1024));
     for bad in [
-        "NaN", "Infinity", "-Infinity", "\u{feff}1", "\"\\ud800\"", "\"\\udc00\"", "[1,]", "1e400",
-        "-1e400", "01", "1.", ".5", "+1", "1 2", "\"a\u{1}\"", "'a'", "",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "\u{feff}1",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "[1,]",
+        "1e400",
+        "-1e400",
+        "01",
+        "1.",
+        ".5",
+        "+1",
+        "1 2",
+        "\"a\u{1}\"",
+        "'a'",
+        "",
     ] {
         assert!(loads(bad.as_bytes()).is_err(), "{bad:?} is refused");
     }
-    assert!(matches!(loads(deep(1025).as_bytes()), Err(db_kvstore::wire::JsonError::TooDeep)));
+    assert!(matches!(
+        loads(deep(1025).as_bytes()),
+        Err(db_kvstore::wire::JsonError::TooDeep)
+    ));
     // A replied e_tag beyond 64 bits cannot be written (orjson's reply would fail too).
     assert!(serde_json::to_value(WireInt(i128::from(u64::MAX) + 1)).is_err());
 }

@@ -764,7 +764,13 @@ async fn issue_21_examples_follow_alembic() {
     }
     type Spec<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
     /// One command and Alembic's rows, steps and sorted `current` lines after it.
-    type Expect<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+    type Expect<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        &'a [&'a str],
+        &'a [&'a str],
+    );
     async fn check(specs: &[Spec<'_>], expected: &[Expect<'_>]) {
         let case = Case {
             revisions: specs.iter().enumerate().map(|(i, s)| rev(i, s)).collect(),

@@ -49,6 +49,7 @@ mod fixture;
 mod isolated;
 #[cfg(feature = "kvstore")]
 pub mod kv;
+mod seeded;
 mod server;
 mod template;
 mod test_db;
@@ -56,6 +57,7 @@ mod test_db;
 pub use crate::checks::MigrationRunner;
 pub use crate::fixture::Fixture;
 pub use crate::isolated::Isolated;
+pub use crate::seeded::{SeededRng, env_number};
 pub use crate::template::Template;
 pub use crate::test_db::TestDb;
 /// Empties every table but the kept ones, children first (see [`db_core::truncate_all`]).

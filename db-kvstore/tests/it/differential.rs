@@ -309,29 +309,7 @@ async fn ours(
 
 // ---- generation -----------------------------------------------------------------------
 
-/// xorshift64*: a deterministic generator for the fixed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use db_testkit::SeededRng as Rng;
 
 /// One entry of a set, each field as the JSON text sent (`None`: left out).
 #[derive(Clone, Debug)]
@@ -443,7 +421,7 @@ fn json_string(s: &str) -> String {
 fn envelope(rng: &mut Rng, kind: &str, resource: Option<&str>, request: &str) -> String {
     let mut text = format!(
         "{{\"timestamp\": 1765000000.5, \"name\": \"kv-server\", \"type\": \"{kind}\", \"rpc_id\": \"{}\"",
-        uuid::Uuid::from_u64_pair(rng.next(), rng.next())
+        uuid::Uuid::from_u64_pair(rng.next_u64(), rng.next_u64())
     );
     if let Some(r) = resource {
         let _ = write!(text, ", \"resource\": {}", json_string(r));
@@ -941,15 +919,8 @@ async fn agrees_with_openmodule_on_generated_requests() {
     let Some(python) = openmodule_python() else {
         return;
     };
-    let seed: u64 = std::env::var("KV_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_261_207);
-    let n: usize = std::env::var("KV_DIFF_SEQUENCES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(220);
-    let mut rng = Rng(seed | 1);
+    let n: usize = db_testkit::env_number("KV_DIFF_SEQUENCES", 220);
+    let mut rng = Rng::from_env("KV_DIFF_SEED", 20_261_207);
     let sequences: Vec<Sequence> = (0..n).map(|_| generate(&mut rng)).collect();
     let dir = tempfile::tempdir().expect("tempdir");
     let theirs = run_openmodule(&python, &sequences, dir.path());

@@ -98,25 +98,7 @@ fn normalise_verbose(lines: &[String]) -> Vec<String> {
     entries
 }
 
-/// xorshift64*: a deterministic generator for the fixed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+use db_testkit::SeededRng as Rng;
 
 /// Ancestors of `i` through down_revision only.
 fn down_ancestors(revs: &[Rev], i: usize) -> BTreeSet<String> {
@@ -156,9 +138,9 @@ fn generate(rng: &mut Rng) -> Case {
         // Some ids share their first four characters with an earlier one (prefix targets).
         let rev = if i > 0 && rng.chance(25) {
             let other = &revisions[rng.below(i)].rev;
-            format!("{}{:08x}", &other[..4], rng.next() as u32)
+            format!("{}{:08x}", &other[..4], rng.next_u64() as u32)
         } else {
-            format!("{:04x}{:08x}", i * 4099 % 65536, rng.next() as u32)
+            format!("{:04x}{:08x}", i * 4099 % 65536, rng.next_u64() as u32)
         };
         let mut down: Vec<String> = Vec::new();
         if i > 0 && !rng.chance(12) {
@@ -361,15 +343,8 @@ fn alembic_crashed(error: &str) -> bool {
 
 /// The fixed seed, or `DIFF_SEED`; the number of cases, or `DIFF_CASES`.
 fn random_cases(default_n: usize) -> Vec<Case> {
-    let seed: u64 = std::env::var("DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_261_121);
-    let n: usize = std::env::var("DIFF_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default_n);
-    let mut rng = Rng(seed | 1);
+    let n: usize = db_testkit::env_number("DIFF_CASES", default_n);
+    let mut rng = Rng::from_env("DIFF_SEED", 20_261_121);
     (0..n).map(|_| generate(&mut rng)).collect()
 }
 

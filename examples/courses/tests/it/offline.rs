@@ -131,5 +131,5 @@ fn offline_stamp_of_two_branches() {
         String::from_utf8_lossy(&out.stderr)
     );
     let current = ok(&url, &["current"]);
-    assert_eq!(current.trim(), "9a3b5c7d2e14\nf1e2d3c4b5a6 (naming)");
+    assert_eq!(current.trim(), "9a3b5c7d2e14\nf1e2d3c4b5a6");
 }

@@ -24,8 +24,11 @@ use crate::{OpenOptions, PoolOptions};
 /// url = "sqlite://data/device.sqlite3"
 /// ```
 ///
-/// Other tables in the file (for example db-migrate's `[migrations]`) are ignored here; an
-/// unknown key inside a `[databases.<label>]` table is a [`Error::ConfigParse`].
+/// Every top-level key must be known: `default`, `databases`, the toolkit's own tables
+/// (`migrations`), `app` (a table for the application's own settings) and the tables named in
+/// `app_tables = ["server", …]`. Anything else (`defualt = "dev"`) is an
+/// [`Error::ConfigParse`] naming the known keys, as is an unknown key inside a
+/// `[databases.<label>]` table: a typo must not silently select another database.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct Config {
     /// The label used when none is given.
@@ -34,6 +37,83 @@ pub struct Config {
     /// Named databases, by label.
     #[serde(default)]
     pub databases: BTreeMap<String, DatabaseConfig>,
+    /// Top-level tables that belong to the application and are not checked here.
+    #[serde(default)]
+    pub app_tables: Vec<String>,
+    /// Every other top-level key, checked by [`Config::from_path`].
+    #[serde(flatten)]
+    rest: BTreeMap<String, toml::Value>,
+}
+
+/// Top-level keys of the configuration file that the toolkit reads (db-migrate's
+/// `[migrations]` among them) or leaves to the application (`[app]`).
+pub const KNOWN_TOP_LEVEL: [&str; 5] = ["default", "databases", "migrations", "app", "app_tables"];
+
+/// The largest configuration file read, in bytes (1 MiB): a configuration is a few lines;
+/// a larger file is refused before it costs memory or time.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// A TOML file that does not parse or does not fit: the line and column, and the parser's
+/// reason with any secret [`scrub`](crate::redact::scrub)bed and user values
+/// [`bounded`](crate::redact::bounded). Unlike the parser's own message it never quotes the
+/// line, which may hold a password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TomlError {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for TomlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "line {l}, column {c}: {}", self.reason),
+            _ => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl std::error::Error for TomlError {}
+
+impl TomlError {
+    fn new(error: &toml::de::Error, text: &str) -> Self {
+        let (line, column) = match error.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                (Some(line), Some(column))
+            }
+            None => (None, None),
+        };
+        let reason = crate::redact::scrub(error.message().trim());
+        Self {
+            line,
+            column,
+            reason: crate::redact::bounded_to(&reason, 600).into_owned(),
+        }
+    }
+
+    fn unknown_key(key: &str, text: &str) -> Self {
+        let line = text.lines().position(|l| {
+            let l = l.trim_start().trim_start_matches('[').trim_start();
+            l.starts_with(key) && l[key.len()..].trim_start().starts_with(['=', ']', '.'])
+        });
+        let mut known = KNOWN_TOP_LEVEL.to_vec();
+        known.retain(|k| *k != "app_tables");
+        Self {
+            line: line.map(|l| l + 1),
+            column: line.map(|_| 1),
+            reason: format!(
+                "unknown top-level key `{}`; known: {}; put the application's own settings under `[app]` or name their tables in `app_tables = [...]`",
+                crate::redact::bounded(key),
+                known.join(", ")
+            ),
+        }
+    }
 }
 
 /// One named database of a [`Config`]. A key it does not know is an error naming the known
@@ -85,14 +165,28 @@ pub struct DatabaseConfig {
 /// [`Error::ConfigRead`] when the file cannot be read, [`Error::ConfigParse`] (with the line
 /// and column) when it is not TOML or does not fit `T`.
 pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+    let text = read_config_text(path)?;
+    toml::from_str(&text).map_err(|e| Error::ConfigParse {
         path: path.to_owned(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|source| Error::ConfigParse {
-        path: path.to_owned(),
-        source,
+        source: TomlError::new(&e, &text),
     })
+}
+
+/// The file's text, refused beyond [`MAX_CONFIG_BYTES`] before it is read.
+fn read_config_text(path: &Path) -> Result<String> {
+    let read_error = |source| Error::ConfigRead {
+        path: path.to_owned(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_CONFIG_BYTES {
+        return Err(Error::ConfigTooLarge {
+            path: path.to_owned(),
+            size,
+            max: MAX_CONFIG_BYTES,
+        });
+    }
+    std::fs::read_to_string(path).map_err(read_error)
 }
 
 impl Config {
@@ -101,7 +195,22 @@ impl Config {
     /// # Errors
     /// [`Error::ConfigRead`] or [`Error::ConfigParse`].
     pub fn from_path(path: &Path) -> Result<Self> {
-        read_toml(path)
+        let text = read_config_text(path)?;
+        let config: Self = toml::from_str(&text).map_err(|e| Error::ConfigParse {
+            path: path.to_owned(),
+            source: TomlError::new(&e, &text),
+        })?;
+        if let Some(key) = config
+            .rest
+            .keys()
+            .find(|k| !KNOWN_TOP_LEVEL.contains(&k.as_str()) && !config.app_tables.contains(k))
+        {
+            return Err(Error::ConfigParse {
+                path: path.to_owned(),
+                source: TomlError::unknown_key(key, &text),
+            });
+        }
+        Ok(config)
     }
 
     /// The [`OpenOptions`] of the database labelled `label`, or of the `default` label when
@@ -116,7 +225,7 @@ impl Config {
             .databases
             .get(label)
             .ok_or_else(|| Error::UnknownLabel {
-                label: label.to_owned(),
+                label: crate::redact::bounded(label).into_owned(),
                 known: self
                     .databases
                     .keys()
@@ -222,7 +331,7 @@ mod tests {
         let file = dir.path().join("db.toml");
         std::fs::write(
             &file,
-            "[databases.prod]\nurl = \"postgres://p@h/db\"\nprodution = true\n[other]\nanything = 1\n",
+            "app_tables = [\"other\"]\n[databases.prod]\nurl = \"postgres://p@h/db\"\nprodution = true\n[other]\nanything = 1\n",
         )
         .expect("write");
         let err = super::Config::from_path(&file).expect_err("misspelt key");
@@ -230,15 +339,84 @@ mod tests {
             "{err}: {}",
             std::error::Error::source(&err).expect("the TOML error")
         );
-        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
         assert!(err.contains("unknown field `prodution`"), "{err}");
         assert!(err.contains("`production`"), "{err}");
         std::fs::write(
             &file,
-            "[databases.prod]\nurl = \"postgres://p@h/db\"\nproduction = true\n[other]\nanything = 1\n",
+            "app_tables = [\"other\"]\n[databases.prod]\nurl = \"postgres://p@h/db\"\nproduction = true\n[other]\nanything = 1\n[app]\nport = 1\n[migrations]\n",
         )
         .expect("write");
         let config = super::Config::from_path(&file).expect("valid");
         assert!(config.database(Some("prod")).expect("prod").is_production());
+    }
+
+    /// A misspelt top-level key is an error naming it, its line and the known keys: `defualt`
+    /// must not silently leave the choice to the embedded default database.
+    #[test]
+    fn unknown_top_level_keys_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("db.toml");
+        for (text, key, line) in [
+            (
+                "defualt = \"a\"\n[databases.a]\nurl = \"sqlite://a\"\n",
+                "defualt",
+                1,
+            ),
+            (
+                "default = \"a\"\n[databases.a]\nurl = \"sqlite://a\"\n[server]\nport = 1\n",
+                "server",
+                4,
+            ),
+            (
+                "default = \"a\"\n[database.a]\nurl = \"sqlite://a\"\n",
+                "database",
+                2,
+            ),
+        ] {
+            std::fs::write(&file, text).expect("write");
+            let err = super::Config::from_path(&file).expect_err("unknown key");
+            let shown = format!("{err}: {}", std::error::Error::source(&err).expect("cause"));
+            assert!(
+                shown.contains(&format!("unknown top-level key `{key}`")),
+                "{shown}"
+            );
+            assert!(shown.contains(&format!("line {line},")), "{shown}");
+            assert!(
+                shown.contains("default, databases, migrations, app"),
+                "{shown}"
+            );
+        }
+    }
+
+    /// A syntax error on the `url` line names the line, never its text (the password), and a
+    /// huge file or value is refused or cut, quickly.
+    #[test]
+    fn config_errors_show_no_secret_and_no_unbounded_value() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("db.toml");
+        std::fs::write(&file, "[databases.a]\nurl = \"postgres://u:S3cret@h/db\n").expect("write");
+        let err = super::Config::from_path(&file).expect_err("syntax");
+        let shown = format!("{err}: {}", std::error::Error::source(&err).expect("cause"));
+        assert!(!shown.contains("S3cret"), "{shown}");
+        assert!(shown.contains("line 2"), "{shown}");
+        std::fs::write(
+            &file,
+            format!("[databases.a]\nurl = \"{}\"\n", "x".repeat(2 << 20)),
+        )
+        .expect("write");
+        let err = super::Config::from_path(&file).expect_err("too large");
+        assert!(
+            err.to_string().contains("at most 1048576 are read"),
+            "{err}"
+        );
+        std::fs::write(
+            &file,
+            format!("[databases.a]\nurl = {}\n", "1".repeat(500_000)),
+        )
+        .expect("write");
+        let err = super::Config::from_path(&file).expect_err("not a string");
+        let shown = format!("{err}: {}", std::error::Error::source(&err).expect("cause"));
+        assert!(shown.len() < 1000, "{} bytes", shown.len());
     }
 }

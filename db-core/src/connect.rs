@@ -8,7 +8,8 @@ use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 
 use crate::database::OpenOptions;
 use crate::dialect::{self, Dialect, IdentKind};
-use crate::error::{Error, Result, redact_url};
+use crate::error::{Error, Result};
+use crate::redact::redact_url;
 
 /// How long a pooled connection may be waited for once the database is open.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -121,15 +122,36 @@ pub(crate) async fn connect_server(
         url: redact_url(options.url()),
         source,
     };
-    let conn = sea_orm::Database::connect(opts).await.map_err(fail)?;
     let limit = options.connect_timeout_duration();
-    match tokio::time::timeout(limit, conn.ping()).await {
+    let deadline = tokio::time::Instant::now() + limit;
+    let conn = sea_orm::Database::connect(opts).await.map_err(fail)?;
+    // The first connection and, from halfway on, one direct attempt that names why none comes
+    // (sqlx's pool retries a refused connection silently); both end at the one deadline, so a
+    // server that accepts and never answers fails within the connect timeout, not twice it.
+    let (result, cause) = {
+        // Started halfway, so that an open that works costs no second connection.
+        let probe = async {
+            tokio::time::sleep(limit / 2).await;
+            dialect::probe_server(dialect, options.url(), &session, limit / 2).await
+        };
+        tokio::pin!(probe);
+        let ping = tokio::time::timeout_at(deadline, conn.ping());
+        tokio::pin!(ping);
+        let mut cause: Option<DbErr> = None;
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut ping => break (result, cause),
+                found = &mut probe, if cause.is_none() => cause = Some(found),
+            }
+        }
+    };
+    match result {
         Ok(Ok(())) => Ok(conn),
         Ok(Err(e)) => Err(fail(e)),
         Err(_elapsed) => {
             let _ = conn.close_by_ref().await;
-            let cause = dialect::probe_server(dialect, options.url(), &session, limit).await;
-            Err(fail(cause))
+            Err(fail(cause.unwrap_or_else(|| dialect::no_connection(limit))))
         }
     }
 }

@@ -13,8 +13,9 @@ use sea_orm::{
 
 use crate::connect::{connect_server, connect_sqlite_file, connect_sqlite_memory};
 use crate::dialect::{Dialect, IdentKind};
-use crate::error::{Error, Result, redact_url};
+use crate::error::{Error, Result};
 use crate::migrate::Migrate;
+use crate::redact::redact_url;
 
 /// How to open a [`Database`]: the URL, the PostgreSQL schema, read-only or not, and driver
 /// settings.
@@ -262,11 +263,14 @@ impl Database {
     /// [`Error::DatabaseMissing`], [`Error::CreateFolder`], [`Error::Connect`],
     /// [`Error::SchemaMissing`] or [`Error::CreateSchema`].
     pub async fn open(options: OpenOptions) -> Result<Self> {
-        let backend = options.validate()?;
+        // Every message of this process hides the URL's password from now on.
+        crate::redact::remember_secrets(options.url());
+        let backend = options.validate().map_err(Error::scrubbed)?;
         match Dialect::of(backend)? {
             Dialect::Sqlite => Self::open_sqlite(options).await,
             Dialect::Postgres | Dialect::MySql => Self::open_server(options, backend).await,
         }
+        .map_err(Error::scrubbed)
     }
 
     /// Opens `url` with default options; see [`Database::open`].

@@ -750,12 +750,18 @@ pub(crate) async fn probe_server(
         Dialect::MySql => mysql::probe(url, session, limit).await,
         Dialect::Sqlite => None,
     };
-    DbErr::Conn(sea_orm::RuntimeErr::Internal(cause.unwrap_or_else(|| {
-        format!(
-            "no connection within the connect timeout of {} s",
-            limit.as_secs_f64()
-        )
-    })))
+    match cause {
+        Some(c) => DbErr::Conn(sea_orm::RuntimeErr::Internal(c)),
+        None => no_connection(limit),
+    }
+}
+
+/// The error of a server that gave no connection within `limit`.
+pub(crate) fn no_connection(limit: std::time::Duration) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+        "no connection within the connect timeout of {} s (the server did not answer)",
+        limit.as_secs_f64()
+    )))
 }
 
 /// One connection attempt within `limit`: `None` when it connects or times out, else the

@@ -25,9 +25,19 @@ pub enum Error {
     ConfigParse {
         /// The file that was parsed.
         path: PathBuf,
-        /// What the TOML parser said.
+        /// Where and why, without the line's text (it may hold a password).
         #[source]
-        source: toml::de::Error,
+        source: crate::config::TomlError,
+    },
+    /// The configuration file is larger than any configuration needs.
+    #[error("configuration file {path} is {size} bytes; at most {max} are read")]
+    ConfigTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes ([`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES)).
+        max: u64,
     },
     /// A value of a database's configuration is out of range.
     #[error("database `{label}` in the configuration: `{key}`: {reason}")]
@@ -209,92 +219,22 @@ pub(crate) fn escape_controls(text: &str) -> String {
 /// `Result` with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Query parameters that carry a password in the URLs the drivers accept (libpq's
-/// `password`, `sslpassword`; the spellings other drivers use).
-const SECRET_PARAMS: [&str; 5] = ["password", "pass", "pwd", "passwd", "sslpassword"];
-
-/// `url` for messages and logs: the password of the user-info and every password-like query
-/// parameter replaced by `***`. A URL that does not parse is not shown beyond its scheme
-/// (`postgres://***`), since where its password ends cannot be told.
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    let scheme = url.split_once("://").map(|(s, _)| s);
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let secret_param = parsed
-                .query_pairs()
-                .any(|(k, _)| SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s)));
-            if parsed.password().is_none() && !secret_param {
-                return url.to_owned();
-            }
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            if secret_param {
-                let pairs: Vec<(String, String)> = parsed
-                    .query_pairs()
-                    .map(|(k, v)| {
-                        let secret = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
-                        (
-                            k.into_owned(),
-                            if secret {
-                                "***".to_owned()
-                            } else {
-                                v.into_owned()
-                            },
-                        )
-                    })
-                    .collect();
-                parsed.query_pairs_mut().clear().extend_pairs(pairs);
-            }
-            parsed.to_string().replace("%2A%2A%2A", "***")
+impl Error {
+    /// The error with its driver message and reasons passed through
+    /// [`scrub`](crate::redact::scrub): a driver quotes a URL it cannot parse as given, password
+    /// included.
+    #[must_use]
+    pub fn scrubbed(self) -> Self {
+        match self {
+            Self::Connect { url, source } => Self::Connect {
+                url,
+                source: crate::redact::scrub_db_err(source),
+            },
+            Self::InvalidUrl { url, reason } => Self::InvalidUrl {
+                url,
+                reason: crate::redact::scrub(&reason),
+            },
+            other => other,
         }
-        Err(_)
-            if !url.contains('@')
-                && !url.to_ascii_lowercase().contains("pass")
-                && !url.contains('?') =>
-        {
-            url.to_owned()
-        }
-        Err(_) => format!("{}://***", scheme.unwrap_or("?")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn redacts_password_only() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            redact_url("sqlite://data/x.sqlite3"),
-            "sqlite://data/x.sqlite3"
-        );
-        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
-    }
-
-    #[test]
-    fn no_spelling_of_a_password_survives() {
-        for url in [
-            "postgres://postgres:ab/S3cret@127.0.0.1:5432/postgres",
-            "postgres://postgres:ab?S3cret@127.0.0.1:5432/postgres",
-            "postgres://postgres:ab#S3cret@127.0.0.1:5432/postgres",
-            "postgres://postgres:S3cret@127.0.0.1:99999/x",
-            "postgres://postgres@127.0.0.1/x?password=S3cret",
-            "postgres://postgres@127.0.0.1/x?sslmode=disable&PassWord=S3cret",
-            "mysql://root:S3cret@127.0.0.1/x",
-        ] {
-            let shown = redact_url(url);
-            assert!(!shown.contains("S3cret"), "{url} -> {shown}");
-        }
-        assert_eq!(
-            redact_url("postgres://u@h/x?sslmode=disable&password=S3cret"),
-            "postgres://u@h/x?sslmode=disable&password=***"
-        );
     }
 }

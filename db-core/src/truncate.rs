@@ -100,8 +100,25 @@ pub async fn truncate_all(db: &Database, keep: &[&str]) -> Result<Vec<String>> {
 /// # Errors
 /// [`Error::Db`] when a statement fails; on SQLite and PostgreSQL nothing is dropped then.
 pub async fn drop_all(db: &Database, drop: impl Fn(&str) -> bool) -> Result<crate::SchemaObjects> {
+    drop_all_ordered(db, drop, |_| false).await
+}
+
+/// [`drop_all`], dropping the tables for which `last(name)` is true after every other object:
+/// a migrator's version table goes last, so that a drop interrupted where DDL is not
+/// transactional (MySQL) leaves the version rows of tables that may still exist, never tables
+/// beside an empty version table.
+///
+/// # Errors
+/// As [`drop_all`].
+pub async fn drop_all_ordered(
+    db: &Database,
+    drop: impl Fn(&str) -> bool,
+    last: impl Fn(&str) -> bool,
+) -> Result<crate::SchemaObjects> {
     let dialect = db.dialect();
-    let objects = dialect.schema_objects(db.connection()).await?.retain(drop);
+    let mut objects = dialect.schema_objects(db.connection()).await?.retain(drop);
+    // A stable partition: the others in their order, then the last ones.
+    objects.tables.sort_by_key(|t| last(t));
     let statements = dialect.drop_objects_sql(&objects);
     let txn = dialect.begin_write(db.connection()).await?;
     for (i, sql) in statements.iter().enumerate() {

@@ -78,13 +78,16 @@ struct Args {
     #[arg(long, global = true)]
     schema: Option<String>,
     /// `per-migration` (one transaction per migration, the default) or `single` (the whole
-    /// run in one transaction on PostgreSQL and SQLite: all or nothing; Alembic's default);
-    /// overrides the configuration's `[migrations] transaction`.
+    /// run in one transaction on PostgreSQL and SQLite: all or nothing; Alembic's default;
+    /// refused on MySQL/MariaDB, whose DDL commits implicitly); overrides the configuration's
+    /// `[migrations] transaction`.
     #[arg(long, global = true, value_name = "MODE")]
     transaction: Option<crate::TransactionMode>,
-    /// How long to wait for a server's first connection, in seconds.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
-    connect_timeout: f64,
+    /// How long to wait for a server's first connection, in seconds [default: the
+    /// configuration's `connect_timeout`, else 5]. A server that accepts the connection and
+    /// never answers fails within it too.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds)]
+    connect_timeout: Option<f64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -499,14 +502,19 @@ where
     let args = match Args::try_parse_from(args) {
         Ok(a) => a,
         Err(e) => {
+            if e.use_stderr() {
+                // clap quotes the offending argument: scrubbed and cut like any message.
+                eprint!("{}", shown_error(&e.render().to_string()));
+                return ExitCode::from(2);
+            }
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
         }
     };
+    // Passwords of every URL this run may use are hidden in all it prints, from here on.
+    for url in args.url.iter().cloned().chain(env("DATABASE_URL")) {
+        db_core::redact::remember_secrets(&url);
+    }
     if let Err(message) = selected_label(&args) {
         let _ = Args::command()
             .bin_name(app.name)
@@ -524,7 +532,7 @@ where
     match execute(app, args, out, env).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("{}", shown_error(&format!("error: {}", error_chain(&e))));
             match e {
                 Error::HeadsNotApplied { .. } => ExitCode::from(3),
                 _ => ExitCode::FAILURE,
@@ -558,8 +566,19 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Writes `value` as one line of JSON.
+/// The longest error the CLI prints, in characters: a message names what went wrong, and
+/// user values in it are already cut ([`db_core::redact::bounded`]); this is the last bound.
+const MAX_ERROR_CHARS: usize = 2000;
+
+/// An error text as the CLI prints it: without secrets ([`db_core::scrub`]) and at most
+/// [`MAX_ERROR_CHARS`] characters.
+fn shown_error(text: &str) -> String {
+    db_core::redact::bounded_to(&db_core::scrub(text), MAX_ERROR_CHARS).into_owned()
+}
+
 fn write_json(out: &mut dyn Write, value: &serde_json::Value) -> Result<()> {
-    write_lines(out, &[value.to_string()])
+    // Error texts inside (a failed step's message) are scrubbed like stderr.
+    write_lines(out, &[db_core::scrub(&value.to_string())])
 }
 
 fn write_lines(out: &mut dyn Write, lines: &[String]) -> Result<()> {
@@ -1248,5 +1267,8 @@ fn open_options(
     {
         options = options.schema(schema);
     }
-    Ok(options.connect_timeout(std::time::Duration::from_secs_f64(args.connect_timeout)))
+    if let Some(seconds) = args.connect_timeout {
+        options = options.connect_timeout(std::time::Duration::from_secs_f64(seconds));
+    }
+    Ok(options)
 }

@@ -304,6 +304,16 @@ pub enum Error {
         /// The columns, `table.column`, comma separated.
         columns: String,
     },
+    /// [`TransactionMode::Single`](crate::TransactionMode::Single) asked of a backend whose
+    /// DDL commits implicitly (MySQL, MariaDB): the run could not be all or nothing, so it is
+    /// refused before anything runs.
+    #[error(
+        "`--transaction single` cannot be honoured on {backend}: its DDL commits implicitly, so a run of several migrations is never all or nothing; nothing was run. Use the default `--transaction per-migration` (each step recorded on its own)"
+    )]
+    SingleTransactionUnsupported {
+        /// The backend's name.
+        backend: &'static str,
+    },
     /// `current --check-heads` on a database that is not at every head (exit code 3).
     #[error("the database is at {current}, not at head ({heads})")]
     HeadsNotApplied {

@@ -59,6 +59,8 @@ pub enum TransactionMode {
     /// The whole run in one transaction (Alembic's default, `transaction_per_migration =
     /// False`): all or nothing, one commit. A migration that manages its own transactions
     /// (`use_transaction() == Some(false)`) makes the run fall back to one per migration.
+    /// On MySQL and MariaDB, where DDL commits implicitly, a run with steps to take is
+    /// refused ([`Error::SingleTransactionUnsupported`]) rather than silently split.
     Single,
 }
 
@@ -868,6 +870,15 @@ impl Migrator {
         held: bool,
     ) -> Result<Vec<Step>> {
         let backend = conn.get_database_backend();
+        let dialect = crate::version_table::dialect(backend);
+        if self.transaction_mode == TransactionMode::Single
+            && !dialect.transactional_ddl()
+            && !plan.steps.is_empty()
+        {
+            return Err(Error::SingleTransactionUnsupported {
+                backend: dialect.display_name(),
+            });
+        }
         self.ensure_tables(conn, table).await?;
         self.refuse_unresolved(conn, table).await?;
         if self.transaction_mode == TransactionMode::Single
@@ -1283,6 +1294,43 @@ impl Migrator {
                 at: step.from.clone(),
                 source: error,
             }),
+        }
+    }
+
+    /// The version table of `db` for `reset` (validated).
+    pub(crate) fn table_for_reset(&self, db: &Database) -> Result<VersionTable> {
+        self.table_for(db)
+    }
+
+    /// A dedicated session holding the migration lock of `table` (PostgreSQL, MySQL; on
+    /// SQLite each write transaction is the lock, so none is held).
+    pub(crate) async fn lock_for(
+        &self,
+        db: &Database,
+        table: &VersionTable,
+    ) -> Result<(DatabaseConnection, Option<LockKey>)> {
+        let conn = db.dedicated_connection(ForeignKeys::On).await?;
+        match self.lock(&conn, table).await {
+            Ok(key) => Ok((conn, key)),
+            Err(e) => {
+                if !db.is_single_session() {
+                    let _ = conn.close().await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Releases what [`Migrator::lock_for`] took.
+    pub(crate) async fn release(
+        &self,
+        db: &Database,
+        conn: DatabaseConnection,
+        key: Option<LockKey>,
+    ) {
+        self.unlock(&conn, key).await;
+        if !db.is_single_session() {
+            let _ = conn.close().await;
         }
     }
 

@@ -175,7 +175,8 @@ where
         let _ = ctx;
         let mut message = Message(String::new());
         event.record(&mut message);
-        writeln!(writer, "{:>5} {}", event.metadata().level(), message.0)
+        let text = db_core::scrub(&message.0);
+        writeln!(writer, "{:>5} {}", event.metadata().level(), text)
     }
 }
 

@@ -158,18 +158,28 @@ impl Migrator {
         production: Production,
     ) -> Result<ResetReport> {
         refuse_production(db, "reset", production)?;
-        let dropped = db_core::drop_all(db, |name| !self.filter.excludes(name))
-            .await
-            .map_err(|e| match e {
-                db_core::Error::Db(source) => Error::Db {
-                    context: "dropping the database's tables".into(),
-                    source,
-                },
-                other => Error::Open {
-                    command: "reset",
-                    source: Box::new(other),
-                },
-            })?;
+        // Under the migration lock, as every runner: a concurrent upgrade waits instead of
+        // finding its tables gone mid-run. The version and history tables go last.
+        let table = self.table_for_reset(db)?;
+        let (conn, locked) = self.lock_for(db, &table).await?;
+        let dropped = db_core::drop_all_ordered(
+            db,
+            |name| !self.filter.excludes(name),
+            |name| name == table.name || name == table.history,
+        )
+        .await
+        .map_err(|e| match e {
+            db_core::Error::Db(source) => Error::Db {
+                context: "dropping the database's tables".into(),
+                source,
+            },
+            other => Error::Open {
+                command: "reset",
+                source: Box::new(other),
+            },
+        });
+        self.release(db, conn, locked).await;
+        let dropped = dropped?;
         for t in &dropped.tables {
             tracing::info!(table = %t, "dropped table {t}");
         }

@@ -406,3 +406,65 @@ backend_tests! {
         assert_eq!(v2().upgrade(&db, "head").await.expect("upgrade").len(), 1);
     }
 }
+
+backend_tests! {
+    #[backends(postgres, mysql)]
+    // `reset` takes the migration lock like every runner: started while an upgrade holds it,
+    // it waits for the upgrade to finish instead of dropping its tables mid-run, and both
+    // succeed.
+    async fn reset_waits_for_the_migration_lock(test_db: TestDb) {
+        let db = test_db.open().await;
+        let sleep = match test_db.backend() {
+            db_testkit::Backend::Postgres => "SELECT pg_sleep(2)",
+            _ => "SELECT SLEEP(2)",
+        };
+        let slow = || {
+            Migrator::new(vec![
+                sql("aa11aa11", &["CREATE TABLE a (id INTEGER PRIMARY KEY)", sleep], &["DROP TABLE a"]),
+                sql("bb22bb22", &["CREATE TABLE b (id INTEGER PRIMARY KEY)"], &["DROP TABLE b"]).revises("aa11aa11"),
+            ])
+            .expect("graph")
+        };
+        let upgrading = {
+            let db = test_db.open().await;
+            tokio::spawn(async move {
+                let steps = slow().upgrade(&db, "head").await.map(|s| s.len());
+                (steps, std::time::Instant::now())
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let report = slow().reset(&db, false, db_migrate::Production::Refuse).await.expect("reset");
+        let reset_done = std::time::Instant::now();
+        let (steps, upgrade_done) = upgrading.await.expect("task");
+        assert_eq!(steps.expect("the upgrade is not disturbed"), 2);
+        assert!(upgrade_done <= reset_done, "reset ran after the upgrade released the lock");
+        assert!(report.dropped.tables.iter().any(|t| t == "a"), "{:?}", report.dropped.tables);
+        assert_eq!(slow().current(&db).await.expect("current"), ["bb22bb22"]);
+    }
+}
+
+backend_tests! {
+    #[backends(mysql)]
+    // `--transaction single` cannot hold on MariaDB (DDL commits implicitly): a run with steps
+    // is refused before anything runs, instead of silently becoming one per migration.
+    async fn a_single_transaction_is_refused_where_ddl_commits(test_db: TestDb) {
+        use db_migrate::TransactionMode;
+        let db = test_db.open().await;
+        let chain = |mode| {
+            Migrator::new(vec![
+                sql("aa11aa11", &["CREATE TABLE a (id INTEGER PRIMARY KEY)"], &["DROP TABLE a"]),
+                sql("bb22bb22", &["CREATE TABLE b (id INTEGER PRIMARY KEY)"], &["DROP TABLE b"]).revises("aa11aa11"),
+            ])
+            .expect("graph")
+            .transaction_mode(mode)
+        };
+        let err = chain(TransactionMode::Single).upgrade(&db, "head").await.expect_err("refused");
+        assert!(matches!(err, db_migrate::Error::SingleTransactionUnsupported { .. }), "{err}");
+        assert!(err.to_string().contains("nothing was run"), "{err}");
+        assert!(chain(TransactionMode::Single).current(&db).await.expect("current").is_empty());
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ('a', 'b')").await, 0);
+        chain(TransactionMode::PerMigration).upgrade(&db, "head").await.expect("per migration");
+        // Nothing to run: nothing to refuse.
+        assert!(chain(TransactionMode::Single).upgrade(&db, "head").await.expect("at head").is_empty());
+    }
+}

@@ -362,3 +362,192 @@ async fn reading_commands_need_no_write_access() {
     );
     assert_eq!(ok(&url, &["current"]), format!("{HEAD} (head)\n"));
 }
+
+/// Random passwords, with the characters that break naive parsing (`/ ? # @ :` and percent
+/// signs), in every place a URL or a configuration holds one: no command prints them, on
+/// stdout or stderr, whatever fails (a URL the driver cannot parse, a bad port, an unknown
+/// database, a TOML syntax error on the `url` line).
+#[test]
+fn no_password_reaches_any_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alphabet: Vec<char> = "abXY09/?#@:%&=;~".chars().collect();
+    let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..3 {
+        let mut secret = String::from("S3cr");
+        for _ in 0..8 {
+            secret.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+        }
+        let urls = [
+            format!("postgres://postgres:{secret}@127.0.0.1:5432/postgres"),
+            format!("postgres://postgres:{secret}@127.0.0.1:5432/no_such_db_{round}"),
+            format!("postgres://postgres:{secret}@127.0.0.1:99999/x"),
+            format!("mysql://root:{secret}@127.0.0.1:3306/no_such_db_{round}"),
+            format!("postgres://postgres@127.0.0.1:5432/no_such_db_{round}?password={secret}"),
+            format!("postgres://postgres@127.0.0.1:1/x?sslmode=disable&password={secret}"),
+        ];
+        for url in &urls {
+            for args in [
+                &["--connect-timeout", "1", "current"][..],
+                &["--connect-timeout", "1", "current", "--verbose"],
+                &["--connect-timeout", "1", "current", "--format", "json"],
+                &["--connect-timeout", "1", "upgrade", "head"],
+            ] {
+                if url.ends_with("/postgres") && args.contains(&"upgrade") {
+                    // The server's own database is only read.
+                    continue;
+                }
+                let o = migrate(url, args);
+                let shown = format!("{}{}", stdout(&o), stderr(&o));
+                assert!(!shown.contains(&secret), "{url} {args:?}: {shown}");
+                assert!(!shown.contains("S3cr"), "{url} {args:?}: {shown}");
+            }
+        }
+        // The same passwords in configuration files, well-formed or broken on the url line.
+        let config = dir.path().join("db.toml");
+        for text in [
+            format!(
+                "default = \"a\"\n[databases.a]\nurl = \"{}\"\nconnect_timeout = 1\n",
+                urls[1]
+            ),
+            format!("default = \"a\"\n[databases.a]\nurl = \"{}\n", urls[0]),
+            format!("default = \"a\"\n[databases.a]\nurl = {}\n", urls[0]),
+            format!(
+                "default = \"a\"\n[databases.a]\nurl = \"postgres://p@h/x\"\npassword = \"{secret}\"\n"
+            ),
+        ] {
+            std::fs::write(&config, &text).expect("config");
+            let o = run(&["-c", config.to_str().expect("utf-8"), "current"]);
+            assert_eq!(o.status.code(), Some(1), "{text}: {}", stderr(&o));
+            let shown = format!("{}{}", stdout(&o), stderr(&o));
+            assert!(!shown.contains("S3cr"), "{text}: {shown}");
+        }
+    }
+}
+
+/// A huge configuration value is neither echoed nor slow: the file is refused by its size
+/// before it is parsed, and a long value within the limit is cut in the message.
+#[test]
+fn huge_configuration_values_are_refused_quickly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("db.toml");
+    let started = Instant::now();
+    std::fs::write(
+        &config,
+        format!(
+            "default = \"a\"\n[databases.a]\nurl = \"{}\"\n",
+            "x".repeat(50 << 20)
+        ),
+    )
+    .expect("config");
+    let o = run(&["-c", config.to_str().expect("utf-8"), "current"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("at most 1048576 are read"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "default = \"{}\"\n[databases.a]\nurl = \"sqlite://x\"\n",
+            "y".repeat(500_000)
+        ),
+    )
+    .expect("config");
+    let o = run(&["-c", config.to_str().expect("utf-8"), "current"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).len() < 3000,
+        "{} bytes of error",
+        stderr(&o).len()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A misspelt top-level key is an error, not a silent fall-back to the embedded default
+/// database (which an `upgrade` would then migrate).
+#[test]
+fn a_misspelt_top_level_key_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("db.toml");
+    let a = dir.path().join("a.sqlite3");
+    std::fs::write(
+        &config,
+        format!(
+            "defualt = \"a\"\n[databases.a]\nurl = \"sqlite://{}\"\n",
+            a.display()
+        ),
+    )
+    .expect("config");
+    let o = Command::new(env!("CARGO_BIN_EXE_courses-migrate"))
+        .args(["-c", config.to_str().expect("utf-8"), "upgrade", "head"])
+        .env_remove("DATABASE_URL")
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown top-level key `defualt`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
+    let created: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        created,
+        [std::ffi::OsString::from("db.toml")],
+        "no database was created"
+    );
+}
+
+/// A server that accepts connections and never answers fails within the connect timeout
+/// (`--connect-timeout` or the configuration's `connect_timeout`), saying it did not answer.
+#[test]
+fn a_silent_server_fails_within_the_connect_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    for scheme in ["postgres://postgres", "mysql://root"] {
+        let url = format!("{scheme}@127.0.0.1:{port}/x");
+        let started = Instant::now();
+        let o = migrate(&url, &["--connect-timeout", "2", "current"]);
+        let took = started.elapsed();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(took < Duration::from_millis(2900), "{url}: {took:?}");
+        assert!(
+            stderr(&o).contains("did not answer"),
+            "{url}: {}",
+            stderr(&o)
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("db.toml");
+    std::fs::write(&config, format!("default = \"a\"\n[databases.a]\nurl = \"postgres://postgres@127.0.0.1:{port}/x\"\nconnect_timeout = 1\n")).expect("config");
+    let started = Instant::now();
+    let o = run(&["-c", config.to_str().expect("utf-8"), "current"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+}

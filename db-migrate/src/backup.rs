@@ -33,7 +33,8 @@ pub struct BackupPolicy {
     pub dir: Option<PathBuf>,
     /// How many backups of the database to keep, newest first (default 3).
     pub keep: usize,
-    /// No second backup is taken within this time of the newest one (default 60 s).
+    /// No second backup is taken within this time of the newest one (default 60 s) when that
+    /// one holds the same revision and the database was not written since.
     pub min_interval: Duration,
 }
 
@@ -133,10 +134,28 @@ pub fn list_backups(db_file: &Path, dir: &Path) -> Result<Vec<Backup>> {
     Ok(found)
 }
 
+/// Whether the database file or its write-ahead log was modified at or after `backup` was
+/// written (when a time cannot be read: yes).
+fn written_since(db_file: &Path, backup: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(taken) = modified(backup) else {
+        return true;
+    };
+    let mut wal = db_file.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    match modified(db_file) {
+        None => true,
+        Some(db) => db >= taken || (wal.exists() && modified(&wal).is_none_or(|w| w >= taken)),
+    }
+}
+
 /// Takes a consistent copy of the SQLite database with `VACUUM INTO` (safe in WAL mode, unlike
 /// a file copy), names it `<name>_<UTC timestamp>_<revision>.sqlite3.backup`, verifies it with
 /// `PRAGMA integrity_check`, then prunes older backups to `policy.keep`. Returns `None`, taking
-/// nothing, when the newest backup is younger than `policy.min_interval`.
+/// nothing, only when the newest backup is younger than `policy.min_interval`, holds the same
+/// `revision` and the database (file or write-ahead log) was not written since it was taken:
+/// a backup of other data never stands in for the one a migration needs.
 ///
 /// The copy is written under a temporary name (`….sqlite3.backup.partial-<pid>`) and renamed
 /// into place only once verified, so a failed or killed backup never counts as one: it is not
@@ -157,22 +176,30 @@ pub async fn backup(
     remove_partial_backups(db_file, &dir);
     let now = clock.now();
     let existing = list_backups(db_file, &dir)?;
+    let revision = if revision.is_empty() {
+        "base".to_owned()
+    } else {
+        revision.to_owned()
+    };
     if let Some(newest) = existing.first() {
         let age = now.signed_duration_since(newest.taken_at);
-        if age >= chrono::Duration::zero() && age.to_std().is_ok_and(|a| a < policy.min_interval) {
-            tracing::info!(backup = %newest.path.display(), "skipping the backup: the newest is younger than the minimum interval");
+        let young =
+            age >= chrono::Duration::zero() && age.to_std().is_ok_and(|a| a < policy.min_interval);
+        // The newest only stands in for a new backup when it holds what a new one would.
+        let same_revision = newest.revision == revision;
+        let unchanged = same_revision && !written_since(db_file, &newest.path);
+        if young && unchanged {
+            tracing::info!(backup = %newest.path.display(), "skipping the backup: the newest is younger than the minimum interval, holds the same revision and nothing was written since");
             return Ok(None);
+        }
+        if young {
+            tracing::info!(backup = %newest.path.display(), "taking a backup although the newest is younger than the minimum interval: {}", if same_revision { "the database was written since" } else { "it holds another revision" });
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| Error::Backup {
         path: dir.clone(),
         reason: e.to_string(),
     })?;
-    let revision = if revision.is_empty() {
-        "base".to_owned()
-    } else {
-        revision.to_owned()
-    };
     let path = dir.join(format!(
         "{}_{}_{revision}{SUFFIX}",
         stem(db_file),

@@ -313,3 +313,58 @@ async fn a_migration_past_the_timeout_is_interrupted_and_rolled_back() {
         0
     );
 }
+
+/// Within the minimum interval a backup is still taken when the newest holds another revision
+/// or the database was written since (a backup of the empty database must not stand in for
+/// the one before a data migration); only an identical one is skipped.
+#[tokio::test]
+async fn a_backup_of_other_data_never_stands_in() {
+    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let dir = test_db.dir().expect("temp dir").join("backups");
+    let clock = FakeClock::new();
+    let policy = BackupPolicy {
+        dir: Some(dir.clone()),
+        ..BackupPolicy::default()
+    };
+    let db = test_db.open().await;
+    db.execute_unprepared("CREATE TABLE t (x INTEGER)")
+        .await
+        .expect("table");
+    let mut kept = Vec::new();
+    kept.push(
+        backup(&db, &policy, "", clock.as_ref())
+            .await
+            .expect("backup")
+            .expect("taken at base")
+            .path,
+    );
+    clock.advance(40);
+    // Within the interval, a backup is still taken when the newest holds another revision or
+    // the database was written since (issue 22: a backup of the empty database must not stand
+    // in for the one before a data migration).
+    let extra = kept.len();
+    let other_revision = backup(&db, &policy, "r2r2", clock.as_ref())
+        .await
+        .expect("backup");
+    assert!(other_revision.is_some(), "another revision");
+    kept.push(other_revision.expect("taken").path);
+    clock.advance(5);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    db.execute_unprepared("INSERT INTO t (x) VALUES (1)")
+        .await
+        .expect("write");
+    let written = backup(&db, &policy, "r2r2", clock.as_ref())
+        .await
+        .expect("backup");
+    assert!(written.is_some(), "a write since the newest");
+    kept.push(written.expect("taken").path);
+    clock.advance(5);
+    assert!(
+        backup(&db, &policy, "r2r2", clock.as_ref())
+            .await
+            .expect("backup")
+            .is_none(),
+        "same revision, nothing written"
+    );
+    assert_eq!(kept.len(), extra + 2);
+}

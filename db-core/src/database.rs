@@ -401,12 +401,11 @@ impl Database {
                         source,
                     })?;
                 }
-                let guard = OpenFileGuard::acquire(path)?;
+                let mut guard = OpenFileGuard::acquire(path)?;
                 let max = options.max_connections.unwrap_or(4);
-                (
-                    connect_sqlite_file(&options, path, max, true, create).await?,
-                    Some(guard),
-                )
+                let conn = connect_sqlite_file(&options, path, max, true, create).await?;
+                guard.register_inode(path);
+                (conn, Some(guard))
             }
         };
         Ok(Self {
@@ -600,27 +599,70 @@ pub fn claim_sqlite_file(path: &Path) -> Result<SqliteFileClaim> {
     })
 }
 
-/// Registration of a SQLite file in the process-wide set of open files; removed on drop.
+/// Registration of a SQLite file in the process-wide set of open files; removed on drop. A
+/// file is known by its symlink-free path and, once it exists, by its device and inode, so
+/// that a hard link to an open file is refused too.
 #[derive(Debug)]
 struct OpenFileGuard {
-    key: PathBuf,
+    keys: Vec<FileKey>,
 }
 
-fn open_files() -> &'static Mutex<HashSet<PathBuf>> {
-    static OPEN: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum FileKey {
+    Path(PathBuf),
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Inode(u64, u64),
+}
+
+fn open_files() -> &'static Mutex<HashSet<FileKey>> {
+    static OPEN: OnceLock<Mutex<HashSet<FileKey>>> = OnceLock::new();
     OPEN.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+/// The device and inode of an existing file.
+fn inode_key(path: &Path) -> Option<FileKey> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| FileKey::Inode(m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 impl OpenFileGuard {
     fn acquire(path: &Path) -> Result<Self> {
         let key = canonical_file_path(path);
+        let mut keys = vec![FileKey::Path(key.clone())];
+        keys.extend(inode_key(&key));
         let mut open = open_files()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !open.insert(key.clone()) {
+        if keys.iter().any(|k| open.contains(k)) {
             return Err(Error::AlreadyOpen { path: key });
         }
-        Ok(Self { key })
+        open.extend(keys.iter().cloned());
+        Ok(Self { keys })
+    }
+
+    /// Adds the file's inode once it exists (a file created by this open).
+    fn register_inode(&mut self, path: &Path) {
+        if self.keys.len() > 1 {
+            return;
+        }
+        if let Some(inode) = inode_key(path) {
+            let mut open = open_files()
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if open.insert(inode.clone()) {
+                self.keys.push(inode);
+            }
+        }
     }
 }
 
@@ -629,7 +671,9 @@ impl Drop for OpenFileGuard {
         let mut open = open_files()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        open.remove(&self.key);
+        for key in &self.keys {
+            open.remove(key);
+        }
     }
 }
 

@@ -174,6 +174,7 @@ pub async fn backup(
     let db_file = sqlite_file(db)?;
     let dir = backup_dir(db_file, policy);
     remove_partial_backups(db_file, &dir);
+    remove_partial_restores(db_file);
     let now = clock.now();
     let existing = list_backups(db_file, &dir)?;
     let revision = if revision.is_empty() {
@@ -265,6 +266,16 @@ fn remove_partial_backups(db_file: &Path, dir: &Path) {
             .and_then(|rest| rest.split_once(&marker))
             .map(|(_, tail)| tail)
     });
+}
+
+/// Removes the staging copies of restores of `db_file` (`<db>.partial-<pid>`) whose process
+/// is gone: a restore killed or failed for lack of space must not leave a full-size file that
+/// makes the next backup fail.
+fn remove_partial_restores(db_file: &Path) {
+    if let (Some(dir), Some(name)) = (db_file.parent(), db_file.file_name()) {
+        let prefix = format!("{}{PARTIAL}", name.to_string_lossy());
+        remove_dead_partials(dir, |n| n.strip_prefix(&prefix));
+    }
 }
 
 /// Removes the files of `dir` that `tail_of` recognises as written by a process that is gone:
@@ -533,13 +544,14 @@ async fn swap_in(real: &Path, backup: &Path) -> Result<Option<PathBuf>> {
     } else {
         None
     };
-    if let (Some(dir), Some(name)) = (real.parent(), real.file_name()) {
-        let prefix = format!("{}{PARTIAL}", name.to_string_lossy());
-        remove_dead_partials(dir, |n| n.strip_prefix(&prefix));
-    }
+    remove_partial_restores(real);
     let result = async {
         let staging = partial_name(real, std::process::id());
-        std::fs::copy(backup, &staging).map_err(|e| io(&staging, "cannot copy the backup", e))?;
+        if let Err(e) = std::fs::copy(backup, &staging) {
+            // A copy cut short (the disk is full) is not left behind to fill it further.
+            let _ = std::fs::remove_file(&staging);
+            return Err(io(&staging, "cannot copy the backup", e));
+        }
         let synced = std::fs::File::open(&staging)
             .and_then(|f| f.sync_all())
             .map_err(|e| io(&staging, "cannot write the copy to disk", e));

@@ -237,6 +237,29 @@ async fn one_handle_per_file_also_through_symbolic_links() {
         Err(Error::AlreadyOpen { .. })
     ));
     drop(first);
+
+    // A hard link is the same file (same device and inode), whichever name opened it first,
+    // also when the first open created the file.
+    let hard = dir.path().join("hard.sqlite3");
+    let fresh = dir.path().join("fresh.sqlite3");
+    let fresh_link = dir.path().join("fresh-link.sqlite3");
+    let db = Database::connect(&url(&real)).await.expect("open");
+    std::fs::hard_link(&real, &hard).expect("hard link");
+    assert!(matches!(
+        Database::connect(&url(&hard)).await,
+        Err(Error::AlreadyOpen { .. })
+    ));
+    drop(db);
+    let created = Database::connect(&url(&fresh)).await.expect("create");
+    std::fs::hard_link(&fresh, &fresh_link).expect("hard link");
+    assert!(matches!(
+        Database::connect(&url(&fresh_link)).await,
+        Err(Error::AlreadyOpen { .. })
+    ));
+    drop(created);
+    Database::connect(&url(&fresh_link))
+        .await
+        .expect("free again once closed");
 }
 
 #[tokio::test]

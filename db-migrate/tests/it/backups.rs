@@ -368,3 +368,29 @@ async fn a_backup_of_other_data_never_stands_in() {
     );
     assert_eq!(kept.len(), extra + 2);
 }
+
+/// A restore's staging copy left by a dead process (a restore that failed for lack of space
+/// or was killed) is removed by the next backup instead of making it fail.
+#[tokio::test]
+async fn a_dead_restores_staging_copy_is_removed() {
+    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let file = test_db
+        .dir()
+        .expect("temp dir")
+        .join(format!("{}.sqlite3", test_db.name()));
+    let mut leftover = file.as_os_str().to_owned();
+    leftover.push(".partial-4000001");
+    let leftover = std::path::PathBuf::from(leftover);
+    std::fs::write(&leftover, vec![0u8; 1 << 20]).expect("leftover");
+    let db = test_db.open().await;
+    let policy = BackupPolicy {
+        dir: Some(test_db.dir().expect("temp dir").join("backups")),
+        ..BackupPolicy::default()
+    };
+    let clock = FakeClock::new();
+    backup(&db, &policy, "", clock.as_ref())
+        .await
+        .expect("backup")
+        .expect("taken");
+    assert!(!leftover.exists(), "the dead restore's copy is gone");
+}

@@ -9,6 +9,7 @@
 //! Databases of runs whose lock file is absent (another machine sharing the server) are never
 //! touched.
 
+use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write as _;
@@ -117,6 +118,9 @@ fn run_of(name: &str) -> Option<&str> {
     let (run, n) = rest.split_once('_')?;
     (run.len() == 8 && !n.is_empty()).then_some(run)
 }
+
+/// Databases of dead runs dropped at once by a sweep.
+const SWEEP_PARALLEL: usize = 3;
 
 /// The background worker: a runtime of its own (tests each have theirs, which end with the
 /// test), the register of created databases, and one administrative pool per server.
@@ -238,17 +242,24 @@ impl Worker {
         conn
     }
 
-    /// Drops what crashed runs left on this server, once per process and server.
+    /// Drops what crashed runs left on this server, once per process and server, in the
+    /// background on the worker runtime: no test waits for it (a killed run can leave
+    /// hundreds of databases; dropped one by one they took minutes).
     pub(crate) async fn sweep_once(&self, backend: Backend, admin_url: &str) {
         let first = self
             .swept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(admin_url.to_owned());
-        if first && let Err(e) = self.sweep(backend, admin_url).await {
-            say(&format!(
-                "db-testkit: could not sweep leftover databases: {e}"
-            ));
+        if first {
+            let url = admin_url.to_owned();
+            self.rt.spawn(async move {
+                if let Err(e) = WORKER.sweep(backend, &url).await {
+                    say(&format!(
+                        "db-testkit: could not sweep leftover databases: {e}"
+                    ));
+                }
+            });
         }
     }
 
@@ -264,17 +275,31 @@ impl Worker {
             .databases_with_prefix(&conn, PREFIX)
             .await
             .map_err(|e| DbErr::Custom(e.to_string()))?;
+        let dead: Vec<String> = names
+            .into_iter()
+            .filter(|name| run_of(name).is_some_and(run_is_dead))
+            .collect();
+        // A few drops at a time on the administrative pool (4 connections), leaving one for
+        // the tests' own creations.
+        let results: Vec<Result<String, DbErr>> = futures::stream::iter(dead)
+            .map(|name| {
+                let conn = conn.clone();
+                async move {
+                    let sql = dialect
+                        .drop_database_sql(&name)
+                        .map_err(|e| DbErr::Custom(e.to_string()))?;
+                    execute_all(&conn, &sql.into_iter().collect::<Vec<_>>()).await?;
+                    Ok(name)
+                }
+            })
+            .buffer_unordered(SWEEP_PARALLEL)
+            .collect()
+            .await;
         let mut dropped = Vec::new();
-        for name in names {
-            if !run_of(&name).is_some_and(run_is_dead) {
-                continue;
-            }
-            let sql = dialect
-                .drop_database_sql(&name)
-                .map_err(|e| DbErr::Custom(e.to_string()))?;
-            execute_all(&conn, &sql.into_iter().collect::<Vec<_>>()).await?;
-            dropped.push(name);
+        for r in results {
+            dropped.push(r?);
         }
+        dropped.sort();
         Ok(dropped)
     }
 

@@ -190,3 +190,36 @@ async fn what_a_killed_run_left_is_swept() {
         "this run's database is still there"
     );
 }
+
+/// Many databases of a dead run (a killed CI job leaves hundreds) are dropped by one sweep,
+/// several at a time; the sweep a process starts on its own runs in the background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_leftovers_are_swept_together() {
+    let Some(_reachable) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let run = format!("{:08x}", uuid::Uuid::new_v4().as_u128() as u32);
+    let runs = std::env::temp_dir().join("db-testkit").join("runs");
+    std::fs::create_dir_all(&runs).expect("runs dir");
+    // A run whose lock file nobody holds: dead.
+    std::fs::write(runs.join(format!("{run}.lock")), b"").expect("lock file");
+    let admin = db_core::Database::connect(&Backend::Postgres.admin_url().expect("server"))
+        .await
+        .expect("admin");
+    for n in 0..40 {
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE tk_{run}_{n}"))
+            .await
+            .expect("create");
+    }
+    // (The background sweep this process started may take some of them first.)
+    let started = std::time::Instant::now();
+    let swept = db_testkit::sweep(Backend::Postgres).await.expect("sweep");
+    eprintln!(
+        "swept {} databases in {:?}",
+        swept.iter().filter(|n| n.contains(&run)).count(),
+        started.elapsed()
+    );
+    assert!(databases_of(Backend::Postgres, &run).await.is_empty());
+    admin.close().await.expect("close");
+}

@@ -371,17 +371,11 @@ async fn reading_commands_need_no_write_access() {
 fn no_password_reaches_any_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let alphabet: Vec<char> = "abXY09/?#@:%&=;~".chars().collect();
-    let mut seed = 0x2545_F491_4F6C_DD1D_u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = db_testkit::SeededRng::new(0x2545_F491_4F6C_DD1D);
     for round in 0..3 {
         let mut secret = String::from("S3cr");
         for _ in 0..8 {
-            secret.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            secret.push(*rng.pick(&alphabet));
         }
         let urls = [
             format!("postgres://postgres:{secret}@127.0.0.1:5432/postgres"),

@@ -4,6 +4,14 @@
 //! picks the peer, e.g. `device.<resource>.`) with a reply inbox; the answering side replies
 //! to that inbox. Servers may serve one subject from several processes through a NATS queue
 //! group, so the server side scales past one machine without code of ours.
+//!
+//! A request or reply larger than the server's `max_payload` (1 MiB by default; a sync of
+//! ~60,000 keys) travels through JetStream's object store, which chunks and checksums it: the
+//! payload goes into the bucket [`LARGE_BUCKET`] under a fresh name, and the NATS message carries
+//! that name in the header [`OBJECT_HEADER`] with an empty body; the receiver reads the object
+//! (at most [`MAX_MESSAGE_BYTES`]) and deletes it. The envelope is the same either way. Objects
+//! a receiver never read expire after ten minutes. Without JetStream a large message is a
+//! [`RpcError::TooLarge`] naming the limit, at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +25,104 @@ use crate::rpc::{
     ErrorStatus, IncomingRequest, Reply, RequestHandler, RpcCall, RpcClient, RpcError,
 };
 use crate::wire::{RequestEnvelope, ResponseEnvelope, unix_now};
+
+/// The header naming the object that holds a large message's payload.
+pub const OBJECT_HEADER: &str = "Kv-Object";
+/// The JetStream object store bucket for large messages.
+pub const LARGE_BUCKET: &str = "kv_sync_large";
+/// The largest message read from the object store, in bytes (256 MiB): a peer cannot make a
+/// receiver hold more.
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
+/// What a message's headers and subject may add to its payload, kept below `max_payload`.
+const HEADROOM: usize = 4096;
+
+/// The object store for large messages, created on first use.
+async fn large_store(
+    client: &async_nats::Client,
+) -> Result<async_nats::jetstream::object_store::ObjectStore, String> {
+    let js = async_nats::jetstream::new(client.clone());
+    if let Ok(store) = js.get_object_store(LARGE_BUCKET).await {
+        return Ok(store);
+    }
+    js.create_object_store(async_nats::jetstream::object_store::Config {
+        bucket: LARGE_BUCKET.to_owned(),
+        description: Some("db-kvstore: kv_sync messages above max_payload".to_owned()),
+        max_age: Duration::from_secs(600),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| format!("JetStream's object store is not available: {e}"))
+}
+
+/// `payload` as it goes on the wire: itself when it fits the server's `max_payload`, else
+/// an empty body with [`OBJECT_HEADER`] naming the object it was put into.
+async fn wire_payload(
+    client: &async_nats::Client,
+    payload: Vec<u8>,
+) -> Result<(bytes::Bytes, Option<async_nats::HeaderMap>), RpcError> {
+    let limit = client.server_info().max_payload.saturating_sub(HEADROOM);
+    if payload.len() <= limit {
+        return Ok((payload.into(), None));
+    }
+    let size = payload.len();
+    let too_large = |reason: String| RpcError::TooLarge {
+        size,
+        limit,
+        reason,
+    };
+    if size > MAX_MESSAGE_BYTES {
+        return Err(too_large(format!(
+            "above the {MAX_MESSAGE_BYTES}-byte bound of large messages"
+        )));
+    }
+    let store = large_store(client).await.map_err(too_large)?;
+    let name = uuid::Uuid::new_v4().simple().to_string();
+    let mut reader = std::io::Cursor::new(payload);
+    store
+        .put(name.as_str(), &mut reader)
+        .await
+        .map_err(|e| too_large(format!("putting it into the object store failed: {e}")))?;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(OBJECT_HEADER, name.as_str());
+    Ok((bytes::Bytes::new(), Some(headers)))
+}
+
+/// A received message's payload: its body, or the object [`OBJECT_HEADER`] names (read, then
+/// deleted), refused beyond [`MAX_MESSAGE_BYTES`].
+async fn received_payload(
+    client: &async_nats::Client,
+    message: &async_nats::Message,
+) -> Result<bytes::Bytes, String> {
+    let Some(name) = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(OBJECT_HEADER))
+        .map(|v| v.as_str().to_owned())
+    else {
+        return Ok(message.payload.clone());
+    };
+    let store = large_store(client).await?;
+    let mut object = store.get(name.as_str()).await.map_err(|e| {
+        format!("the message's object `{name}` cannot be read (lost or expired?): {e}")
+    })?;
+    let size = object.info.size;
+    if size > MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "the message's object holds {size} bytes, above the bound of {MAX_MESSAGE_BYTES}"
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size);
+    tokio::io::AsyncReadExt::read_to_end(&mut object, &mut bytes)
+        .await
+        .map_err(|e| format!("the message's object `{name}` cannot be read: {e}"))?;
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "the message's object exceeds {MAX_MESSAGE_BYTES} bytes"
+        ));
+    }
+    let _ = store.delete(name.as_str()).await;
+    Ok(bytes.into())
+}
 
 /// The subject of calls on `channel` under `prefix`.
 #[must_use]
@@ -65,9 +171,13 @@ impl RpcClient for NatsRpc {
         let payload = serde_json::to_vec(&envelope).map_err(|e| RpcError::Transport {
             reason: e.to_string(),
         })?;
-        let request = async_nats::Request::new()
-            .payload(payload.into())
+        let (body, headers) = wire_payload(&self.client, payload).await?;
+        let mut request = async_nats::Request::new()
+            .payload(body)
             .timeout(Some(call.timeout));
+        if let Some(h) = headers {
+            request = request.headers(h);
+        }
         let subject = subject(&self.prefix, &call.channel);
         let sent = self.client.send_request(subject, request);
         let message = tokio::select! {
@@ -92,8 +202,11 @@ impl RpcClient for NatsRpc {
                 reason: e.to_string(),
             },
         })?;
+        let body = received_payload(&self.client, &message)
+            .await
+            .map_err(|reason| RpcError::InvalidReply { reason })?;
         let reply: ResponseEnvelope =
-            serde_json::from_slice(&message.payload).map_err(|e| RpcError::InvalidReply {
+            serde_json::from_slice(&body).map_err(|e| RpcError::InvalidReply {
                 reason: e.to_string(),
             })?;
         if reply.rpc_id != envelope.rpc_id {
@@ -149,7 +262,14 @@ pub async fn serve(
                 let Some(inbox) = message.reply.clone() else {
                     return;
                 };
-                let envelope = match RequestEnvelope::decode(&message.payload) {
+                let body = match received_payload(&client, &message).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::warn!(%channel, error = %e, "a large request could not be read; dropped");
+                        return;
+                    }
+                };
+                let envelope = match RequestEnvelope::decode(&body) {
                     Ok(e) => e,
                     Err(e) => {
                         tracing::debug!(%channel, error = %e, "not an RPC request; dropped");
@@ -174,13 +294,25 @@ pub async fn serve(
                     rpc_id: envelope.rpc_id,
                     response: reply.to_json(),
                 };
-                match serde_json::to_vec(&response) {
-                    Ok(bytes) => {
-                        if let Err(e) = client.publish(inbox, bytes.into()).await {
-                            tracing::warn!(error = %e, "reply not sent");
-                        }
+                let bytes = match serde_json::to_vec(&response) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reply not encoded");
+                        return;
                     }
-                    Err(e) => tracing::warn!(error = %e, "reply not encoded"),
+                };
+                let sent = match wire_payload(&client, bytes).await {
+                    Ok((body, None)) => client.publish(inbox, body).await,
+                    Ok((body, Some(headers))) => {
+                        client.publish_with_headers(inbox, headers, body).await
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reply not sent");
+                        return;
+                    }
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, "reply not sent");
                 }
             });
         }

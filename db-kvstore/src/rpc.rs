@@ -118,6 +118,18 @@ pub enum RpcError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A message is larger than the transport can carry (over NATS: above the server's
+    /// `max_payload` where JetStream is not there to carry it). Not retryable: the same
+    /// message will not fit next time either.
+    #[error("a message of {size} bytes cannot be sent: {reason} (limit {limit} bytes)")]
+    TooLarge {
+        /// The message's size in bytes.
+        size: usize,
+        /// The limit that it exceeds, in bytes.
+        limit: usize,
+        /// Why the larger path was not available.
+        reason: String,
+    },
     /// The transport failed to send the call or receive its reply.
     #[error("the transport failed: {reason}")]
     Transport {

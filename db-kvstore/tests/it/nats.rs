@@ -206,3 +206,69 @@ async fn calls_nobody_serves_time_out_and_errors_cross_the_wire() {
     ));
     stop.cancel();
 }
+
+/// A sync of 200,000 keys (about 6 MB each way) over a NATS server with the default
+/// `max_payload` of 1 MiB: the request and the reply travel through JetStream's object store,
+/// the envelope unchanged; a request whose object is gone is dropped (the caller's timeout),
+/// never answered wrongly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_larger_than_max_payload_goes_through() {
+    let Some(nats) = nats().await else { return };
+    assert!(
+        nats.server_info().max_payload <= 1 << 20,
+        "a default server"
+    );
+    let test_db = db_testkit::TestDb::new(db_testkit::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let db = test_db.open().await;
+    create_tables(&db).await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = format!("t{run}.device.res-1.");
+    let stop = CancellationToken::new();
+    serve(
+        nats.clone(),
+        NAME,
+        &prefix,
+        &["kv_sync"],
+        None,
+        device(&db),
+        stop.clone(),
+    )
+    .await
+    .expect("device serves");
+    let caller = NatsRpc::new(nats.clone(), "kv-server", prefix.clone());
+    let kvs: serde_json::Map<String, serde_json::Value> = (0..200_000)
+        .map(|i| (format!("plate-{i:07}"), json!(i + 1)))
+        .collect();
+    let reply = caller
+        .call(
+            db_kvstore::RpcCall::new(
+                "kv_sync",
+                "sync",
+                json!({"service": NAME, "kvs": kvs}),
+                Duration::from_secs(60),
+            ),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("a reply");
+    assert_eq!(
+        reply["missing"].as_object().expect("missing").len(),
+        200_000
+    );
+    assert_eq!(reply["missing"]["plate-0000041"], json!(42));
+
+    // A request naming an object that is not there: dropped, so the caller times out.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(db_kvstore::nats::OBJECT_HEADER, "no-such-object");
+    let request = async_nats::Request::new()
+        .headers(headers)
+        .payload(Default::default())
+        .timeout(Some(Duration::from_secs(2)));
+    let lost = nats
+        .send_request(db_kvstore::nats::subject(&prefix, "kv_sync"), request)
+        .await;
+    assert!(lost.is_err(), "no reply to a lost object");
+    stop.cancel();
+}

@@ -297,6 +297,23 @@ pub async fn start_device(
     })
 }
 
+/// The e_tag of `key` = `value` in `service`: 62 bits of the SHA-256 of the three (positive,
+/// fits BIGINT). Equal only for the same entry (collisions aside, 2⁻⁶²), so an e_tag never
+/// stands for another value, across restarts too.
+#[must_use]
+pub fn content_e_tag(service: &str, key: &str, value: &Value) -> i64 {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for part in [service, key, &value.to_string()] {
+        hash.update(part.len().to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    let digest = hash.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(first) & ((1 << 62) - 1)
+}
+
 /// The server: the authoritative entries per service, synced to each device that asks.
 #[derive(Debug)]
 pub struct Server {
@@ -306,7 +323,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with `entries` for [`NAME`] (key → value), e_tags 1, 2, … in key order.
+    /// A server with `entries` for [`NAME`] (key → value). Each e_tag is derived from the
+    /// entry itself ([`content_e_tag`]): a restart that loads a changed value gives it a new
+    /// e_tag, so devices fetch it, while unchanged entries keep theirs (numbering them 1, 2, …
+    /// at every start reused e_tags for other values: a revoked plate stayed allowed).
     #[must_use]
     pub fn new(
         nats: async_nats::Client,
@@ -315,8 +335,10 @@ impl Server {
     ) -> Arc<Self> {
         let map = entries
             .into_iter()
-            .zip(1..)
-            .map(|((key, value), e_tag)| (key, ServerEntry { value, e_tag }))
+            .map(|(key, value)| {
+                let e_tag = content_e_tag(NAME, &key, &value);
+                (key, ServerEntry { value, e_tag })
+            })
             .collect();
         Arc::new(Self {
             nats,
@@ -325,11 +347,11 @@ impl Server {
         })
     }
 
-    /// Sets `key` of [`NAME`] (a new e_tag); devices get it on their next sync.
+    /// Sets `key` of [`NAME`] (its [`content_e_tag`]); devices get it on their next sync.
     pub async fn put(&self, key: &str, value: Value) {
         let mut all = self.entries.write().await;
         let map = all.entry(NAME.to_owned()).or_default();
-        let e_tag = map.values().map(|e| e.e_tag).max().unwrap_or(0) + 1;
+        let e_tag = content_e_tag(NAME, key, &value);
         map.insert(key.to_owned(), ServerEntry { value, e_tag });
     }
 

@@ -35,7 +35,7 @@ async fn the_device_converges_over_nats() {
     let root = format!("t{}.", uuid::Uuid::new_v4().simple());
     let entries: BTreeMap<String, Value> =
         serde_json::from_str(include_str!("../../allow-list.json")).expect("json");
-    let server = Server::new(nats.clone(), &root, entries);
+    let server = Server::new(nats.clone(), &root, entries.clone());
     let stop = CancellationToken::new();
     server.serve(stop.clone()).await.expect("server 1");
     server
@@ -98,6 +98,30 @@ async fn the_device_converges_over_nats() {
     synced(&mut events).await;
     assert!(device.may_enter("x9").await.expect("query"));
     assert_eq!(changes.recv().await.expect("notified").keys, ["p-0004"]);
+
+    // The server restarts from its file with p-0001's plate changed: the change reaches the
+    // device (e_tags follow the entries, they are not renumbered at every start).
+    stop.cancel();
+    let mut changed = entries;
+    let old_plate = changed["p-0001"]["plate"]
+        .as_str()
+        .expect("plate")
+        .to_owned();
+    changed.insert("p-0001".into(), json!({"plate": "ZZ-999", "holder": "New"}));
+    let restarted = Server::new(nats.clone(), &root, changed);
+    let stop = CancellationToken::new();
+    restarted
+        .serve(stop.clone())
+        .await
+        .expect("restarted server");
+    status.set(Status::Offline);
+    status.set(Status::Online);
+    synced(&mut events).await;
+    assert!(device.may_enter("ZZ-999").await.expect("query"));
+    assert!(
+        !device.may_enter(&old_plate).await.expect("query"),
+        "the revoked plate is refused"
+    );
     device.shutdown().await;
     stop.cancel();
 }

@@ -44,6 +44,22 @@ pub enum Error {
         /// The device's e_tag (`None`: the key is absent).
         actual: Option<i64>,
     },
+    /// A key or value is larger than the store takes ([`KvStore::max_key_chars`],
+    /// [`KvStore::max_value_bytes`]); refused before the database, nothing was written.
+    ///
+    /// [`KvStore::max_key_chars`]: crate::KvStore::max_key_chars
+    /// [`KvStore::max_value_bytes`]: crate::KvStore::max_value_bytes
+    #[error("the {what} of key `{key}` is {size} long, above the store's limit of {limit} ({unit})", unit = if *what == "key" { "characters" } else { "bytes" })]
+    EntryTooLarge {
+        /// The key (cut to 200 characters).
+        key: String,
+        /// `key` or `value`.
+        what: &'static str,
+        /// Its size: characters of a key, bytes of a value.
+        size: usize,
+        /// The limit in the same unit.
+        limit: usize,
+    },
     /// A key appears twice in one `set`; nothing was written.
     #[error("key `{key}` appears more than once in one set; send each key once")]
     DuplicateKey {

@@ -77,6 +77,8 @@ pub use crate::rpc::{
     ErrorStatus, Forward, IncomingRequest, Local, Reply, RequestHandler, RpcCall, RpcClient,
     RpcError, unanswered,
 };
-pub use crate::store::{BoxError, Child, KvStore, Parsed};
+pub use crate::store::{
+    BoxError, Child, DEFAULT_MAX_KEY_CHARS, DEFAULT_MAX_VALUE_BYTES, KvStore, Parsed,
+};
 pub use crate::stores::{Changed, KvStores};
 pub use tokio_util::sync::CancellationToken;

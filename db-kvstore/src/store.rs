@@ -102,7 +102,14 @@ pub struct KvStore<E: EntityTrait> {
     pub(crate) suffix: Option<String>,
     parse: Arc<ParseFn<E::ActiveModel>>,
     compare: Option<Arc<CompareFn<E::Model>>>,
+    max_key_chars: Option<usize>,
+    max_value_bytes: usize,
 }
+
+/// The longest key a store takes, in characters, when its `key` column declares no length.
+pub const DEFAULT_MAX_KEY_CHARS: usize = 1024;
+/// The largest value (its JSON text) a store takes, in bytes (1 MiB).
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
 
 impl<E: EntityTrait> std::fmt::Debug for KvStore<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,7 +141,27 @@ where
             suffix: None,
             parse: Arc::new(parse_value),
             compare: None,
+            max_key_chars: None,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
         }
+    }
+
+    /// The longest key taken, in characters (default: the `key` column's declared length,
+    /// e.g. `String(StringLen::N(16))`, else [`DEFAULT_MAX_KEY_CHARS`]). A `set` with a longer
+    /// key is refused before it touches the database.
+    #[must_use]
+    pub fn max_key_chars(mut self, chars: usize) -> Self {
+        self.max_key_chars = Some(chars);
+        self
+    }
+
+    /// The largest value taken, in bytes of its JSON text (default
+    /// [`DEFAULT_MAX_VALUE_BYTES`]). A `set` with a larger one is refused before it touches the
+    /// database or parses anything.
+    #[must_use]
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes;
+        self
     }
 
     /// Serves `NAME_suffix` instead of `NAME`.
@@ -183,6 +210,16 @@ where
         }
         let key_def = key.def();
         let e_tag_def = e_tag.def();
+        let declared = match key_def.get_column_type() {
+            ColumnType::String(sea_orm::sea_query::StringLen::N(n)) | ColumnType::Char(Some(n)) => {
+                usize::try_from(*n).ok()
+            }
+            _ => None,
+        };
+        let max_key_chars = self
+            .max_key_chars
+            .or(declared)
+            .unwrap_or(DEFAULT_MAX_KEY_CHARS);
         if !matches!(
             key_def.get_column_type(),
             ColumnType::String(_) | ColumnType::Text | ColumnType::Char(_)
@@ -216,6 +253,8 @@ where
             conn,
             dialect,
             rows_per_insert: (dialect.max_bind_params() / columns).max(1),
+            max_key_chars,
+            max_value_bytes: self.max_value_bytes,
             parse: self.parse,
             compare: self.compare,
             writing: Mutex::new(()),
@@ -252,6 +291,8 @@ struct EntityStore<E: EntityTrait> {
     conn: DatabaseConnection,
     dialect: Dialect,
     rows_per_insert: usize,
+    max_key_chars: usize,
+    max_value_bytes: usize,
     parse: Arc<ParseFn<E::ActiveModel>>,
     compare: Option<Arc<CompareFn<E::Model>>>,
     /// Sets are applied one at a time (openmodule serialises all handlers): two concurrent
@@ -562,6 +603,25 @@ where
     async fn set(&self, request: &KvSetRequest) -> Result<Option<Vec<String>>> {
         if request.kvs.is_empty() {
             return Ok(self.compare.as_ref().map(|_| Vec::new()));
+        }
+        // Sizes a peer chooses are checked before they cost a parse, a lock or a query.
+        for kv in &request.kvs {
+            if kv.key.len() > self.max_key_chars && kv.key.chars().count() > self.max_key_chars {
+                return Err(Error::EntryTooLarge {
+                    key: db_core::redact::bounded(&kv.key).into_owned(),
+                    what: "key",
+                    size: kv.key.chars().count(),
+                    limit: self.max_key_chars,
+                });
+            }
+            if kv.value.len() > self.max_value_bytes {
+                return Err(Error::EntryTooLarge {
+                    key: db_core::redact::bounded(&kv.key).into_owned(),
+                    what: "value",
+                    size: kv.value.len(),
+                    limit: self.max_value_bytes,
+                });
+            }
         }
         let keys: Vec<&str> = request.kvs.iter().map(|kv| kv.key.as_str()).collect();
         let _one_at_a_time = self.writing.lock().await;

@@ -265,3 +265,45 @@ async fn registration_refuses_shared_tables_and_names() {
     );
     assert_eq!(stores.services(), [NAME, "om_access_service_1_"]);
 }
+
+/// Sizes a peer chooses are bounded before they cost a parse, a lock or a query: a 10 MB value
+/// and a 2,000-character key are refused with a handler error naming the limit, nothing is
+/// written, and a valid set afterwards is answered at once.
+#[tokio::test]
+async fn oversized_entries_are_refused_before_the_database() {
+    let test_db = db_testkit::TestDb::new(db_testkit::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let db = test_db.open().await;
+    create_tables(&db).await;
+    let device = device(&db);
+    let before = (plates(&db).await, tags(&db).await);
+    let huge = format!("\"{}\"", "x".repeat(10 << 20));
+    let cases = [
+        (
+            json!({"key": "a", "value": huge, "e_tag": 1}),
+            "the value of key `a` is 10485762 long, above the store's limit of 1048576 (bytes)",
+        ),
+        (
+            json!({"key": "k".repeat(2000), "value": "{\"plate\": \"A\"}", "e_tag": 1}),
+            "is 2000 long, above the store's limit of 1024 (characters)",
+        ),
+    ];
+    for (bad, says) in cases {
+        let reply = call(&device, "set", json!({"service": NAME, "kvs": [bad]}))
+            .await
+            .expect("a reply");
+        assert_eq!(reply["status"], "handler_error", "{reply}");
+        let text = reply["exception"].as_str().expect("text");
+        assert!(text.contains(says), "{}", &text[..text.len().min(400)]);
+        assert!(text.len() < 1000, "the key is cut in the message");
+        assert_eq!((plates(&db).await, tags(&db).await), before);
+    }
+    let ok = call(
+        &device,
+        "set",
+        json!({"service": NAME, "kvs": [item("a", json!({"plate": "A"}), Some(1), None)]}),
+    )
+    .await;
+    assert_eq!(ok, Some(json!({"status": "ok"})));
+}

@@ -196,7 +196,7 @@ impl OpenOptions {
     pub fn validate(&self) -> Result<DbBackend> {
         let backend = self.backend()?;
         let dialect = Dialect::of(backend)?;
-        if dialect == Dialect::Sqlite {
+        if dialect.is_embedded() {
             parse_sqlite_url(&self.url)?;
         }
         if let Some(schema) = &self.schema {
@@ -266,9 +266,10 @@ impl Database {
         // Every message of this process hides the URL's password from now on.
         crate::redact::remember_secrets(options.url());
         let backend = options.validate().map_err(Error::scrubbed)?;
-        match Dialect::of(backend)? {
-            Dialect::Sqlite => Self::open_sqlite(options).await,
-            Dialect::Postgres | Dialect::MySql => Self::open_server(options, backend).await,
+        if Dialect::of(backend)?.is_embedded() {
+            Self::open_sqlite(options).await
+        } else {
+            Self::open_server(options, backend).await
         }
         .map_err(Error::scrubbed)
     }
@@ -575,7 +576,7 @@ fn parse_sqlite_url(url: &str) -> Result<(SqliteLocation, Option<SqliteMode>)> {
 }
 
 fn sqlite_mode(url: &str) -> Option<SqliteMode> {
-    if Dialect::of(backend_of(url).ok()?).ok()? != Dialect::Sqlite {
+    if !Dialect::of(backend_of(url).ok()?).ok()?.is_embedded() {
         return None;
     }
     parse_sqlite_url(url).ok()?.1

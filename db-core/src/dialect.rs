@@ -359,6 +359,29 @@ impl Dialect {
         }
     }
 
+    /// Whether the database is embedded in the process (SQLite: a file or memory, opened
+    /// without a server, backed up and restored as a file) rather than on a server.
+    #[must_use]
+    pub fn is_embedded(self) -> bool {
+        matches!(self, Self::Sqlite)
+    }
+
+    /// Whether most `ALTER TABLE`s are done by rebuilding the table (SQLite: copy into
+    /// `_alembic_tmp_<table>`, drop, rename), so an interrupted one can leave a temporary
+    /// table behind.
+    #[must_use]
+    pub fn alters_by_rebuild(self) -> bool {
+        matches!(self, Self::Sqlite)
+    }
+
+    /// Whether values bound to enum columns need the casts sea-orm's own statements carry
+    /// (PostgreSQL's `CREATE TYPE … AS ENUM`): hand-built statements with plain placeholders
+    /// do not fit them.
+    #[must_use]
+    pub fn needs_enum_casts(self) -> bool {
+        matches!(self, Self::Postgres)
+    }
+
     /// Whether DDL takes part in transactions (SQLite, PostgreSQL) or commits implicitly
     /// (MySQL/MariaDB).
     #[must_use]

@@ -123,11 +123,10 @@ pub async fn drop_all_ordered(
     let txn = dialect.begin_write(db.connection()).await?;
     for (i, sql) in statements.iter().enumerate() {
         if let Err(e) = txn.execute_unprepared(sql).await {
-            // MySQL's last statement switches foreign-key checks back on for the pooled
-            // session: run it even though this one failed.
-            if dialect == crate::Dialect::MySql
+            // The last statement may restore the pooled session (MySQL's foreign-key
+            // checks): run it even though this one failed.
+            if let Some(restore) = dialect.drop_restore_sql()
                 && i + 1 < statements.len()
-                && let Some(restore) = statements.last()
             {
                 let _ = txn.execute_unprepared(restore).await;
             }

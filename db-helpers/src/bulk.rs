@@ -121,7 +121,7 @@ const PREPARED_ROWS: usize = 1000;
 
 /// Inserts `models` through one cached prepared statement of up to [`PREPARED_ROWS`] rows,
 /// executed again for every chunk, in one transaction; `None` when the models set different
-/// columns. Not on PostgreSQL, whose enum columns need the casts sea-orm adds.
+/// columns. Not where enum columns need the casts sea-orm adds ([`Dialect::needs_enum_casts`]).
 async fn insert_prepared<A, C>(db: &C, models: &[A]) -> Result<Option<u64>, DbErr>
 where
     A: ActiveModelTrait,
@@ -129,7 +129,7 @@ where
 {
     let dialect =
         Dialect::of(db.get_database_backend()).map_err(|e| DbErr::Custom(e.to_string()))?;
-    if dialect == Dialect::Postgres {
+    if dialect.needs_enum_casts() {
         return Ok(None);
     }
     let Some((mask, names)) = common_columns(models) else {

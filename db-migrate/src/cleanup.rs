@@ -7,13 +7,16 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 pub const TMP_TABLE_PREFIX: &str = "_alembic_tmp_";
 
 /// Drops the temporary tables an interrupted SQLite table rebuild left behind and returns
-/// their names (openmodule's `drop_alembic_tmp_tables`). Does nothing on other backends.
+/// their names (openmodule's `drop_alembic_tmp_tables`). Does nothing where the dialect does
+/// not alter tables by rebuilding them ([`db_core::Dialect::alters_by_rebuild`]).
 /// The runner calls it before migrating and logs each table it drops.
 ///
 /// # Errors
 /// The driver's error.
 pub async fn drop_alembic_tmp_tables(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
-    if db.get_database_backend() != DbBackend::Sqlite {
+    let rebuilds = db_core::Dialect::of(db.get_database_backend())
+        .is_ok_and(db_core::Dialect::alters_by_rebuild);
+    if !rebuilds {
         return Ok(Vec::new());
     }
     let rows = db

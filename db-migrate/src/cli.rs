@@ -999,7 +999,7 @@ impl Context<'_> {
 
     async fn restore(&self, out: &mut dyn Write, file: Option<PathBuf>, force: bool) -> Result<()> {
         let options = self.open_options()?;
-        if db_core::Dialect::of(options.backend()?)? != db_core::Dialect::Sqlite {
+        if !db_core::Dialect::of(options.backend()?)?.is_embedded() {
             return Err(Error::NotASqliteFile);
         }
         refuse_read_only(&options, "restore")?;

@@ -423,7 +423,7 @@ impl Migrator {
 
     /// The version table on `db`: in the database's schema unless the table names its own,
     /// with every name validated before any SQL is built from it.
-    fn table_for(&self, db: &Database) -> Result<VersionTable> {
+    pub(crate) fn table_for(&self, db: &Database) -> Result<VersionTable> {
         let mut table = self.table.clone();
         if table.schema.is_none() {
             // Only PostgreSQL connections have a schema (db-core refuses one elsewhere).
@@ -1295,11 +1295,6 @@ impl Migrator {
                 source: error,
             }),
         }
-    }
-
-    /// The version table of `db` for `reset` (validated).
-    pub(crate) fn table_for_reset(&self, db: &Database) -> Result<VersionTable> {
-        self.table_for(db)
     }
 
     /// A dedicated session holding the migration lock of `table` (PostgreSQL, MySQL; on

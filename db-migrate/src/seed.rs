@@ -160,7 +160,7 @@ impl Migrator {
         refuse_production(db, "reset", production)?;
         // Under the migration lock, as every runner: a concurrent upgrade waits instead of
         // finding its tables gone mid-run. The version and history tables go last.
-        let table = self.table_for_reset(db)?;
+        let table = self.table_for(db)?;
         let (conn, locked) = self.lock_for(db, &table).await?;
         let dropped = db_core::drop_all_ordered(
             db,

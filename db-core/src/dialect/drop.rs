@@ -115,11 +115,22 @@ impl Dialect {
                     for t in &objects.tables {
                         sql.push(format!("DROP TABLE IF EXISTS {}", q(t)));
                     }
-                    sql.push("SET FOREIGN_KEY_CHECKS = 1".to_owned());
+                    sql.extend(self.drop_restore_sql().map(str::to_owned));
                 }
             }
         }
         sql
+    }
+
+    /// The statement that ends [`drop_objects_sql`](Self::drop_objects_sql)'s statements by
+    /// restoring the session (MySQL: `FOREIGN_KEY_CHECKS` back on); it must run even when an
+    /// earlier statement failed. `None` where nothing is restored.
+    #[must_use]
+    pub fn drop_restore_sql(self) -> Option<&'static str> {
+        match self {
+            Self::MySql => Some("SET FOREIGN_KEY_CHECKS = 1"),
+            Self::Postgres | Self::Sqlite => None,
+        }
     }
 }
 

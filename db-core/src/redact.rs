@@ -94,21 +94,10 @@ pub fn url_secrets(url: &str) -> Vec<String> {
     out
 }
 
-fn percent_decode(s: &str) -> Result<String, ()> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or(())?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| ())
+fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// `url` for messages and logs: the password of the user-info and every password-like query
@@ -176,15 +165,13 @@ pub fn bounded_to(value: &str, max_chars: usize) -> Cow<'_, str> {
 /// masked, and every secret [`remember_secrets`] has seen replaced by `***`.
 #[must_use]
 pub fn scrub(text: &str) -> String {
-    let mut out = redact_url_words(text);
-    out = mask_secret_pairs(&out);
+    let mut out = mask_secret_pairs(&redact_url_words(text));
     let known = secrets()
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    for secret in known {
-        if out.contains(&secret) {
-            out = out.replace(&secret, MASK);
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for secret in known.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), MASK);
         }
     }
     out

@@ -36,92 +36,120 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// What a message's headers and subject may add to its payload, kept below `max_payload`.
 const HEADROOM: usize = 4096;
 
-/// The object store for large messages, created on first use.
-async fn large_store(
-    client: &async_nats::Client,
-) -> Result<async_nats::jetstream::object_store::ObjectStore, String> {
-    let js = async_nats::jetstream::new(client.clone());
-    if let Ok(store) = js.get_object_store(LARGE_BUCKET).await {
-        return Ok(store);
-    }
-    js.create_object_store(async_nats::jetstream::object_store::Config {
-        bucket: LARGE_BUCKET.to_owned(),
-        description: Some("db-kvstore: kv_sync messages above max_payload".to_owned()),
-        max_age: Duration::from_secs(600),
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| format!("JetStream's object store is not available: {e}"))
+/// Large messages of one connection: the object store bucket, looked up (or created) on the
+/// first large message and kept.
+struct LargeMessages {
+    client: async_nats::Client,
+    store: tokio::sync::OnceCell<async_nats::jetstream::object_store::ObjectStore>,
 }
 
-/// `payload` as it goes on the wire: itself when it fits the server's `max_payload`, else
-/// an empty body with [`OBJECT_HEADER`] naming the object it was put into.
-async fn wire_payload(
-    client: &async_nats::Client,
-    payload: Vec<u8>,
-) -> Result<(bytes::Bytes, Option<async_nats::HeaderMap>), RpcError> {
-    let limit = client.server_info().max_payload.saturating_sub(HEADROOM);
-    if payload.len() <= limit {
-        return Ok((payload.into(), None));
+impl std::fmt::Debug for LargeMessages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LargeMessages")
+            .field("bucket", &LARGE_BUCKET)
+            .field("ready", &self.store.initialized())
+            .finish()
     }
-    let size = payload.len();
-    let too_large = |reason: String| RpcError::TooLarge {
-        size,
-        limit,
-        reason,
-    };
-    if size > MAX_MESSAGE_BYTES {
-        return Err(too_large(format!(
-            "above the {MAX_MESSAGE_BYTES}-byte bound of large messages"
-        )));
-    }
-    let store = large_store(client).await.map_err(too_large)?;
-    let name = uuid::Uuid::new_v4().simple().to_string();
-    let mut reader = std::io::Cursor::new(payload);
-    store
-        .put(name.as_str(), &mut reader)
-        .await
-        .map_err(|e| too_large(format!("putting it into the object store failed: {e}")))?;
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert(OBJECT_HEADER, name.as_str());
-    Ok((bytes::Bytes::new(), Some(headers)))
 }
 
-/// A received message's payload: its body, or the object [`OBJECT_HEADER`] names (read, then
-/// deleted), refused beyond [`MAX_MESSAGE_BYTES`].
-async fn received_payload(
-    client: &async_nats::Client,
-    message: &async_nats::Message,
-) -> Result<bytes::Bytes, String> {
-    let Some(name) = message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(OBJECT_HEADER))
-        .map(|v| v.as_str().to_owned())
-    else {
-        return Ok(message.payload.clone());
-    };
-    let store = large_store(client).await?;
-    let mut object = store.get(name.as_str()).await.map_err(|e| {
-        format!("the message's object `{name}` cannot be read (lost or expired?): {e}")
-    })?;
-    let size = object.info.size;
-    if size > MAX_MESSAGE_BYTES {
-        return Err(format!(
-            "the message's object holds {size} bytes, above the bound of {MAX_MESSAGE_BYTES}"
-        ));
+impl LargeMessages {
+    fn new(client: async_nats::Client) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            store: tokio::sync::OnceCell::new(),
+        })
     }
-    let mut bytes = Vec::with_capacity(size);
-    tokio::io::AsyncReadExt::read_to_end(&mut object, &mut bytes)
-        .await
-        .map_err(|e| format!("the message's object `{name}` cannot be read: {e}"))?;
-    if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(format!(
-            "the message's object exceeds {MAX_MESSAGE_BYTES} bytes"
-        ));
+
+    /// The object store for large messages (a failed lookup is tried again next time).
+    async fn store(&self) -> Result<&async_nats::jetstream::object_store::ObjectStore, String> {
+        self.store
+            .get_or_try_init(|| async {
+                let js = async_nats::jetstream::new(self.client.clone());
+                if let Ok(store) = js.get_object_store(LARGE_BUCKET).await {
+                    return Ok(store);
+                }
+                js.create_object_store(async_nats::jetstream::object_store::Config {
+                    bucket: LARGE_BUCKET.to_owned(),
+                    description: Some("db-kvstore: kv_sync messages above max_payload".to_owned()),
+                    max_age: Duration::from_secs(600),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| format!("JetStream's object store is not available: {e}"))
+            })
+            .await
     }
-    let _ = store.delete(name.as_str()).await;
-    Ok(bytes.into())
+
+    /// `payload` as it goes on the wire: itself when it fits the server's `max_payload`, else
+    /// an empty body with [`OBJECT_HEADER`] naming the object it was put into.
+    async fn wire(
+        &self,
+        payload: Vec<u8>,
+    ) -> Result<(bytes::Bytes, Option<async_nats::HeaderMap>), RpcError> {
+        let limit = self
+            .client
+            .server_info()
+            .max_payload
+            .saturating_sub(HEADROOM);
+        if payload.len() <= limit {
+            return Ok((payload.into(), None));
+        }
+        let size = payload.len();
+        let too_large = |reason: String| RpcError::TooLarge {
+            size,
+            limit,
+            reason,
+        };
+        if size > MAX_MESSAGE_BYTES {
+            return Err(too_large(format!(
+                "above the {MAX_MESSAGE_BYTES}-byte bound of large messages"
+            )));
+        }
+        let store = self.store().await.map_err(too_large)?;
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        let mut reader = std::io::Cursor::new(payload);
+        store
+            .put(name.as_str(), &mut reader)
+            .await
+            .map_err(|e| too_large(format!("putting it into the object store failed: {e}")))?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(OBJECT_HEADER, name.as_str());
+        Ok((bytes::Bytes::new(), Some(headers)))
+    }
+
+    /// A received message's payload: its body, or the object [`OBJECT_HEADER`] names (read,
+    /// then deleted), refused beyond [`MAX_MESSAGE_BYTES`].
+    async fn received(&self, message: &async_nats::Message) -> Result<bytes::Bytes, String> {
+        let Some(name) = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(OBJECT_HEADER))
+            .map(|v| v.as_str().to_owned())
+        else {
+            return Ok(message.payload.clone());
+        };
+        let store = self.store().await?;
+        let mut object = store.get(name.as_str()).await.map_err(|e| {
+            format!("the message's object `{name}` cannot be read (lost or expired?): {e}")
+        })?;
+        let size = object.info.size;
+        if size > MAX_MESSAGE_BYTES {
+            return Err(format!(
+                "the message's object holds {size} bytes, above the bound of {MAX_MESSAGE_BYTES}"
+            ));
+        }
+        let mut bytes = Vec::with_capacity(size);
+        tokio::io::AsyncReadExt::read_to_end(&mut object, &mut bytes)
+            .await
+            .map_err(|e| format!("the message's object `{name}` cannot be read: {e}"))?;
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(format!(
+                "the message's object exceeds {MAX_MESSAGE_BYTES} bytes"
+            ));
+        }
+        let _ = store.delete(name.as_str()).await;
+        Ok(bytes.into())
+    }
 }
 
 /// The subject of calls on `channel` under `prefix`.
@@ -136,6 +164,7 @@ pub struct NatsRpc {
     client: async_nats::Client,
     name: String,
     prefix: String,
+    large: Arc<LargeMessages>,
 }
 
 impl NatsRpc {
@@ -148,6 +177,7 @@ impl NatsRpc {
         prefix: impl Into<String>,
     ) -> Self {
         Self {
+            large: LargeMessages::new(client.clone()),
             client,
             name: name.into(),
             prefix: prefix.into(),
@@ -171,7 +201,7 @@ impl RpcClient for NatsRpc {
         let payload = serde_json::to_vec(&envelope).map_err(|e| RpcError::Transport {
             reason: e.to_string(),
         })?;
-        let (body, headers) = wire_payload(&self.client, payload).await?;
+        let (body, headers) = self.large.wire(payload).await?;
         let mut request = async_nats::Request::new()
             .payload(body)
             .timeout(Some(call.timeout));
@@ -202,7 +232,9 @@ impl RpcClient for NatsRpc {
                 reason: e.to_string(),
             },
         })?;
-        let body = received_payload(&self.client, &message)
+        let body = self
+            .large
+            .received(&message)
             .await
             .map_err(|reason| RpcError::InvalidReply { reason })?;
         let reply: ResponseEnvelope =
@@ -245,6 +277,7 @@ pub async fn serve(
         subscriptions.push(sub.map(move |m| (channel.clone(), m)));
     }
     let mut incoming = futures::stream::select_all(subscriptions);
+    let large = LargeMessages::new(client.clone());
     Ok(tokio::spawn(async move {
         loop {
             let (channel, message) = tokio::select! {
@@ -255,6 +288,7 @@ pub async fn serve(
                 },
             };
             let client = client.clone();
+            let large = large.clone();
             let handler = handler.clone();
             let name = name.clone();
             // One task per request: a slow handler does not hold up the others.
@@ -262,7 +296,7 @@ pub async fn serve(
                 let Some(inbox) = message.reply.clone() else {
                     return;
                 };
-                let body = match received_payload(&client, &message).await {
+                let body = match large.received(&message).await {
                     Ok(b) => b,
                     Err(e) => {
                         tracing::warn!(%channel, error = %e, "a large request could not be read; dropped");
@@ -301,7 +335,7 @@ pub async fn serve(
                         return;
                     }
                 };
-                let sent = match wire_payload(&client, bytes).await {
+                let sent = match large.wire(bytes).await {
                     Ok((body, None)) => client.publish(inbox, body).await,
                     Ok((body, Some(headers))) => {
                         client.publish_with_headers(inbox, headers, body).await

@@ -281,6 +281,46 @@ pub fn alembic_ready(backend: Backend) -> bool {
     ready
 }
 
+/// Runs a driver program (a Python script that replays cases on a reference system, such as
+/// Alembic or openmodule) with `request` as JSON on its stdin, and reads one JSON value per
+/// line of its stdout. The request is written from a thread of its own, so neither side
+/// blocks on a full pipe.
+///
+/// # Panics
+/// When the program cannot start, exits with a failure, or prints a line that is not `T`:
+/// the differential test has no reference to compare with.
+pub fn json_lines<T: serde::de::DeserializeOwned>(
+    command: &mut std::process::Command,
+    request: &serde_json::Value,
+) -> Vec<T> {
+    use std::io::{BufRead, Write};
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin");
+    let text = request.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
+    let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let out: Vec<T> = stdout
+        .lines()
+        .map(|line| {
+            let line = line.expect("a line of the driver's output");
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("driver output: {e}: {line}"))
+        })
+        .collect();
+    writer
+        .join()
+        .expect("writer")
+        .expect("the request was written");
+    assert!(
+        child.wait().expect("the driver").success(),
+        "the driver {command:?} failed"
+    );
+    out
+}
+
 /// `url` (`sqlite://…`, `postgres://…`, `mysql://…`) as SQLAlchemy spells it.
 #[must_use]
 pub fn sqlalchemy_url(url: &str) -> String {

@@ -21,9 +21,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use db_kvstore::wire::RequestEnvelope;
 use db_kvstore::{IncomingRequest, KvStore, KvStores, Parsed, RequestHandler};
@@ -888,27 +887,12 @@ fn run_openmodule(
         "workdir": workdir,
         "sequences": sequences.iter().map(|s| serde_json::json!({"layout": s.layout, "requests": s.requests})).collect::<Vec<_>>(),
     });
-    let mut child = Command::new(python)
-        .arg(concat!(
+    let out: Vec<Vec<Outcome>> = db_testkit::json_lines(
+        Command::new(python).arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/it/openmodule/differential.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let text = request.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()).expect("request"));
-    let reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let out: Vec<Vec<Outcome>> = reader
-        .lines()
-        .map(|l| serde_json::from_str(&l.expect("line")).expect("json"))
-        .collect();
-    writer.join().expect("writer");
-    assert!(
-        child.wait().expect("python").success(),
-        "the openmodule driver failed"
+        )),
+        &request,
     );
     assert_eq!(out.len(), sequences.len());
     out

@@ -32,6 +32,26 @@ async fn nats() -> Option<async_nats::Client> {
     }
 }
 
+/// Serves `kv_sync` for the device stores on `db` under `prefix` until `stop` fires.
+async fn serve_device(
+    nats: &async_nats::Client,
+    prefix: &str,
+    db: &db_core::Database,
+    stop: &CancellationToken,
+) {
+    serve(
+        nats.clone(),
+        NAME,
+        prefix,
+        &["kv_sync"],
+        None,
+        device(db),
+        stop.clone(),
+    )
+    .await
+    .expect("device serves");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_converges_over_nats() {
     let Some(nats) = nats().await else { return };
@@ -167,17 +187,7 @@ async fn calls_nobody_serves_time_out_and_errors_cross_the_wire() {
         .expect("open");
     create_tables(&db).await;
     let stop = CancellationToken::new();
-    serve(
-        nats.clone(),
-        NAME,
-        &prefix,
-        &["kv_sync"],
-        None,
-        device(&db),
-        stop.clone(),
-    )
-    .await
-    .expect("serve");
+    serve_device(&nats, &prefix, &db, &stop).await;
     nats.flush().await.expect("flush");
     let set = db_kvstore::RpcCall::new(
         "kv_sync",
@@ -226,17 +236,7 @@ async fn a_sync_larger_than_max_payload_goes_through() {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let prefix = format!("t{run}.device.res-1.");
     let stop = CancellationToken::new();
-    serve(
-        nats.clone(),
-        NAME,
-        &prefix,
-        &["kv_sync"],
-        None,
-        device(&db),
-        stop.clone(),
-    )
-    .await
-    .expect("device serves");
+    serve_device(&nats, &prefix, &db, &stop).await;
     let caller = NatsRpc::new(nats.clone(), "kv-server", prefix.clone());
     let kvs: serde_json::Map<String, serde_json::Value> = (0..200_000)
         .map(|i| (format!("plate-{i:07}"), json!(i + 1)))

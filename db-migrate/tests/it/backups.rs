@@ -36,6 +36,42 @@ impl Clock for FakeClock {
     }
 }
 
+/// A SQLite test database, its file, a backup policy into its `backups` folder and a fake
+/// clock.
+struct Backups {
+    test_db: TestDb,
+    file: std::path::PathBuf,
+    policy: BackupPolicy,
+    clock: Arc<FakeClock>,
+}
+
+impl Backups {
+    async fn new() -> Self {
+        let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+        let dir = test_db.dir().expect("temp dir");
+        let file = dir.join(format!("{}.sqlite3", test_db.name()));
+        let policy = BackupPolicy {
+            dir: Some(dir.join("backups")),
+            ..BackupPolicy::default()
+        };
+        Self {
+            test_db,
+            file,
+            policy,
+            clock: FakeClock::new(),
+        }
+    }
+
+    /// The database, with a table `t`.
+    async fn open_with_table(&self) -> Database {
+        let db = self.test_db.open().await;
+        db.execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .expect("table");
+        db
+    }
+}
+
 fn notes() -> Migrator {
     Migrator::new(vec![
         sql(
@@ -145,21 +181,14 @@ async fn backups_are_taken_only_when_pending_and_restore_the_old_state() {
 
 #[tokio::test]
 async fn retention_and_minimum_interval() {
-    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
-    let dir = test_db.dir().expect("temp dir").join("backups");
-    let file = test_db
-        .dir()
-        .expect("temp dir")
-        .join(format!("{}.sqlite3", test_db.name()));
-    let clock = FakeClock::new();
-    let policy = BackupPolicy {
-        dir: Some(dir.clone()),
-        ..BackupPolicy::default()
-    };
-    let db = test_db.open().await;
-    db.execute_unprepared("CREATE TABLE t (x INTEGER)")
-        .await
-        .expect("table");
+    let fixture = Backups::new().await;
+    let (file, policy, clock) = (
+        fixture.file.clone(),
+        fixture.policy.clone(),
+        fixture.clock.clone(),
+    );
+    let dir = policy.dir.clone().expect("backup dir");
+    let db = fixture.open_with_table().await;
     let mut kept = Vec::new();
     for i in 0..5 {
         let b = backup(&db, &policy, "r1r1", clock.as_ref())
@@ -319,17 +348,9 @@ async fn a_migration_past_the_timeout_is_interrupted_and_rolled_back() {
 /// the one before a data migration); only an identical one is skipped.
 #[tokio::test]
 async fn a_backup_of_other_data_never_stands_in() {
-    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
-    let dir = test_db.dir().expect("temp dir").join("backups");
-    let clock = FakeClock::new();
-    let policy = BackupPolicy {
-        dir: Some(dir.clone()),
-        ..BackupPolicy::default()
-    };
-    let db = test_db.open().await;
-    db.execute_unprepared("CREATE TABLE t (x INTEGER)")
-        .await
-        .expect("table");
+    let fixture = Backups::new().await;
+    let (policy, clock) = (fixture.policy.clone(), fixture.clock.clone());
+    let db = fixture.open_with_table().await;
     let mut kept = Vec::new();
     kept.push(
         backup(&db, &policy, "", clock.as_ref())
@@ -373,22 +394,13 @@ async fn a_backup_of_other_data_never_stands_in() {
 /// or was killed) is removed by the next backup instead of making it fail.
 #[tokio::test]
 async fn a_dead_restores_staging_copy_is_removed() {
-    let test_db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
-    let file = test_db
-        .dir()
-        .expect("temp dir")
-        .join(format!("{}.sqlite3", test_db.name()));
-    let mut leftover = file.as_os_str().to_owned();
+    let fixture = Backups::new().await;
+    let mut leftover = fixture.file.as_os_str().to_owned();
     leftover.push(".partial-4000001");
     let leftover = std::path::PathBuf::from(leftover);
     std::fs::write(&leftover, vec![0u8; 1 << 20]).expect("leftover");
-    let db = test_db.open().await;
-    let policy = BackupPolicy {
-        dir: Some(test_db.dir().expect("temp dir").join("backups")),
-        ..BackupPolicy::default()
-    };
-    let clock = FakeClock::new();
-    backup(&db, &policy, "", clock.as_ref())
+    let db = fixture.test_db.open().await;
+    backup(&db, &fixture.policy, "", fixture.clock.as_ref())
         .await
         .expect("backup")
         .expect("taken");

@@ -8,8 +8,7 @@
 //! reproducible; `DIFF_SEED` and `DIFF_CASES` explore further.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use db_core::Database;
 use db_migrate::{Migrator, Script};
@@ -351,32 +350,16 @@ fn random_cases(default_n: usize) -> Vec<Case> {
 /// Runs `cases` through the Alembic driver; one outcome list per case.
 fn run_alembic(cases: &[Case], workdir: &std::path::Path) -> Vec<Vec<Outcome>> {
     let request = serde_json::json!({ "workdir": workdir, "cases": cases });
-    let mut child = Command::new("python3")
-        // Alembic iterates sets of revision ids in places (the depends_on part of a
-        // revision's down revisions): a fixed hash seed makes its choices reproducible.
-        .env("PYTHONHASHSEED", "0")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/it/alembic/differential.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(request.to_string().as_bytes())
-        .expect("request");
-    let reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let alembic: Vec<Vec<Outcome>> = reader
-        .lines()
-        .map(|l| serde_json::from_str(&l.expect("line")).expect("json"))
-        .collect();
-    assert!(
-        child.wait().expect("python").success(),
-        "the Alembic driver failed"
+    let alembic: Vec<Vec<Outcome>> = db_testkit::json_lines(
+        Command::new("python3")
+            // Alembic iterates sets of revision ids in places (the depends_on part of a
+            // revision's down revisions): a fixed hash seed makes its choices reproducible.
+            .env("PYTHONHASHSEED", "0")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/it/alembic/differential.py"
+            )),
+        &request,
     );
     assert_eq!(alembic.len(), cases.len());
     alembic

@@ -98,43 +98,24 @@ def parse(cls, value, child_cls=None):
     return rows
 
 
-class Plain(Base, KVEntry):
-    __tablename__ = "kv_plain"
-    descr: Mapped[str] = mapped_column(String, nullable=False)
-
-    @classmethod
-    def parse_value(cls, value):
-        return parse(cls, value)
-
-
-class A(Base, KVEntry):
-    __tablename__ = "kv_a"
-    descr: Mapped[str] = mapped_column(String, nullable=False)
-
-    @classmethod
-    def parse_value(cls, value):
-        return parse(cls, value)
+def entry_class(name, table, children=False, notifies=False):
+    """A KVEntry table with a `descr` column, its value's `describe`; `children`: the value's
+    `children` strings become kv_child rows; `notifies`: `descr` is its comparison value."""
+    attrs = {
+        "__tablename__": table,
+        "__annotations__": {"descr": Mapped[str]},
+        "descr": mapped_column(String, nullable=False),
+        "parse_value": classmethod(lambda cls, value: parse(cls, value, Child if children else None)),
+    }
+    if notifies:
+        attrs["comparison_value"] = lambda self: self.descr
+    return type(name, (Base, KVEntry), attrs)
 
 
-class B(Base, KVEntry):
-    __tablename__ = "kv_b"
-    descr: Mapped[str] = mapped_column(String, nullable=False)
-
-    @classmethod
-    def parse_value(cls, value):
-        return parse(cls, value)
-
-    def comparison_value(self):
-        return self.descr
-
-
-class C(Base, KVEntry):
-    __tablename__ = "kv_c"
-    descr: Mapped[str] = mapped_column(String, nullable=False)
-
-    @classmethod
-    def parse_value(cls, value):
-        return parse(cls, value, Child)
+Plain = entry_class("Plain", "kv_plain")
+A = entry_class("A", "kv_a")
+B = entry_class("B", "kv_b", notifies=True)
+C = entry_class("C", "kv_c", children=True)
 
 
 class Child(Base):

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TomlError};
 use crate::{OpenOptions, PoolOptions};
 
 /// A configuration file with named databases, as PyCDS's `alembic.ini` sections selected with
@@ -52,31 +52,6 @@ pub const KNOWN_TOP_LEVEL: [&str; 5] = ["default", "databases", "migrations", "a
 /// The largest configuration file read, in bytes (1 MiB): a configuration is a few lines;
 /// a larger file is refused before it costs memory or time.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
-
-/// A TOML file that does not parse or does not fit: the line and column, and the parser's
-/// reason with any secret [`scrub`](crate::redact::scrub)bed and user values
-/// [`bounded`](crate::redact::bounded). Unlike the parser's own message it never quotes the
-/// line, which may hold a password.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TomlError {
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl std::fmt::Display for TomlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => write!(f, "line {l}, column {c}: {}", self.reason),
-            _ => f.write_str(&self.reason),
-        }
-    }
-}
-
-impl std::error::Error for TomlError {}
 
 impl TomlError {
     fn new(error: &toml::de::Error, text: &str) -> Self {

@@ -27,7 +27,7 @@ pub enum Error {
         path: PathBuf,
         /// Where and why, without the line's text (it may hold a password).
         #[source]
-        source: crate::config::TomlError,
+        source: TomlError,
     },
     /// The configuration file is larger than any configuration needs.
     #[error("configuration file {path} is {size} bytes; at most {max} are read")]
@@ -238,3 +238,28 @@ impl Error {
         }
     }
 }
+
+/// A TOML file that does not parse or does not fit: the line and column, and the parser's
+/// reason with any secret scrubbed ([`scrub`](crate::redact::scrub)) and user values
+/// bounded ([`bounded`](crate::redact::bounded)). Unlike the parser's own message it never quotes the
+/// line, which may hold a password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TomlError {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for TomlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "line {l}, column {c}: {}", self.reason),
+            _ => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl std::error::Error for TomlError {}

@@ -55,9 +55,7 @@ mod transaction;
 mod truncate;
 pub mod types;
 
-pub use crate::config::{
-    Config, DatabaseConfig, KNOWN_TOP_LEVEL, MAX_CONFIG_BYTES, TomlError, read_toml,
-};
+pub use crate::config::{Config, DatabaseConfig, KNOWN_TOP_LEVEL, MAX_CONFIG_BYTES, read_toml};
 pub use crate::database::{
     Database, ForeignKeys, OpenOptions, PoolOptions, SqliteFileClaim, SqliteLocation,
     canonical_file_path, claim_sqlite_file, sqlite_location,
@@ -65,7 +63,7 @@ pub use crate::database::{
 pub use crate::dialect::{
     CloneScript, CopyIn, Dialect, IdentKind, SchemaObjects, SessionScope, Unencodable,
 };
-pub use crate::error::{Error, Result, describe_db_err};
+pub use crate::error::{Error, Result, TomlError, describe_db_err};
 pub use crate::migrate::{BoxError, Migrate, MigrationHarness, RevisionInfo};
 pub use crate::redact::{redact_url, scrub};
 pub use crate::transaction::{AsDbErr, RetryPolicy, RetrySafe, transaction};

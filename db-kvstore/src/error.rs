@@ -106,6 +106,15 @@ pub enum Error {
         #[source]
         source: DbErr,
     },
+    /// A temporary file holding a large sync's keys or reply failed.
+    #[error("{context}: {source}")]
+    Spool {
+        /// What was being done.
+        context: String,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A store cannot be registered.
     #[error("cannot register the store of service `{service}`: {reason}")]
     Registration {

@@ -56,6 +56,7 @@
 
 mod error;
 mod handler;
+pub mod large;
 #[cfg(feature = "nats")]
 pub mod nats;
 mod offset;

@@ -21,6 +21,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::large::{Answer, LargeRequest, SpooledResponse, response_frame};
 use crate::rpc::{
     ErrorStatus, IncomingRequest, Reply, RequestHandler, RpcCall, RpcClient, RpcError,
 };
@@ -80,21 +81,77 @@ impl LargeMessages {
             .await
     }
 
+    /// The payload limit of this connection, less headroom for headers.
+    fn limit(&self) -> usize {
+        self.client
+            .server_info()
+            .max_payload
+            .saturating_sub(HEADROOM)
+    }
+
     /// `payload` as it goes on the wire: itself when it fits the server's `max_payload`, else
     /// an empty body with [`OBJECT_HEADER`] naming the object it was put into.
     async fn wire(
         &self,
         payload: Vec<u8>,
     ) -> Result<(bytes::Bytes, Option<async_nats::HeaderMap>), RpcError> {
-        let limit = self
-            .client
-            .server_info()
-            .max_payload
-            .saturating_sub(HEADROOM);
-        if payload.len() <= limit {
+        if payload.len() <= self.limit() {
             return Ok((payload.into(), None));
         }
         let size = payload.len();
+        self.put(std::io::Cursor::new(payload), size).await
+    }
+
+    /// A reply envelope around a spooled `response`, as it goes on the wire (see
+    /// [`LargeMessages::wire`]); read into memory only when it fits one message.
+    async fn wire_spooled(
+        &self,
+        head: Vec<u8>,
+        response: SpooledResponse,
+        tail: Vec<u8>,
+    ) -> Result<(bytes::Bytes, Option<async_nats::HeaderMap>), RpcError> {
+        let size = usize::try_from(response.len())
+            .unwrap_or(usize::MAX)
+            .saturating_add(head.len() + tail.len());
+        let spool_error = |e: std::io::Error| RpcError::Transport {
+            reason: format!("the spooled reply cannot be read: {e}"),
+        };
+        match response.into_data().map_err(spool_error)? {
+            tempfile::SpooledData::InMemory(cursor) => {
+                let mut bytes = head;
+                bytes.extend_from_slice(&cursor.into_inner());
+                bytes.extend_from_slice(&tail);
+                self.wire(bytes).await
+            }
+            tempfile::SpooledData::OnDisk(file) => {
+                let reader = tokio::io::AsyncReadExt::chain(
+                    tokio::io::AsyncReadExt::chain(
+                        std::io::Cursor::new(head),
+                        tokio::fs::File::from_std(file),
+                    ),
+                    std::io::Cursor::new(tail),
+                );
+                if size <= self.limit() {
+                    let mut bytes = Vec::with_capacity(size);
+                    let mut reader = reader;
+                    tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut bytes)
+                        .await
+                        .map_err(spool_error)?;
+                    return Ok((bytes.into(), None));
+                }
+                self.put(reader, size).await
+            }
+        }
+    }
+
+    /// Puts `size` bytes from `reader` into a fresh object; the message then carries its
+    /// name.
+    async fn put(
+        &self,
+        mut reader: impl tokio::io::AsyncRead + Unpin,
+        size: usize,
+    ) -> Result<(bytes::Bytes, Option<async_nats::HeaderMap>), RpcError> {
+        let limit = self.limit();
         let too_large = |reason: String| RpcError::TooLarge {
             size,
             limit,
@@ -107,7 +164,6 @@ impl LargeMessages {
         }
         let store = self.store().await.map_err(too_large)?;
         let name = uuid::Uuid::new_v4().simple().to_string();
-        let mut reader = std::io::Cursor::new(payload);
         store
             .put(name.as_str(), &mut reader)
             .await
@@ -117,19 +173,28 @@ impl LargeMessages {
         Ok((bytes::Bytes::new(), Some(headers)))
     }
 
-    /// A received message's payload: its body, or the object [`OBJECT_HEADER`] names (read,
-    /// then deleted), refused beyond [`MAX_MESSAGE_BYTES`].
-    async fn received(&self, message: &async_nats::Message) -> Result<bytes::Bytes, String> {
-        let Some(name) = message
+    /// The name of the object holding `message`'s payload, when it travelled as one.
+    fn object_name(message: &async_nats::Message) -> Option<String> {
+        message
             .headers
             .as_ref()
             .and_then(|h| h.get(OBJECT_HEADER))
             .map(|v| v.as_str().to_owned())
-        else {
-            return Ok(message.payload.clone());
-        };
+    }
+
+    /// Opens the object `name`, refusing one above [`MAX_MESSAGE_BYTES`].
+    async fn open(
+        &self,
+        name: &str,
+    ) -> Result<
+        (
+            &async_nats::jetstream::object_store::ObjectStore,
+            async_nats::jetstream::object_store::Object,
+        ),
+        String,
+    > {
         let store = self.store().await?;
-        let mut object = store.get(name.as_str()).await.map_err(|e| {
+        let object = store.get(name).await.map_err(|e| {
             format!("the message's object `{name}` cannot be read (lost or expired?): {e}")
         })?;
         let size = object.info.size;
@@ -138,8 +203,34 @@ impl LargeMessages {
                 "the message's object holds {size} bytes, above the bound of {MAX_MESSAGE_BYTES}"
             ));
         }
-        let mut bytes = Vec::with_capacity(size);
-        tokio::io::AsyncReadExt::read_to_end(&mut object, &mut bytes)
+        Ok((store, object))
+    }
+
+    /// A large request read as a stream from its object ([`LargeRequest::read`]: memory
+    /// bounded whatever its size), then deleted.
+    async fn received_large(&self, name: &str) -> Result<LargeRequest, String> {
+        let (store, object) = self.open(name).await?;
+        let bridge = tokio_util::io::SyncIoBridge::new(object);
+        let read = tokio::task::spawn_blocking(move || {
+            // Never more than the bound, whatever the object's metadata claimed.
+            LargeRequest::read(std::io::Read::take(bridge, MAX_MESSAGE_BYTES as u64))
+        })
+        .await
+        .map_err(|e| format!("reading the request failed: {e}"))?;
+        let _ = store.delete(name).await;
+        read.map_err(|e| format!("the message's object `{name}` is no request: {e}"))
+    }
+
+    /// A received message's payload: its body, or the object [`OBJECT_HEADER`] names (read,
+    /// then deleted), refused beyond [`MAX_MESSAGE_BYTES`].
+    async fn received(&self, message: &async_nats::Message) -> Result<bytes::Bytes, String> {
+        let Some(name) = Self::object_name(message) else {
+            return Ok(message.payload.clone());
+        };
+        let (store, object) = self.open(&name).await?;
+        let mut bytes = Vec::with_capacity(object.info.size);
+        let mut bounded = tokio::io::AsyncReadExt::take(object, MAX_MESSAGE_BYTES as u64 + 1);
+        tokio::io::AsyncReadExt::read_to_end(&mut bounded, &mut bytes)
             .await
             .map_err(|e| format!("the message's object `{name}` cannot be read: {e}"))?;
         if bytes.len() > MAX_MESSAGE_BYTES {
@@ -296,46 +387,64 @@ pub async fn serve(
                 let Some(inbox) = message.reply.clone() else {
                     return;
                 };
-                let body = match large.received(&message).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!(%channel, error = %e, "a large request could not be read; dropped");
-                        return;
+                let (envelope, answer) = match LargeMessages::object_name(&message) {
+                    Some(object) => {
+                        let request = match large.received_large(&object).await {
+                            Ok(r) => r,
+                            Err(e) => {
+                                tracing::warn!(%channel, error = %e, "a large request could not be read; dropped");
+                                return;
+                            }
+                        };
+                        let head = (request.envelope.kind.clone(), request.envelope.rpc_id);
+                        (head, handler.handle_large(&channel, request).await)
+                    }
+                    None => {
+                        let envelope = match RequestEnvelope::decode(&message.payload) {
+                            Ok(e) => e,
+                            Err(e) => {
+                                tracing::debug!(%channel, error = %e, "not an RPC request; dropped");
+                                return;
+                            }
+                        };
+                        let reply = handler
+                            .handle(IncomingRequest {
+                                channel,
+                                kind: envelope.kind.clone(),
+                                resource: envelope.resource.clone(),
+                                request: envelope.request.clone().unwrap_or(Value::Null),
+                            })
+                            .await;
+                        ((envelope.kind, envelope.rpc_id), reply.map(Answer::Reply))
                     }
                 };
-                let envelope = match RequestEnvelope::decode(&body) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        tracing::debug!(%channel, error = %e, "not an RPC request; dropped");
-                        return;
-                    }
-                };
-                let reply = handler
-                    .handle(IncomingRequest {
-                        channel,
-                        kind: envelope.kind.clone(),
-                        resource: envelope.resource.clone(),
-                        request: envelope.request.clone().unwrap_or(Value::Null),
-                    })
-                    .await;
-                let Some(reply) = reply else {
+                let Some(answer) = answer else {
                     return;
                 };
-                let response = ResponseEnvelope {
-                    timestamp: unix_now(),
-                    name,
-                    kind: envelope.kind,
-                    rpc_id: envelope.rpc_id,
-                    response: reply.to_json(),
-                };
-                let bytes = match serde_json::to_vec(&response) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reply not encoded");
-                        return;
+                let (kind, rpc_id) = envelope;
+                let wired = match answer {
+                    Answer::Reply(reply) => {
+                        let response = ResponseEnvelope {
+                            timestamp: unix_now(),
+                            name,
+                            kind,
+                            rpc_id,
+                            response: reply.to_json(),
+                        };
+                        match serde_json::to_vec(&response) {
+                            Ok(bytes) => large.wire(bytes).await,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "reply not encoded");
+                                return;
+                            }
+                        }
+                    }
+                    Answer::Spooled(response) => {
+                        let (head, tail) = response_frame(unix_now(), &name, &kind, rpc_id);
+                        large.wire_spooled(head, response, tail).await
                     }
                 };
-                let sent = match large.wire(bytes).await {
+                let sent = match wired {
                     Ok((body, None)) => client.publish(inbox, body).await,
                     Ok((body, Some(headers))) => {
                         client.publish_with_headers(inbox, headers, body).await

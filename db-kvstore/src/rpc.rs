@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::large::{Answer, LargeRequest};
+
 /// One call: `type` on `channel` with a JSON request, answered within `timeout`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RpcCall {
@@ -284,6 +286,22 @@ pub struct IncomingRequest {
 pub trait RequestHandler: Send + Sync {
     /// The reply to `request`, or `None` to stay silent.
     async fn handle(&self, request: IncomingRequest) -> Option<Reply>;
+
+    /// Answers a request on `channel` that was read as a stream because it is large (over
+    /// NATS: one that came through the object store), its `request.kvs` object kept sorted
+    /// on disk ([`LargeRequest`]). The default puts the request back together as one value
+    /// and calls [`RequestHandler::handle`]; [`KvStores`](crate::KvStores) answers a `sync`
+    /// from the stream in bounded memory, with a spooled reply. A handler that wraps another
+    /// passes large requests on here too.
+    async fn handle_large(&self, channel: &str, request: LargeRequest) -> Option<Answer> {
+        match request.into_incoming(channel) {
+            Ok(request) => self.handle(request).await.map(Answer::Reply),
+            Err(e) => {
+                tracing::warn!(%channel, error = %e, "a large request cannot be read back: not answered");
+                None
+            }
+        }
+    }
 }
 
 /// A [`RequestHandler`] that passes each call on through an [`RpcClient`] and returns its

@@ -13,8 +13,10 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::error::{Error, Result};
+use crate::large::{Answer, LargeRequest, OkMapsWriter, ServiceOnly};
 use crate::rpc::{ErrorStatus, IncomingRequest, Reply, RequestHandler};
-use crate::store::{DynStore, KvStore};
+use crate::store::{DynStore, KvStore, SyncSink};
+use crate::wire::WireInt;
 use crate::wire::{KV_SYNC_CHANNEL, KvSetRequest, KvSyncRequest, SET, SYNC};
 
 /// Keys whose comparison value changed in one committed `set` of a store declared with
@@ -176,11 +178,62 @@ impl KvStores {
         }))
     }
 
+    /// `kv_sync`/`sync` for `service` over `pairs` (sorted by key, each once), its reply
+    /// spooled ([`crate::large`]): memory does not grow with the key count. `None` when no
+    /// store serves `service`.
+    ///
+    /// # Errors
+    /// [`Error::Db`] when the table cannot be read, [`Error::Spool`] when a temporary file
+    /// fails (with [`std::io::ErrorKind::InvalidData`] when an echoed e_tag does not fit 64
+    /// bits: the reply cannot be written).
+    pub async fn sync_streamed(
+        &self,
+        service: &str,
+        pairs: &mut (dyn Iterator<Item = std::io::Result<crate::large::Pair>> + Send),
+    ) -> Option<Result<crate::large::SpooledResponse>> {
+        let store = self.by_service.get(service)?;
+        let mut sink = SpooledSync(OkMapsWriter::new(&["additions", "changes", "missing"]));
+        Some(
+            async {
+                store.sync_pairs(pairs, &mut sink).await?;
+                sink.0.finish().map_err(|source| Error::Spool {
+                    context: format!("writing the sync reply of store `{service}`"),
+                    source,
+                })
+            }
+            .await,
+        )
+    }
+
     fn parse<T: serde::de::DeserializeOwned>(request: Value) -> std::result::Result<T, Reply> {
         serde_json::from_value(request).map_err(|e| Reply::Error {
             status: ErrorStatus::Validation,
             exception: e.to_string(),
         })
+    }
+}
+
+/// A sync's differences written straight into the spooled reply maps.
+struct SpooledSync(OkMapsWriter);
+
+impl SpooledSync {
+    fn put(&mut self, map: usize, key: &str, tag: Option<WireInt>) -> Result<()> {
+        self.0.push(map, key, tag).map_err(|source| Error::Spool {
+            context: "writing the sync reply".to_owned(),
+            source,
+        })
+    }
+}
+
+impl SyncSink for SpooledSync {
+    fn addition(&mut self, key: String, device: Option<WireInt>) -> Result<()> {
+        self.put(0, &key, device)
+    }
+    fn change(&mut self, key: String, device: Option<WireInt>) -> Result<()> {
+        self.put(1, &key, device)
+    }
+    fn missing(&mut self, key: String, server: Option<WireInt>) -> Result<()> {
+        self.put(2, &key, server)
     }
 }
 
@@ -267,6 +320,83 @@ impl RequestHandler for KvStores {
                 );
                 None
             }
+        }
+    }
+
+    /// A large `kv_sync`/`sync` is answered from the stream ([`KvStores::sync_streamed`]), in
+    /// the order and with the replies of [`KvStores::handle`]; any other large request is put
+    /// back together and handled as usual.
+    async fn handle_large(&self, channel: &str, request: LargeRequest) -> Option<Answer> {
+        let streamed = channel == KV_SYNC_CHANNEL
+            && request.envelope.kind == SYNC
+            && request.pairs.is_some()
+            && request
+                .envelope
+                .request
+                .as_ref()
+                .is_some_and(Value::is_object);
+        if !streamed {
+            return match request.into_incoming(channel) {
+                Ok(r) => self.handle(r).await.map(Answer::Reply),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a large request cannot be read back: not answered");
+                    None
+                }
+            };
+        }
+        let LargeRequest { envelope, pairs } = request;
+        if envelope
+            .resource
+            .as_ref()
+            .is_some_and(|r| *r != self.resource)
+        {
+            tracing::debug!(resource = ?envelope.resource, "kv_sync call for another resource: not answered");
+            return None;
+        }
+        let validation = |exception: String| {
+            Some(Answer::Reply(Reply::Error {
+                status: ErrorStatus::Validation,
+                exception,
+            }))
+        };
+        let service =
+            match serde_json::from_value::<ServiceOnly>(envelope.request.unwrap_or_default()) {
+                Ok(s) => s.service,
+                Err(e) => return validation(e.to_string()),
+            };
+        let mut pairs = pairs?;
+        match pairs.first_invalid() {
+            Ok(None) => {}
+            Ok(Some(reason)) => return validation(reason),
+            Err(e) => {
+                return Some(Answer::Reply(Reply::Error {
+                    status: ErrorStatus::Handler,
+                    exception: format!("the sync request cannot be read back: {e}"),
+                }));
+            }
+        }
+        let Some(result) = self.sync_streamed(&service, &mut pairs).await else {
+            tracing::debug!(%service, "kv_sync/sync for another service: not answered");
+            return None;
+        };
+        match result {
+            Ok(spooled) => Some(Answer::Spooled(spooled)),
+            // A key whose last value is no e_tag (found during the merge; nothing was sent).
+            Err(Error::Spool { source, .. })
+                if source.kind() == std::io::ErrorKind::InvalidInput =>
+            {
+                validation(source.to_string())
+            }
+            Err(Error::Spool { source, .. })
+                if source.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                tracing::warn!(%service, error = %source, "kv_sync/sync reply cannot be encoded: not answered");
+                None
+            }
+            Err(e) => Some(Answer::Reply(Reply::Error {
+                status: ErrorStatus::Handler,
+                exception: error_text(&e),
+            })),
         }
     }
 }

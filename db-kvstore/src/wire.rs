@@ -81,7 +81,7 @@ impl<'de> Deserialize<'de> for WireInt {
 /// applied to what orjson made of the JSON: an integer as is (one beyond 64 bits arrives as a
 /// float, as orjson reads it); a float only when integral and strictly inside
 /// (−2⁶³, 2⁶³); a string as [`str_as_int`]; `true`/`false` as 1/0.
-fn lax_int(v: &Value) -> std::result::Result<i128, String> {
+pub(crate) fn lax_int(v: &Value) -> std::result::Result<i128, String> {
     const FRACTION: &str = "Input should be a valid integer, got a number with a fractional part";
     const SIZE: &str = "Unable to parse input string as an integer, exceeded maximum size";
     match v {

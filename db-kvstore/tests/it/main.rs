@@ -4,6 +4,7 @@
 mod convergence;
 mod differential;
 mod handler;
+mod large;
 mod nats;
 mod store;
 mod support;

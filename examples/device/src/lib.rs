@@ -190,6 +190,22 @@ impl RequestHandler for DeviceHandler {
             },
         })
     }
+    /// A large `kv_sync` call (a sync of many keys) is answered by the stores from the
+    /// stream; `access` calls are never large.
+    async fn handle_large(
+        &self,
+        channel: &str,
+        request: db_kvstore::large::LargeRequest,
+    ) -> Option<db_kvstore::large::Answer> {
+        if channel == ACCESS_CHANNEL {
+            let request = request.into_incoming(channel).ok()?;
+            return self
+                .handle(request)
+                .await
+                .map(db_kvstore::large::Answer::Reply);
+        }
+        self.stores.handle_large(channel, request).await
+    }
 }
 
 /// Where a device runs.

@@ -24,14 +24,14 @@ use crate::wire::{MAX_JSON_DEPTH, RequestEnvelope, WireInt, lax_int};
 
 /// Bytes of pairs sorted in memory before they are spilled as one run (4 MiB; a pair costs
 /// its key's length plus [`PAIR_OVERHEAD`]).
-pub const RUN_BYTES: usize = 4 << 20;
+pub const RUN_BYTES: usize = 2 << 20;
 /// What one pair costs in memory beyond its key's bytes (the `String`, the e_tag, the vector
 /// slot).
 const PAIR_OVERHEAD: usize = 56;
 /// Bytes read ahead from each spilled run while merging.
 const RUN_READ_AHEAD: usize = 64 << 10;
 /// Bytes of a [`SpooledResponse`] kept in memory before it moves to a temporary file (4 MiB).
-pub const SPOOL_BYTES: usize = 4 << 20;
+pub const SPOOL_BYTES: usize = 1 << 20;
 
 /// One key of a sync and its e_tag (`None`: `null`).
 pub type Pair = (String, Option<WireInt>);

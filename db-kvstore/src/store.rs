@@ -47,9 +47,11 @@ impl SyncSink for KvSyncResponse {
     }
 }
 
-/// Rows read per query while answering `sync` (about 9.6 MiB of rows held at once; smaller
-/// pages cost more queries: 10,000 made the sync 1.3× the raw read of the pairs, 50,000 1.2×).
-const SYNC_PAGE: usize = 50_000;
+/// Rows read per query while answering `sync`. A page of driver rows costs far more than
+/// its pairs: with 50,000 the device's peak during a 1,000,000-key steady sync was 84 MB, with
+/// 10,000 it is 59–65 MB (`benches/large_sync.rs`); the price is more queries (the sync is
+/// 1.3× the raw read of the pairs instead of 1.2×, `benches/kv.rs`).
+const SYNC_PAGE: usize = 10_000;
 
 /// The error a `parse_value` hook returns; its text reaches the server.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -60,6 +60,20 @@ pub enum Error {
         /// The limit in the same unit.
         limit: usize,
     },
+    /// A `set` waited longer than the store's queue deadline for the sets ahead of it
+    /// ([`KvStore::queue_deadline`]); nothing was written. The server retries it or repairs it
+    /// with its next sync.
+    ///
+    /// [`KvStore::queue_deadline`]: crate::KvStore::queue_deadline
+    #[error("store `{service}` is busy: this set waited {waited:?} behind {ahead} earlier set(s) and was not applied; send it again")]
+    Busy {
+        /// The store's service name.
+        service: String,
+        /// How long it waited.
+        waited: std::time::Duration,
+        /// Sets that were applied or queued ahead of it when it arrived.
+        ahead: usize,
+    },
     /// A key appears twice in one `set`; nothing was written.
     #[error("key `{key}` appears more than once in one set; send each key once")]
     DuplicateKey {

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use db_core::Dialect;
@@ -133,7 +134,12 @@ pub struct KvStore<E: EntityTrait> {
     compare: Option<Arc<CompareFn<E::Model>>>,
     max_key_chars: Option<usize>,
     max_value_bytes: usize,
+    queue_deadline: Duration,
 }
+
+/// How long a `set` waits for the sets ahead of it by default (10 s), see
+/// [`KvStore::queue_deadline`].
+pub const DEFAULT_QUEUE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The longest key a store takes, in characters, when its `key` column declares no length.
 pub const DEFAULT_MAX_KEY_CHARS: usize = 1024;
@@ -172,6 +178,7 @@ where
             compare: None,
             max_key_chars: None,
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            queue_deadline: DEFAULT_QUEUE_DEADLINE,
         }
     }
 
@@ -190,6 +197,16 @@ where
     #[must_use]
     pub fn max_value_bytes(mut self, bytes: usize) -> Self {
         self.max_value_bytes = bytes;
+        self
+    }
+
+    /// How long a `set` waits for the sets ahead of it (default [`DEFAULT_QUEUE_DEADLINE`]).
+    /// Sets are applied one at a time, in arrival order; one that waited longer is answered
+    /// with [`Error::Busy`] (a `handler_error`) and not applied, so a slow set never leaves
+    /// later ones unanswered.
+    #[must_use]
+    pub fn queue_deadline(mut self, deadline: Duration) -> Self {
+        self.queue_deadline = deadline;
         self
     }
 
@@ -284,6 +301,8 @@ where
             rows_per_insert: (dialect.max_bind_params() / columns).max(1),
             max_key_chars,
             max_value_bytes: self.max_value_bytes,
+            queue_deadline: self.queue_deadline,
+            queued: std::sync::atomic::AtomicUsize::new(0),
             parse: self.parse,
             compare: self.compare,
             writing: Mutex::new(()),
@@ -329,6 +348,9 @@ struct EntityStore<E: EntityTrait> {
     rows_per_insert: usize,
     max_key_chars: usize,
     max_value_bytes: usize,
+    queue_deadline: Duration,
+    /// Sets holding or waiting for `writing`.
+    queued: std::sync::atomic::AtomicUsize,
     parse: Arc<ParseFn<E::ActiveModel>>,
     compare: Option<Arc<CompareFn<E::Model>>>,
     /// Sets are applied one at a time (openmodule serialises all handlers): two concurrent
@@ -677,7 +699,19 @@ where
             }
         }
         let keys: Vec<&str> = request.kvs.iter().map(|kv| kv.key.as_str()).collect();
-        let _one_at_a_time = self.writing.lock().await;
+        let ahead = self.queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _leaves_the_queue = QueueSlot(&self.queued);
+        let _one_at_a_time =
+            match tokio::time::timeout(self.queue_deadline, self.writing.lock()).await {
+                Ok(guard) => guard,
+                Err(_) => {
+                    return Err(Error::Busy {
+                        service: self.service.clone(),
+                        waited: self.queue_deadline,
+                        ahead,
+                    });
+                }
+            };
         let txn = self
             .dialect
             .begin_write(&self.conn)
@@ -721,6 +755,15 @@ where
             .await
             .context(|| format!("committing the set of store `{}`", self.service))?;
         Ok(new.zip(old).map(|(new, old)| changed_keys(new, old)))
+    }
+}
+
+/// Leaves a store's set queue when dropped.
+struct QueueSlot<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -272,3 +272,91 @@ async fn a_sync_larger_than_max_payload_goes_through() {
     assert!(lost.is_err(), "no reply to a lost object");
     stop.cancel();
 }
+
+/// One slow set (its parse takes 1.5 s) followed by 100 concurrent small sets: every set gets a
+/// reply — applied, or refused as busy after the store's queue deadline — and none times out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_set_leaves_no_later_set_unanswered() {
+    use sea_orm::ActiveValue::Set;
+
+    use crate::support::{item, plate};
+
+    let Some(nats) = nats().await else { return };
+    let test_db = db_testkit::TestDb::new(db_testkit::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let db = test_db.open().await;
+    create_tables(&db).await;
+    let mut stores = db_kvstore::KvStores::new(&db, NAME, "res-1");
+    stores
+        .add(
+            db_kvstore::KvStore::<plate::Entity>::new(|_, value| {
+                if let Some(ms) = value.get("slow_ms").and_then(serde_json::Value::as_u64) {
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+                Ok(db_kvstore::Parsed::new(plate::ActiveModel {
+                    plate: Set(value["plate"].as_str().unwrap_or("?").to_owned()),
+                    ..Default::default()
+                }))
+            })
+            .queue_deadline(Duration::from_millis(500)),
+        )
+        .expect("store");
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = format!("t{run}.device.res-1.");
+    let stop = CancellationToken::new();
+    serve(
+        nats.clone(),
+        NAME,
+        &prefix,
+        &["kv_sync"],
+        None,
+        Arc::new(stores),
+        stop.clone(),
+    )
+    .await
+    .expect("device serves");
+    let caller = Arc::new(NatsRpc::new(nats.clone(), "kv-server", prefix.clone()));
+    let set = |key: String, value: serde_json::Value| {
+        let caller = caller.clone();
+        async move {
+            caller
+                .call(
+                    db_kvstore::RpcCall::new(
+                        "kv_sync",
+                        "set",
+                        json!({"service": NAME, "kvs": [item(&key, value, Some(1), None)]}),
+                        Duration::from_secs(20),
+                    ),
+                    CancellationToken::new(),
+                )
+                .await
+        }
+    };
+    let slow = tokio::spawn(set("slow".into(), json!({"plate": "S", "slow_ms": 1500})));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let small: Vec<_> = (0..100)
+        .map(|i| tokio::spawn(set(format!("p{i:03}"), json!({"plate": format!("P{i}")}))))
+        .collect();
+    assert!(slow.await.expect("task").is_ok(), "the slow set is applied");
+    let (mut applied, mut busy) = (0, 0);
+    for task in small {
+        match task.await.expect("task") {
+            Ok(_) => applied += 1,
+            Err(db_kvstore::RpcError::Handler { exception }) if exception.contains("is busy") => {
+                busy += 1;
+            }
+            Err(other) => panic!("a set got no usable reply: {other}"),
+        }
+    }
+    assert_eq!(applied + busy, 100, "every set is answered");
+    assert!(busy > 0, "the sets queued behind the slow one past the deadline are refused");
+    assert!(
+        set("after".into(), json!({"plate": "A"})).await.is_ok(),
+        "the store takes sets again once the queue is through"
+    );
+    let rows = plates(&db).await;
+    assert_eq!(rows.len(), applied + 2, "applied sets are stored, refused ones are not");
+    eprintln!("100 sets behind a slow one: {applied} applied, {busy} refused as busy");
+    stop.cancel();
+}

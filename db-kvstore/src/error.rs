@@ -65,7 +65,9 @@ pub enum Error {
     /// with its next sync.
     ///
     /// [`KvStore::queue_deadline`]: crate::KvStore::queue_deadline
-    #[error("store `{service}` is busy: this set waited {waited:?} behind {ahead} earlier set(s) and was not applied; send it again")]
+    #[error(
+        "store `{service}` is busy: this set waited {waited:?} behind {ahead} earlier set(s) and was not applied; send it again"
+    )]
     Busy {
         /// The store's service name.
         service: String,

@@ -23,7 +23,7 @@ use crate::rpc::IncomingRequest;
 use crate::wire::{MAX_JSON_DEPTH, RequestEnvelope, WireInt, lax_int};
 
 /// Bytes of pairs sorted in memory before they are spilled as one run (4 MiB; a pair costs
-/// its key's length plus [`PAIR_OVERHEAD`]).
+/// its key's length plus 56 bytes).
 pub const RUN_BYTES: usize = 2 << 20;
 /// What one pair costs in memory beyond its key's bytes (the `String`, the e_tag, the vector
 /// slot).

@@ -79,8 +79,8 @@ pub use crate::rpc::{
     RpcError, unanswered,
 };
 pub use crate::store::{
-    BoxError, Child, DEFAULT_MAX_KEY_CHARS, DEFAULT_MAX_VALUE_BYTES, DEFAULT_QUEUE_DEADLINE, KvStore,
-    Parsed,
+    BoxError, Child, DEFAULT_MAX_KEY_CHARS, DEFAULT_MAX_VALUE_BYTES, DEFAULT_QUEUE_DEADLINE,
+    KvStore, Parsed,
 };
 pub use crate::stores::{Changed, KvStores};
 pub use tokio_util::sync::CancellationToken;

@@ -699,7 +699,9 @@ where
             }
         }
         let keys: Vec<&str> = request.kvs.iter().map(|kv| kv.key.as_str()).collect();
-        let ahead = self.queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let ahead = self
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let _leaves_the_queue = QueueSlot(&self.queued);
         let _one_at_a_time =
             match tokio::time::timeout(self.queue_deadline, self.writing.lock()).await {

@@ -6,6 +6,7 @@ mod differential;
 mod handler;
 mod large;
 mod nats;
+mod server_store;
 mod store;
 mod support;
 mod wire;

@@ -350,13 +350,20 @@ async fn a_slow_set_leaves_no_later_set_unanswered() {
         }
     }
     assert_eq!(applied + busy, 100, "every set is answered");
-    assert!(busy > 0, "the sets queued behind the slow one past the deadline are refused");
+    assert!(
+        busy > 0,
+        "the sets queued behind the slow one past the deadline are refused"
+    );
     assert!(
         set("after".into(), json!({"plate": "A"})).await.is_ok(),
         "the store takes sets again once the queue is through"
     );
     let rows = plates(&db).await;
-    assert_eq!(rows.len(), applied + 2, "applied sets are stored, refused ones are not");
+    assert_eq!(
+        rows.len(),
+        applied + 2,
+        "applied sets are stored, refused ones are not"
+    );
     eprintln!("100 sets behind a slow one: {applied} applied, {busy} refused as busy");
     stop.cancel();
 }

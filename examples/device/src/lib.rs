@@ -18,7 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use db_core::{Database, OpenOptions};
 use db_kvstore::nats::{NatsRpc, serve};
-use db_kvstore::server::{ServerEntry, sync_device};
+use db_kvstore::server::{ImportSummary, ServerEntry, ServerStore, push_change, sync_device};
 use db_kvstore::wire::{KV_SYNC_CHANNEL, KVS_SYNC, KvsSyncData, SERVER_RPC_CHANNEL};
 use db_kvstore::{
     CancellationToken, ErrorStatus, IncomingRequest, KvStore, KvStores, Parsed, Reply,
@@ -313,62 +313,105 @@ pub async fn start_device(
     })
 }
 
-/// The e_tag of `key` = `value` in `service`: 62 bits of the SHA-256 of the three (positive,
-/// fits BIGINT). Equal only for the same entry (collisions aside, 2⁻⁶²), so an e_tag never
-/// stands for another value, across restarts too.
-#[must_use]
-pub fn content_e_tag(service: &str, key: &str, value: &Value) -> i64 {
-    use sha2::Digest;
-    let mut hash = sha2::Sha256::new();
-    for part in [service, key, &value.to_string()] {
-        hash.update(part.len().to_le_bytes());
-        hash.update(part.as_bytes());
-    }
-    let digest = hash.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_le_bytes(first) & ((1 << 62) - 1)
-}
-
-/// The server: the authoritative entries per service, synced to each device that asks.
+/// The server: the authoritative entries per service in a database
+/// ([`db_kvstore::server::ServerStore`], e_tags from its counter, never reused), synced to each
+/// device that asks, with changes pushed to the devices that hold the service. Several server
+/// processes may share one database behind the NATS queue group `kv-servers`.
 #[derive(Debug)]
 pub struct Server {
     nats: async_nats::Client,
     root: String,
-    entries: tokio::sync::RwLock<BTreeMap<String, BTreeMap<String, ServerEntry>>>,
+    store: ServerStore,
 }
 
+/// How long a push or a sync of one device may take.
+const DEVICE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Server {
-    /// A server with `entries` for [`NAME`] (key → value). Each e_tag is derived from the
-    /// entry itself ([`content_e_tag`]): a restart that loads a changed value gives it a new
-    /// e_tag, so devices fetch it, while unchanged entries keep theirs (numbering them 1, 2, …
-    /// at every start reused e_tags for other values: a revoked plate stayed allowed).
+    /// A server over `store`, reaching devices under the subject root `root`.
     #[must_use]
-    pub fn new(
-        nats: async_nats::Client,
-        root: &str,
-        entries: BTreeMap<String, Value>,
-    ) -> Arc<Self> {
-        let map = entries
-            .into_iter()
-            .map(|(key, value)| {
-                let e_tag = content_e_tag(NAME, &key, &value);
-                (key, ServerEntry { value, e_tag })
-            })
-            .collect();
+    pub fn new(nats: async_nats::Client, root: &str, store: ServerStore) -> Arc<Self> {
         Arc::new(Self {
             nats,
             root: root.to_owned(),
-            entries: tokio::sync::RwLock::new(BTreeMap::from([(NAME.to_owned(), map)])),
+            store,
         })
     }
 
-    /// Sets `key` of [`NAME`] (its [`content_e_tag`]); devices get it on their next sync.
-    pub async fn put(&self, key: &str, value: Value) {
-        let mut all = self.entries.write().await;
-        let map = all.entry(NAME.to_owned()).or_default();
-        let e_tag = content_e_tag(NAME, key, &value);
-        map.insert(key.to_owned(), ServerEntry { value, e_tag });
+    fn device(&self, resource: &str) -> NatsRpc {
+        NatsRpc::new(
+            self.nats.clone(),
+            "kv-server",
+            device_prefix(&self.root, resource),
+        )
+    }
+
+    /// Sets `key` of [`NAME`] to `value` (`None` deletes it) with a new e_tag, and pushes the
+    /// change to every device that synced [`NAME`]. A device that cannot be reached gets the
+    /// change with its next sync.
+    ///
+    /// # Errors
+    /// The store's error; nothing changed.
+    pub async fn change(&self, key: &str, value: Option<Value>) -> db_kvstore::Result<()> {
+        let (entry, previous) = match &value {
+            Some(v) => {
+                let (e_tag, previous) = self.store.put(NAME, key, v).await?;
+                (
+                    Some(ServerEntry {
+                        value: v.clone(),
+                        e_tag,
+                    }),
+                    previous,
+                )
+            }
+            None => (None, self.store.delete(NAME, key).await?),
+        };
+        let entries = self.store.entries(NAME).await?;
+        for resource in self.store.devices(NAME).await? {
+            let pushed = push_change(
+                &self.device(&resource),
+                NAME,
+                key,
+                entry.as_ref(),
+                previous,
+                &entries,
+                DEVICE_TIMEOUT,
+            )
+            .await;
+            match pushed {
+                Ok(()) => tracing::info!(%resource, %key, "change pushed"),
+                Err(e) => {
+                    tracing::warn!(%resource, %key, error = %e, "change not pushed; the device gets it with its next sync");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes [`NAME`] hold exactly `entries` (the server's import file): changed and new keys
+    /// get new e_tags, unchanged ones keep theirs, missing ones are removed; then every device
+    /// that synced [`NAME`] is synced.
+    ///
+    /// # Errors
+    /// The store's error; nothing changed.
+    pub async fn import(
+        &self,
+        entries: &BTreeMap<String, Value>,
+    ) -> db_kvstore::Result<ImportSummary> {
+        let summary = self.store.import(NAME, entries).await?;
+        if summary.changed.is_empty() && summary.removed.is_empty() {
+            return Ok(summary);
+        }
+        let entries = self.store.entries(NAME).await?;
+        for resource in self.store.devices(NAME).await? {
+            match sync_device(&self.device(&resource), NAME, &entries, 500, DEVICE_TIMEOUT).await {
+                Ok(done) => tracing::info!(%resource, ?done, "import pushed"),
+                Err(e) => {
+                    tracing::warn!(%resource, error = %e, "import not pushed; the device gets it with its next sync");
+                }
+            }
+        }
+        Ok(summary)
     }
 
     /// Serves `rpc-websocket` in the queue group `kv-servers` until `stop` fires.
@@ -409,18 +452,16 @@ impl RequestHandler for Server {
                 });
             }
         };
-        let entries = self
-            .entries
-            .read()
-            .await
-            .get(&data.service)
-            .cloned()
-            .unwrap_or_default();
-        let device = NatsRpc::new(
-            self.nats.clone(),
-            "kv-server",
-            device_prefix(&self.root, &data.resource),
-        );
+        let entries = match self.store.entries(&data.service).await {
+            Ok(e) => e,
+            Err(e) => {
+                return Some(Reply::Error {
+                    status: ErrorStatus::Handler,
+                    exception: e.to_string(),
+                });
+            }
+        };
+        let device = self.device(&data.resource);
         let budget = Duration::from_secs_f64(data.timeout.clamp(1.0, 300.0));
         match tokio::time::timeout(
             budget,
@@ -430,6 +471,9 @@ impl RequestHandler for Server {
         {
             Ok(Ok(summary)) => {
                 tracing::info!(resource = %data.resource, service = %data.service, ?summary, "synced");
+                if let Err(e) = self.store.note_device(&data.service, &data.resource).await {
+                    tracing::warn!(resource = %data.resource, error = %e, "device not noted for pushes");
+                }
                 Some(Reply::Ok(json!({})))
             }
             Ok(Err(e)) => Some(Reply::Error {

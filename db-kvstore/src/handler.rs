@@ -322,12 +322,17 @@ impl StoreTask {
             if !self.online() {
                 continue;
             }
+            let started = self.status.borrow().connects;
             let outcome = match self.wait(self.offset).await {
                 Wake::Due => self.sync_until_done().await,
                 other => other,
             };
-            // Reconnects during the wait or the sync are served by this sync.
-            seen = self.status.borrow().connects;
+            // A reconnect after this sync began gets a sync of its own: this one may have read
+            // the device before it, and one that came after the sync's event must not be lost
+            // (it was, when the count was read only after the sync finished).
+            let now = *self.status.borrow();
+            due = now.connects != started && now.status.is_online();
+            seen = now.connects;
             match outcome {
                 Wake::Due => next_resync = self.options.resync_every.map(|d| Instant::now() + d),
                 Wake::Offline => {}

@@ -120,9 +120,9 @@ pub enum RpcError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A message is larger than the transport can carry (over NATS: above the server's
-    /// `max_payload` where JetStream is not there to carry it). Not retryable: the same
-    /// message will not fit next time either.
+    /// A message is larger than the transport can carry (over NATS: above
+    /// `nats::MAX_MESSAGE_BYTES`, or neither the object store nor parts could take it). Not
+    /// retryable: the same message will not fit next time either.
     #[error("a message of {size} bytes cannot be sent: {reason} (limit {limit} bytes)")]
     TooLarge {
         /// The message's size in bytes.
@@ -131,6 +131,17 @@ pub enum RpcError {
         limit: usize,
         /// Why the larger path was not available.
         reason: String,
+    },
+    /// A large reply's parts or object could not all be read (over NATS: a part not fetched
+    /// within its timeout, an object lost or expired); that call fails.
+    #[error(
+        "a large message could not be read whole: {reason} (messages above {limit} bytes travel in parts)"
+    )]
+    LargeMessageLost {
+        /// What was lost or refused.
+        reason: String,
+        /// The size above which messages travel in parts, in bytes.
+        limit: usize,
     },
     /// The transport failed to send the call or receive its reply.
     #[error("the transport failed: {reason}")]

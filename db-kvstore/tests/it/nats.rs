@@ -367,3 +367,153 @@ async fn a_slow_set_leaves_no_later_set_unanswered() {
     eprintln!("100 sets behind a slow one: {applied} applied, {busy} refused as busy");
     stop.cancel();
 }
+
+/// A NATS server without JetStream on a free port, for the parts path; `None` (a skip line)
+/// when `nats-server` is not installed and `CI` is unset.
+async fn plain_nats() -> Option<(KillOnDrop, async_nats::Client)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let binary = [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "nats-server",
+    ]
+    .into_iter()
+    .find(|b| !b.starts_with('/') || std::path::Path::new(b).exists())
+    .expect("a candidate");
+    let child = match std::process::Command::new(binary)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(c) => KillOnDrop(c),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{e}; CI is set, so nats-server is required"
+            );
+            db_testkit::skip(&format!("nats-server cannot be started: {e}"));
+            return None;
+        }
+    };
+    let url = format!("nats://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if let Ok(c) = connect(&url, Duration::from_secs(1)).await {
+            return Some((child, c));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the NATS server without JetStream did not start on {url}");
+}
+
+/// A child process killed when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Without JetStream, a 200,000-key sync (a 5 MB request and reply) travels in parts both
+/// ways; a reply whose parts cannot be fetched fails the call with a typed error at once,
+/// and a parts subject that is no inbox is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_jetstream_large_messages_travel_in_parts() {
+    let Some((_server, nats)) = plain_nats().await else {
+        return;
+    };
+    assert!(
+        nats.server_info().max_payload <= 1 << 20,
+        "a default server"
+    );
+    let test_db = db_testkit::TestDb::new(db_testkit::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let db = test_db.open().await;
+    create_tables(&db).await;
+    let prefix = "device.res-1.";
+    let stop = CancellationToken::new();
+    serve_device(&nats, prefix, &db, &stop).await;
+    let caller = NatsRpc::new(nats.clone(), "kv-server", prefix);
+    let kvs: serde_json::Map<String, serde_json::Value> = (0..200_000)
+        .map(|i| (format!("plate-{i:07}"), json!(i + 1)))
+        .collect();
+    let reply = caller
+        .call(
+            db_kvstore::RpcCall::new(
+                "kv_sync",
+                "sync",
+                json!({"service": NAME, "kvs": kvs}),
+                Duration::from_secs(60),
+            ),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("a reply in parts");
+    assert_eq!(
+        reply["missing"].as_object().expect("missing").len(),
+        200_000
+    );
+    assert_eq!(reply["missing"]["plate-0199999"], json!(200_000));
+
+    // A peer whose reply announces parts that nobody serves.
+    let mut fake = nats
+        .subscribe("fake.rpc-req-kv_sync")
+        .await
+        .expect("subscribe");
+    let responder = nats.clone();
+    let subjects = [
+        format!("_INBOX.{}", uuid::Uuid::new_v4().simple()),
+        "device.res-1.rpc-req-kv_sync".to_owned(),
+    ];
+    let answers = subjects.clone();
+    tokio::spawn(async move {
+        for subject in answers {
+            let Some(m) = futures::StreamExt::next(&mut fake).await else {
+                return;
+            };
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(db_kvstore::nats::PARTS_HEADER, "3");
+            headers.insert(db_kvstore::nats::PARTS_SIZE_HEADER, "2500000");
+            headers.insert(db_kvstore::nats::PARTS_SUBJECT_HEADER, subject.as_str());
+            let reply = m.reply.expect("inbox");
+            responder
+                .publish_with_headers(reply, headers, vec![b'{'; 1000].into())
+                .await
+                .expect("publish");
+        }
+    });
+    let fake_caller = NatsRpc::new(nats.clone(), "kv-server", "fake.");
+    let call = || {
+        db_kvstore::RpcCall::new(
+            "kv_sync",
+            "sync",
+            json!({"service": NAME, "kvs": {}}),
+            Duration::from_secs(20),
+        )
+    };
+    let started = std::time::Instant::now();
+    match fake_caller.call(call(), CancellationToken::new()).await {
+        Err(db_kvstore::RpcError::LargeMessageLost { reason, limit }) => {
+            assert!(reason.contains("part 2 of 3 was lost"), "{reason}");
+            assert!(limit < 1 << 20, "the limit is named: {limit}");
+        }
+        other => panic!("a lost part is a typed error, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "at once: nobody serves the parts"
+    );
+    match fake_caller.call(call(), CancellationToken::new()).await {
+        Err(db_kvstore::RpcError::LargeMessageLost { reason, .. }) => {
+            assert!(reason.contains("no inbox"), "{reason}");
+        }
+        other => panic!("a parts subject that is no inbox is refused, got {other:?}"),
+    }
+    stop.cancel();
+}

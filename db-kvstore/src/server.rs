@@ -312,6 +312,10 @@ impl ServerStore {
             .await
             .context(|| "starting a server store write".to_owned())?;
         let previous = self.e_tag_of(&txn, service, key).await?;
+        if previous.is_some() {
+            // The counter is also the store's version (see `version`).
+            self.next_e_tag(&txn).await?;
+        }
         self.write(&txn, service, key, None).await?;
         txn.commit()
             .await
@@ -398,6 +402,35 @@ impl ServerStore {
         Ok(())
     }
 
+    /// The store's version: the e_tag counter, which every committed change (put, delete,
+    /// import) advances. Equal versions mean equal entries, so a server may keep
+    /// [`ServerStore::entries`] in memory until the version moves.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn version(&self) -> crate::Result<i64> {
+        use crate::error::DbContext;
+        let q = |n: &str| self.dialect.quote_trusted(n);
+        let row = self
+            .conn
+            .query_one_raw(self.statement(
+                format!(
+                    "SELECT {} FROM {} WHERE {} = 1",
+                    q("value"),
+                    q("kv_server_counter"),
+                    q("id")
+                ),
+                Vec::new(),
+            ))
+            .await
+            .context(|| "reading the store's version".to_owned())?;
+        Ok(row
+            .map(|r| r.try_get_by_index::<i64>(0))
+            .transpose()
+            .context(|| "reading the store's version".to_owned())?
+            .unwrap_or(0))
+    }
+
     /// Every entry of `service`.
     ///
     /// # Errors
@@ -473,6 +506,10 @@ impl ServerStore {
             self.write(&txn, service, key, None).await?;
             summary.removed.push(key.clone());
         }
+        if !summary.removed.is_empty() {
+            // The counter is also the store's version (see `version`).
+            self.next_e_tag(&txn).await?;
+        }
         txn.commit()
             .await
             .context(|| "committing the import".to_owned())?;
@@ -546,13 +583,52 @@ impl ServerStore {
     }
 }
 
-/// Pushes one changed entry to a device that holds its service: a `set` of `key` with
-/// `entry` (`None`: deleted) whose `previous_e_tag` is the e_tag the device should hold. When
-/// the device refuses it (it holds something else: it missed a change), the device is brought
-/// in line by a full [`sync_device`] with `entries` instead.
+/// One changed entry as [`push_changes`] sends it: the key, what it holds now (`None`:
+/// deleted) and the e_tag it had before (`None`: it was absent).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The key.
+    pub key: String,
+    /// The entry now; `None` when deleted.
+    pub entry: Option<ServerEntry>,
+    /// The e_tag the device should hold; `None` when the key was absent.
+    pub previous: Option<i64>,
+}
+
+/// Pushes changed entries to a device that holds their service: one `set` of all `changes`
+/// (all or nothing on the device), each with the `previous_e_tag` the device should hold.
+/// When the device refuses it (it holds something else: it missed a change), the device is
+/// brought in line by a full [`sync_device`] with `entries` instead.
 ///
 /// # Errors
 /// The transport's error, or the full sync's.
+pub async fn push_changes(
+    device: &dyn RpcClient,
+    service: &str,
+    changes: &[Change],
+    entries: &BTreeMap<String, ServerEntry>,
+    timeout: Duration,
+) -> Result<(), RpcError> {
+    let items = changes
+        .iter()
+        .map(|c| set_item(&c.key, c.entry.as_ref(), c.previous.map(WireInt::from)))
+        .collect();
+    match send_set(device, service, items, timeout).await {
+        Ok(()) => Ok(()),
+        Err(RpcError::Handler { exception }) => {
+            tracing::info!(%service, changes = changes.len(), reason = %exception, "the device refused the changes; syncing it");
+            sync_device(device, service, entries, 500, timeout)
+                .await
+                .map(drop)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Pushes one changed entry to a device (see [`push_changes`]).
+///
+/// # Errors
+/// As [`push_changes`].
 pub async fn push_change(
     device: &dyn RpcClient,
     service: &str,
@@ -562,15 +638,10 @@ pub async fn push_change(
     entries: &BTreeMap<String, ServerEntry>,
     timeout: Duration,
 ) -> Result<(), RpcError> {
-    let item = set_item(key, entry, previous.map(WireInt::from));
-    match send_set(device, service, vec![item], timeout).await {
-        Ok(()) => Ok(()),
-        Err(RpcError::Handler { exception }) => {
-            tracing::info!(%service, %key, reason = %exception, "the device refused the change; syncing it");
-            sync_device(device, service, entries, 500, timeout)
-                .await
-                .map(drop)
-        }
-        Err(other) => Err(other),
-    }
+    let change = Change {
+        key: key.to_owned(),
+        entry: entry.cloned(),
+        previous,
+    };
+    push_changes(device, service, &[change], entries, timeout).await
 }

@@ -18,13 +18,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use db_core::{Database, OpenOptions};
 use db_kvstore::nats::{NatsRpc, serve};
-use db_kvstore::server::{ImportSummary, ServerEntry, ServerStore, push_change, sync_device};
+use db_kvstore::server::{
+    Change, ImportSummary, ServerEntry, ServerStore, push_changes, sync_device,
+};
 use db_kvstore::wire::{KV_SYNC_CHANNEL, KVS_SYNC, KvsSyncData, SERVER_RPC_CHANNEL};
 use db_kvstore::{
     CancellationToken, ErrorStatus, IncomingRequest, KvStore, KvStores, Parsed, Reply,
     RequestHandler, RpcClient, RunningSync, Status, SyncHandler, SyncOptions, connection_status,
 };
 use db_migrate::{Migrator, Script};
+use futures::StreamExt;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 use sea_orm_migration::prelude::*;
@@ -322,7 +325,15 @@ pub struct Server {
     nats: async_nats::Client,
     root: String,
     store: ServerStore,
+    /// [`NAME`]'s entries at a store version, read again only when the version moved.
+    cache: tokio::sync::Mutex<Option<(i64, Arc<BTreeMap<String, ServerEntry>>)>>,
 }
+
+/// Keys per `set` of a sync (about 100 bytes each: well below NATS's 1 MiB `max_payload`).
+pub const SET_BATCH: usize = 2_000;
+
+/// Devices a change is pushed to at once.
+pub const PUSHES_IN_FLIGHT: usize = 64;
 
 /// How long a push or a sync of one device may take.
 const DEVICE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -335,7 +346,31 @@ impl Server {
             nats,
             root: root.to_owned(),
             store,
+            cache: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// The entries of `service`: for [`NAME`] from memory while the store's version stands
+    /// (one small query instead of every row, for each of a fleet's syncs).
+    async fn entries(
+        &self,
+        service: &str,
+    ) -> db_kvstore::Result<Arc<BTreeMap<String, ServerEntry>>> {
+        if service != NAME {
+            return Ok(Arc::new(self.store.entries(service).await?));
+        }
+        let mut cache = self.cache.lock().await;
+        let version = self.store.version().await?;
+        if let Some((at, entries)) = cache.as_ref()
+            && *at == version
+        {
+            return Ok(entries.clone());
+        }
+        let entries = Arc::new(self.store.entries(NAME).await?);
+        // Read after the version: a change in between moves the version again, so the next
+        // call reads once more; the cache never holds entries older than its version.
+        *cache = Some((version, entries.clone()));
+        Ok(entries)
     }
 
     fn device(&self, resource: &str) -> NatsRpc {
@@ -347,50 +382,68 @@ impl Server {
     }
 
     /// Sets `key` of [`NAME`] to `value` (`None` deletes it) with a new e_tag, and pushes the
-    /// change to every device that synced [`NAME`]. A device that cannot be reached gets the
-    /// change with its next sync.
+    /// change to every device that synced [`NAME`] (see [`Server::change_many`]).
     ///
     /// # Errors
     /// The store's error; nothing changed.
     pub async fn change(&self, key: &str, value: Option<Value>) -> db_kvstore::Result<()> {
-        let (entry, previous) = match &value {
-            Some(v) => {
-                let (e_tag, previous) = self.store.put(NAME, key, v).await?;
-                (
-                    Some(ServerEntry {
-                        value: v.clone(),
-                        e_tag,
-                    }),
-                    previous,
-                )
-            }
-            None => (None, self.store.delete(NAME, key).await?),
-        };
-        let entries = self.store.entries(NAME).await?;
-        for resource in self.store.devices(NAME).await? {
-            let pushed = push_change(
-                &self.device(&resource),
-                NAME,
-                key,
-                entry.as_ref(),
-                previous,
-                &entries,
-                DEVICE_TIMEOUT,
-            )
-            .await;
-            match pushed {
-                Ok(()) => tracing::info!(%resource, %key, "change pushed"),
-                Err(e) => {
-                    tracing::warn!(%resource, %key, error = %e, "change not pushed; the device gets it with its next sync");
+        self.change_many(vec![(key.to_owned(), value)]).await
+    }
+
+    /// Sets each key of [`NAME`] to its value (`None` deletes it) with new e_tags, then pushes
+    /// all the changes in one `set` to every device that synced [`NAME`], at most
+    /// [`PUSHES_IN_FLIGHT`] devices at a time. A device that cannot be reached gets the
+    /// changes with its next sync.
+    ///
+    /// # Errors
+    /// The store's error; the changes before it stay made (and are pushed with the next sync).
+    pub async fn change_many(
+        &self,
+        changes: Vec<(String, Option<Value>)>,
+    ) -> db_kvstore::Result<()> {
+        let mut made = Vec::with_capacity(changes.len());
+        for (key, value) in changes {
+            let change = match value {
+                Some(value) => {
+                    let (e_tag, previous) = self.store.put(NAME, &key, &value).await?;
+                    Change {
+                        key,
+                        entry: Some(ServerEntry { value, e_tag }),
+                        previous,
+                    }
                 }
-            }
+                None => {
+                    let previous = self.store.delete(NAME, &key).await?;
+                    Change {
+                        key,
+                        entry: None,
+                        previous,
+                    }
+                }
+            };
+            made.push(change);
         }
+        let entries = self.store.entries(NAME).await?;
+        let devices = self.store.devices(NAME).await?;
+        let made = &made;
+        let entries = &entries;
+        futures::stream::iter(devices)
+            .for_each_concurrent(PUSHES_IN_FLIGHT, |resource| async move {
+                let device = self.device(&resource);
+                match push_changes(&device, NAME, made, entries, DEVICE_TIMEOUT).await {
+                    Ok(()) => tracing::debug!(%resource, changes = made.len(), "changes pushed"),
+                    Err(e) => {
+                        tracing::warn!(%resource, error = %e, "changes not pushed; the device gets them with its next sync");
+                    }
+                }
+            })
+            .await;
         Ok(())
     }
 
     /// Makes [`NAME`] hold exactly `entries` (the server's import file): changed and new keys
     /// get new e_tags, unchanged ones keep theirs, missing ones are removed; then every device
-    /// that synced [`NAME`] is synced.
+    /// that synced [`NAME`] is synced, [`PUSHES_IN_FLIGHT`] at a time.
     ///
     /// # Errors
     /// The store's error; nothing changed.
@@ -403,14 +456,18 @@ impl Server {
             return Ok(summary);
         }
         let entries = self.store.entries(NAME).await?;
-        for resource in self.store.devices(NAME).await? {
-            match sync_device(&self.device(&resource), NAME, &entries, 500, DEVICE_TIMEOUT).await {
-                Ok(done) => tracing::info!(%resource, ?done, "import pushed"),
-                Err(e) => {
-                    tracing::warn!(%resource, error = %e, "import not pushed; the device gets it with its next sync");
+        let entries = &entries;
+        futures::stream::iter(self.store.devices(NAME).await?)
+            .for_each_concurrent(PUSHES_IN_FLIGHT, |resource| async move {
+                let device = self.device(&resource);
+                match sync_device(&device, NAME, entries, SET_BATCH, DEVICE_TIMEOUT).await {
+                    Ok(done) => tracing::info!(%resource, ?done, "import pushed"),
+                    Err(e) => {
+                        tracing::warn!(%resource, error = %e, "import not pushed; the device gets it with its next sync");
+                    }
                 }
-            }
-        }
+            })
+            .await;
         Ok(summary)
     }
 
@@ -452,7 +509,7 @@ impl RequestHandler for Server {
                 });
             }
         };
-        let entries = match self.store.entries(&data.service).await {
+        let entries = match self.entries(&data.service).await {
             Ok(e) => e,
             Err(e) => {
                 return Some(Reply::Error {
@@ -465,7 +522,7 @@ impl RequestHandler for Server {
         let budget = Duration::from_secs_f64(data.timeout.clamp(1.0, 300.0));
         match tokio::time::timeout(
             budget,
-            sync_device(&device, &data.service, &entries, 500, budget),
+            sync_device(&device, &data.service, &entries, SET_BATCH, budget),
         )
         .await
         {

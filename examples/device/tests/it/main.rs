@@ -188,9 +188,9 @@ async fn two_server_processes_share_one_postgres() {
                 }
             }
         });
+        servers.push(KillOnDrop(child));
         wait.recv_timeout(Duration::from_secs(60))
             .expect("the server process starts");
-        servers.push(child);
     }
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -246,8 +246,15 @@ async fn two_server_processes_share_one_postgres() {
         ["gate-7"]
     );
     device.shutdown().await;
-    for mut child in servers {
-        let _ = child.kill();
-        let _ = child.wait();
+    drop(servers);
+}
+
+/// A child process killed when dropped, also when a test fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

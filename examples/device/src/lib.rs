@@ -326,8 +326,11 @@ pub struct Server {
     root: String,
     store: ServerStore,
     /// [`NAME`]'s entries at a store version, read again only when the version moved.
-    cache: tokio::sync::Mutex<Option<(i64, Arc<BTreeMap<String, ServerEntry>>)>>,
+    cache: tokio::sync::Mutex<Option<(i64, Entries)>>,
 }
+
+/// A service's entries, shared.
+type Entries = Arc<BTreeMap<String, ServerEntry>>;
 
 /// Keys per `set` of a sync (about 100 bytes each: well below NATS's 1 MiB `max_payload`).
 pub const SET_BATCH: usize = 2_000;

@@ -3,8 +3,8 @@
 //! parses the envelope as a stream and keeps its `request.kvs` object in [`SortedPairs`]:
 //! sorted in runs of at most [`RUN_BYTES`] in memory, spilled to a temporary file and merged
 //! back, so memory does not grow with the key count. A handler answers it through
-//! [`RequestHandler::handle_large`](crate::RequestHandler::handle_large) and may write its
-//! reply into a [`SpooledResponse`] (memory up to [`SPOOL_BYTES`], then a temporary file).
+//! [`RequestHandler::handle_large`](crate::RequestHandler::handle_large) and may answer with a
+//! [`SpooledResponse`] (in a [`crate::Answer`]) (memory up to [`SPOOL_BYTES`], then a temporary file).
 //!
 //! The JSON is read as [`crate::wire::loads`] reads it (orjson's nesting limit of
 //! [`MAX_JSON_DEPTH`], the last of duplicate keys wins); each e_tag as [`WireInt`] reads it.
@@ -19,7 +19,6 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::rpc::IncomingRequest;
 use crate::wire::{MAX_JSON_DEPTH, RequestEnvelope, WireInt, lax_int};
 
 /// Bytes of pairs sorted in memory before they are spilled as one run (4 MiB; a pair costs
@@ -512,13 +511,14 @@ impl LargeRequest {
         Ok(Self { envelope, pairs })
     }
 
-    /// The request as one value again, `kvs` put back (for handlers without a streamed path;
-    /// costs the memory the stream saved).
+    /// The envelope with its request as one value again, `kvs` put back (for handlers without
+    /// a streamed path, through [`crate::IncomingRequest::from_large`]; costs the memory the
+    /// stream saved).
     ///
     /// # Errors
     /// A spilled run that cannot be read back.
-    pub fn into_incoming(self, channel: impl Into<String>) -> io::Result<IncomingRequest> {
-        let mut request = self.envelope.request.unwrap_or(Value::Null);
+    pub fn into_envelope(mut self) -> io::Result<RequestEnvelope> {
+        let mut request = self.envelope.request.take().unwrap_or(Value::Null);
         if let (Some(mut pairs), Value::Object(map)) = (self.pairs, &mut request) {
             let mut kvs = Map::new();
             while let Some((key, tag)) = pairs.next_entry()? {
@@ -534,13 +534,44 @@ impl LargeRequest {
             }
             map.insert("kvs".to_owned(), Value::Object(kvs));
         }
-        Ok(IncomingRequest {
-            channel: channel.into(),
-            kind: self.envelope.kind,
-            resource: self.envelope.resource,
-            request,
-        })
+        self.envelope.request = Some(request);
+        Ok(self.envelope)
     }
+}
+
+/// A visitor's methods for every JSON value but an object: each becomes a [`Value`], passed
+/// through `$wrap` to give the visitor's value.
+macro_rules! visit_values_but_objects {
+    ($de:lifetime, $wrap:expr) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Bool(v)))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+        fn visit_seq<A: SeqAccess<$de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element::<Value>()? {
+                items.push(item);
+            }
+            Ok($wrap(Value::Array(items)))
+        }
+    };
 }
 
 #[derive(Default)]
@@ -605,34 +636,8 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
+    visit_values_but_objects!('de, std::convert::identity);
+
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut fields = Map::new();
         while let Some(key) = map.next_key::<String>()? {
@@ -678,34 +683,8 @@ impl<'de> Visitor<'de> for KvsSeed<'_> {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Some(Value::Bool(v)))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Some(Value::from(v)))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Some(Value::from(v)))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Some(Value::from(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(Value::from(v)))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Some(Value::from(v)))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Some(Value::Null))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            items.push(item);
-        }
-        Ok(Some(Value::Array(items)))
-    }
+    visit_values_but_objects!('de, Some);
+
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut sorter = PairSorter::default();
         while let Some(key) = map.next_key::<String>()? {
@@ -868,16 +847,6 @@ impl OkMapsWriter {
         let len = file.seek(io::SeekFrom::End(0))?;
         Ok(SpooledResponse { file, len })
     }
-}
-
-/// A handler's answer to a [`LargeRequest`]: a [`crate::Reply`], or an `ok` response too large
-/// to hold as a value.
-#[derive(Debug)]
-pub enum Answer {
-    /// A reply as [`crate::RequestHandler::handle`] gives it.
-    Reply(crate::Reply),
-    /// The whole `response` object (status included), spooled.
-    Spooled(SpooledResponse),
 }
 
 /// The envelope around a spooled response: the bytes before and after the `response` object.

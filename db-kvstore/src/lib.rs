@@ -75,8 +75,8 @@ pub use crate::offset::sync_offset;
 #[cfg(feature = "mock")]
 pub use crate::rpc::MockRpcClient;
 pub use crate::rpc::{
-    ErrorStatus, Forward, IncomingRequest, Local, Reply, RequestHandler, RpcCall, RpcClient,
-    RpcError, unanswered,
+    Answer, ErrorStatus, Forward, IncomingRequest, Local, Reply, RequestHandler, RpcCall,
+    RpcClient, RpcError, unanswered,
 };
 pub use crate::store::{
     BoxError, Child, DEFAULT_MAX_KEY_CHARS, DEFAULT_MAX_VALUE_BYTES, DEFAULT_QUEUE_DEADLINE,

@@ -29,9 +29,9 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::large::{Answer, LargeRequest, SpooledResponse, response_frame};
+use crate::large::{LargeRequest, SpooledResponse, response_frame};
 use crate::rpc::{
-    ErrorStatus, IncomingRequest, Reply, RequestHandler, RpcCall, RpcClient, RpcError,
+    Answer, ErrorStatus, IncomingRequest, Reply, RequestHandler, RpcCall, RpcClient, RpcError,
 };
 use crate::wire::{RequestEnvelope, ResponseEnvelope, unix_now};
 

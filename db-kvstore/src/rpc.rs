@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::large::{Answer, LargeRequest};
+use crate::large::{LargeRequest, SpooledResponse};
 
 /// One call: `type` on `channel` with a JSON request, answered within `timeout`.
 #[derive(Clone, Debug, PartialEq)]
@@ -290,6 +290,33 @@ pub struct IncomingRequest {
     pub request: Value,
 }
 
+impl IncomingRequest {
+    /// A large request put back together as one value, `kvs` and all (see
+    /// [`LargeRequest::into_envelope`]).
+    ///
+    /// # Errors
+    /// A spilled run that cannot be read back.
+    pub fn from_large(channel: impl Into<String>, request: LargeRequest) -> std::io::Result<Self> {
+        let envelope = request.into_envelope()?;
+        Ok(Self {
+            channel: channel.into(),
+            kind: envelope.kind,
+            resource: envelope.resource,
+            request: envelope.request.unwrap_or(Value::Null),
+        })
+    }
+}
+
+/// A handler's answer to a [`LargeRequest`]: a [`Reply`], or an `ok` response too large to
+/// hold as a value.
+#[derive(Debug)]
+pub enum Answer {
+    /// A reply as [`RequestHandler::handle`] gives it.
+    Reply(Reply),
+    /// The whole `response` object (status included), spooled.
+    Spooled(SpooledResponse),
+}
+
 /// Answers calls; a transport's server side routes each incoming call here. `None` means
 /// "not for me": no reply is sent at all, as openmodule does for requests filtered out
 /// (another service or resource shares the bus, and its owner answers).
@@ -305,7 +332,7 @@ pub trait RequestHandler: Send + Sync {
     /// from the stream in bounded memory, with a spooled reply. A handler that wraps another
     /// passes large requests on here too.
     async fn handle_large(&self, channel: &str, request: LargeRequest) -> Option<Answer> {
-        match request.into_incoming(channel) {
+        match IncomingRequest::from_large(channel, request) {
             Ok(request) => self.handle(request).await.map(Answer::Reply),
             Err(e) => {
                 tracing::warn!(%channel, error = %e, "a large request cannot be read back: not answered");

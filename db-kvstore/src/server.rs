@@ -15,6 +15,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::error::DbContext;
 use crate::rpc::{RpcCall, RpcClient, RpcError};
 use crate::wire::{KV_SYNC_CHANNEL, KvSetItem, KvSyncResponse, SET, SYNC, WireInt};
 
@@ -153,7 +154,6 @@ impl ServerStore {
     /// # Errors
     /// The database's error, with what was being done.
     pub async fn open(db: &db_core::Database) -> crate::Result<Self> {
-        use crate::error::DbContext;
         let store = Self {
             conn: db.connection().clone(),
             dialect: db.dialect(),
@@ -234,22 +234,10 @@ impl ServerStore {
         Ok(())
     }
 
-    /// The next e_tag, inside `txn` (the counter row stays locked until it commits).
-    async fn next_e_tag(&self, txn: &impl sea_orm::ConnectionTrait) -> crate::Result<i64> {
-        use crate::error::DbContext;
+    /// The e_tag counter's value, read through `db` (`None`: its row is missing).
+    async fn counter(&self, db: &impl sea_orm::ConnectionTrait) -> crate::Result<Option<i64>> {
         let q = |n: &str| self.dialect.quote_trusted(n);
-        txn.execute_raw(self.statement(
-            format!(
-                "UPDATE {t} SET {v} = {v} + 1 WHERE {id} = 1",
-                t = q("kv_server_counter"),
-                v = q("value"),
-                id = q("id")
-            ),
-            Vec::new(),
-        ))
-        .await
-        .context(|| "taking the next e_tag".to_owned())?;
-        let row = txn
+        let row = db
             .query_one_raw(self.statement(
                 format!(
                     "SELECT {} FROM {} WHERE {} = 1",
@@ -263,11 +251,42 @@ impl ServerStore {
             .context(|| "reading the e_tag counter".to_owned())?;
         row.map(|r| r.try_get_by_index::<i64>(0))
             .transpose()
-            .context(|| "reading the e_tag counter".to_owned())?
+            .context(|| "reading the e_tag counter".to_owned())
+    }
+
+    /// The next e_tag, inside `txn` (the counter row stays locked until it commits).
+    async fn next_e_tag(&self, txn: &impl sea_orm::ConnectionTrait) -> crate::Result<i64> {
+        let q = |n: &str| self.dialect.quote_trusted(n);
+        txn.execute_raw(self.statement(
+            format!(
+                "UPDATE {t} SET {v} = {v} + 1 WHERE {id} = 1",
+                t = q("kv_server_counter"),
+                v = q("value"),
+                id = q("id")
+            ),
+            Vec::new(),
+        ))
+        .await
+        .context(|| "taking the next e_tag".to_owned())?;
+        self.counter(txn)
+            .await?
             .ok_or_else(|| crate::Error::Registration {
                 service: String::new(),
                 reason: "the e_tag counter row is missing; open the store again".to_owned(),
             })
+    }
+
+    /// A write transaction; `what` names the write in errors.
+    async fn begin(&self, what: &str) -> crate::Result<sea_orm::DatabaseTransaction> {
+        self.dialect
+            .begin_write(&self.conn)
+            .await
+            .context(|| format!("starting {what}"))
+    }
+
+    /// Commits `txn`; `what` names the write in errors.
+    async fn commit(txn: sea_orm::DatabaseTransaction, what: &str) -> crate::Result<()> {
+        txn.commit().await.context(|| format!("committing {what}"))
     }
 
     /// Sets `key` of `service` to `value` with a new e_tag; returns the new e_tag and the
@@ -283,20 +302,13 @@ impl ServerStore {
         key: &str,
         value: &Value,
     ) -> crate::Result<(i64, Option<i64>)> {
-        use crate::error::DbContext;
         Self::check("service", service)?;
         Self::check("key", key)?;
-        let txn = self
-            .dialect
-            .begin_write(&self.conn)
-            .await
-            .context(|| "starting a server store write".to_owned())?;
+        let txn = self.begin("a server store write").await?;
         let previous = self.e_tag_of(&txn, service, key).await?;
         let e_tag = self.next_e_tag(&txn).await?;
         self.write(&txn, service, key, Some((value, e_tag))).await?;
-        txn.commit()
-            .await
-            .context(|| "committing a server store write".to_owned())?;
+        Self::commit(txn, "a server store write").await?;
         Ok((e_tag, previous))
     }
 
@@ -305,21 +317,14 @@ impl ServerStore {
     /// # Errors
     /// The database's error (nothing changed).
     pub async fn delete(&self, service: &str, key: &str) -> crate::Result<Option<i64>> {
-        use crate::error::DbContext;
-        let txn = self
-            .dialect
-            .begin_write(&self.conn)
-            .await
-            .context(|| "starting a server store write".to_owned())?;
+        let txn = self.begin("a server store write").await?;
         let previous = self.e_tag_of(&txn, service, key).await?;
         if previous.is_some() {
             // The counter is also the store's version (see `version`).
             self.next_e_tag(&txn).await?;
         }
         self.write(&txn, service, key, None).await?;
-        txn.commit()
-            .await
-            .context(|| "committing a server store write".to_owned())?;
+        Self::commit(txn, "a server store write").await?;
         Ok(previous)
     }
 
@@ -329,7 +334,6 @@ impl ServerStore {
         service: &str,
         key: &str,
     ) -> crate::Result<Option<i64>> {
-        use crate::error::DbContext;
         let q = |n: &str| self.dialect.quote_trusted(n);
         let row = db
             .query_one_raw(self.statement(
@@ -359,7 +363,6 @@ impl ServerStore {
         key: &str,
         entry: Option<(&Value, i64)>,
     ) -> crate::Result<()> {
-        use crate::error::DbContext;
         let q = |n: &str| self.dialect.quote_trusted(n);
         let p = |i| self.dialect.placeholder(i);
         txn.execute_raw(self.statement(
@@ -409,26 +412,7 @@ impl ServerStore {
     /// # Errors
     /// The database's error.
     pub async fn version(&self) -> crate::Result<i64> {
-        use crate::error::DbContext;
-        let q = |n: &str| self.dialect.quote_trusted(n);
-        let row = self
-            .conn
-            .query_one_raw(self.statement(
-                format!(
-                    "SELECT {} FROM {} WHERE {} = 1",
-                    q("value"),
-                    q("kv_server_counter"),
-                    q("id")
-                ),
-                Vec::new(),
-            ))
-            .await
-            .context(|| "reading the store's version".to_owned())?;
-        Ok(row
-            .map(|r| r.try_get_by_index::<i64>(0))
-            .transpose()
-            .context(|| "reading the store's version".to_owned())?
-            .unwrap_or(0))
+        Ok(self.counter(&self.conn).await?.unwrap_or(0))
     }
 
     /// Every entry of `service`.
@@ -436,7 +420,6 @@ impl ServerStore {
     /// # Errors
     /// The database's error; a stored value that is not JSON.
     pub async fn entries(&self, service: &str) -> crate::Result<BTreeMap<String, ServerEntry>> {
-        use crate::error::DbContext;
         let q = |n: &str| self.dialect.quote_trusted(n);
         let rows = self
             .conn
@@ -481,17 +464,12 @@ impl ServerStore {
         service: &str,
         entries: &BTreeMap<String, Value>,
     ) -> crate::Result<ImportSummary> {
-        use crate::error::DbContext;
         Self::check("service", service)?;
         for key in entries.keys() {
             Self::check("key", key)?;
         }
         let current = self.entries(service).await?;
-        let txn = self
-            .dialect
-            .begin_write(&self.conn)
-            .await
-            .context(|| "starting the import".to_owned())?;
+        let txn = self.begin("the import").await?;
         let mut summary = ImportSummary::default();
         for (key, value) in entries {
             if current.get(key).is_some_and(|e| e.value == *value) {
@@ -510,9 +488,7 @@ impl ServerStore {
             // The counter is also the store's version (see `version`).
             self.next_e_tag(&txn).await?;
         }
-        txn.commit()
-            .await
-            .context(|| "committing the import".to_owned())?;
+        Self::commit(txn, "the import").await?;
         Ok(summary)
     }
 
@@ -521,7 +497,6 @@ impl ServerStore {
     /// # Errors
     /// The database's error.
     pub async fn note_device(&self, service: &str, resource: &str) -> crate::Result<()> {
-        use crate::error::DbContext;
         Self::check("service", service)?;
         Self::check("service", resource)?;
         let q = |n: &str| self.dialect.quote_trusted(n);
@@ -559,7 +534,6 @@ impl ServerStore {
     /// # Errors
     /// The database's error.
     pub async fn devices(&self, service: &str) -> crate::Result<Vec<String>> {
-        use crate::error::DbContext;
         let q = |n: &str| self.dialect.quote_trusted(n);
         let rows = self
             .conn

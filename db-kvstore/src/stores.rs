@@ -13,8 +13,8 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::error::{Error, Result};
-use crate::large::{Answer, LargeRequest, OkMapsWriter, ServiceOnly};
-use crate::rpc::{ErrorStatus, IncomingRequest, Reply, RequestHandler};
+use crate::large::{LargeRequest, OkMapsWriter, ServiceOnly};
+use crate::rpc::{Answer, ErrorStatus, IncomingRequest, Reply, RequestHandler};
 use crate::store::{DynStore, KvStore, SyncSink};
 use crate::wire::WireInt;
 use crate::wire::{KV_SYNC_CHANNEL, KvSetRequest, KvSyncRequest, SET, SYNC};
@@ -336,7 +336,7 @@ impl RequestHandler for KvStores {
                 .as_ref()
                 .is_some_and(Value::is_object);
         if !streamed {
-            return match request.into_incoming(channel) {
+            return match IncomingRequest::from_large(channel, request) {
                 Ok(r) => self.handle(r).await.map(Answer::Reply),
                 Err(e) => {
                     tracing::warn!(error = %e, "a large request cannot be read back: not answered");

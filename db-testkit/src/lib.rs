@@ -49,6 +49,7 @@ mod fixture;
 mod isolated;
 #[cfg(feature = "kvstore")]
 pub mod kv;
+mod process;
 mod seeded;
 mod server;
 mod template;
@@ -57,6 +58,7 @@ mod test_db;
 pub use crate::checks::MigrationRunner;
 pub use crate::fixture::Fixture;
 pub use crate::isolated::Isolated;
+pub use crate::process::KillOnDrop;
 pub use crate::seeded::{SeededRng, env_number};
 pub use crate::template::Template;
 pub use crate::test_db::TestDb;

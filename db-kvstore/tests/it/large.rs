@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use db_kvstore::large::{Answer, LargeRequest, SortedPairs};
+use db_kvstore::Answer;
+use db_kvstore::large::{LargeRequest, SortedPairs};
 use db_kvstore::wire::{RequestEnvelope, WireInt};
 use db_kvstore::{IncomingRequest, KvStores, RequestHandler};
 use db_testkit::SeededRng;

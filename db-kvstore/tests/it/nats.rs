@@ -52,6 +52,30 @@ async fn serve_device(
     .expect("device serves");
 }
 
+/// A sync of 200,000 keys (a 5 MB request) through `caller`, whose reply lists them all as
+/// missing (checked).
+async fn sync_200_000(caller: &NatsRpc) -> Result<serde_json::Value, db_kvstore::RpcError> {
+    let kvs: serde_json::Map<String, serde_json::Value> = (0..200_000)
+        .map(|i| (format!("plate-{i:07}"), json!(i + 1)))
+        .collect();
+    let reply = caller
+        .call(
+            db_kvstore::RpcCall::new(
+                "kv_sync",
+                "sync",
+                json!({"service": NAME, "kvs": kvs}),
+                Duration::from_secs(60),
+            ),
+            CancellationToken::new(),
+        )
+        .await?;
+    assert_eq!(
+        reply["missing"].as_object().expect("missing").len(),
+        200_000
+    );
+    Ok(reply)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_converges_over_nats() {
     let Some(nats) = nats().await else { return };
@@ -238,25 +262,7 @@ async fn a_sync_larger_than_max_payload_goes_through() {
     let stop = CancellationToken::new();
     serve_device(&nats, &prefix, &db, &stop).await;
     let caller = NatsRpc::new(nats.clone(), "kv-server", prefix.clone());
-    let kvs: serde_json::Map<String, serde_json::Value> = (0..200_000)
-        .map(|i| (format!("plate-{i:07}"), json!(i + 1)))
-        .collect();
-    let reply = caller
-        .call(
-            db_kvstore::RpcCall::new(
-                "kv_sync",
-                "sync",
-                json!({"service": NAME, "kvs": kvs}),
-                Duration::from_secs(60),
-            ),
-            CancellationToken::new(),
-        )
-        .await
-        .expect("a reply");
-    assert_eq!(
-        reply["missing"].as_object().expect("missing").len(),
-        200_000
-    );
+    let reply = sync_200_000(&caller).await.expect("a reply");
     assert_eq!(reply["missing"]["plate-0000041"], json!(42));
 
     // A request naming an object that is not there: dropped, so the caller times out.
@@ -370,7 +376,7 @@ async fn a_slow_set_leaves_no_later_set_unanswered() {
 
 /// A NATS server without JetStream on a free port, for the parts path; `None` (a skip line)
 /// when `nats-server` is not installed and `CI` is unset.
-async fn plain_nats() -> Option<(KillOnDrop, async_nats::Client)> {
+async fn plain_nats() -> Option<(db_testkit::KillOnDrop, async_nats::Client)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -389,7 +395,7 @@ async fn plain_nats() -> Option<(KillOnDrop, async_nats::Client)> {
         .stderr(std::process::Stdio::null())
         .spawn()
     {
-        Ok(c) => KillOnDrop(c),
+        Ok(c) => db_testkit::KillOnDrop(c),
         Err(e) => {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -407,16 +413,6 @@ async fn plain_nats() -> Option<(KillOnDrop, async_nats::Client)> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the NATS server without JetStream did not start on {url}");
-}
-
-/// A child process killed when dropped.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Without JetStream, a 200,000-key sync (a 5 MB request and reply) travels in parts both
@@ -440,25 +436,7 @@ async fn without_jetstream_large_messages_travel_in_parts() {
     let stop = CancellationToken::new();
     serve_device(&nats, prefix, &db, &stop).await;
     let caller = NatsRpc::new(nats.clone(), "kv-server", prefix);
-    let kvs: serde_json::Map<String, serde_json::Value> = (0..200_000)
-        .map(|i| (format!("plate-{i:07}"), json!(i + 1)))
-        .collect();
-    let reply = caller
-        .call(
-            db_kvstore::RpcCall::new(
-                "kv_sync",
-                "sync",
-                json!({"service": NAME, "kvs": kvs}),
-                Duration::from_secs(60),
-            ),
-            CancellationToken::new(),
-        )
-        .await
-        .expect("a reply in parts");
-    assert_eq!(
-        reply["missing"].as_object().expect("missing").len(),
-        200_000
-    );
+    let reply = sync_200_000(&caller).await.expect("a reply in parts");
     assert_eq!(reply["missing"]["plate-0199999"], json!(200_000));
 
     // A peer whose reply announces parts that nobody serves.

@@ -50,16 +50,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / TICKS
 }
 
-/// A child process killed when dropped, also when the benchmark fails.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn nats_server_pid() -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: u32 = e.file_name().to_str()?.parse().ok()?;
@@ -133,7 +123,7 @@ async fn ours(nats: &async_nats::Client, devices: usize, entries: usize) -> Figu
                 }
             }
         });
-        servers.push(KillOnDrop(child));
+        servers.push(db_testkit::KillOnDrop(child));
         wait.recv_timeout(Duration::from_secs(120))
             .expect("kv-server starts");
     }
@@ -159,7 +149,7 @@ async fn ours(nats: &async_nats::Client, devices: usize, entries: usize) -> Figu
                 .expect("device"),
         );
     }
-    let server_pids: Vec<u32> = servers.iter().map(|s| s.0.id()).collect();
+    let server_pids: Vec<u32> = servers.iter().map(db_testkit::KillOnDrop::id).collect();
     let nats_pid = nats_server_pid();
     let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
     let (cpu0, ncpu0) = (cpu(&server_pids), nats_pid.map_or(0.0, cpu_seconds));

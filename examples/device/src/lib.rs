@@ -199,13 +199,10 @@ impl RequestHandler for DeviceHandler {
         &self,
         channel: &str,
         request: db_kvstore::large::LargeRequest,
-    ) -> Option<db_kvstore::large::Answer> {
+    ) -> Option<db_kvstore::Answer> {
         if channel == ACCESS_CHANNEL {
-            let request = request.into_incoming(channel).ok()?;
-            return self
-                .handle(request)
-                .await
-                .map(db_kvstore::large::Answer::Reply);
+            let request = IncomingRequest::from_large(channel, request).ok()?;
+            return self.handle(request).await.map(db_kvstore::Answer::Reply);
         }
         self.stores.handle_large(channel, request).await
     }
@@ -430,10 +427,10 @@ impl Server {
             };
             made.push(change);
         }
-        let entries = self.store.entries(NAME).await?;
+        let entries = self.entries(NAME).await?;
         let devices = self.store.devices(NAME).await?;
         let made = &made;
-        let entries = &entries;
+        let entries = &*entries;
         futures::stream::iter(devices)
             .for_each_concurrent(PUSHES_IN_FLIGHT, |resource| async move {
                 let device = self.device(&resource);
@@ -462,8 +459,8 @@ impl Server {
         if summary.changed.is_empty() && summary.removed.is_empty() {
             return Ok(summary);
         }
-        let entries = self.store.entries(NAME).await?;
-        let entries = &entries;
+        let entries = self.entries(NAME).await?;
+        let entries = &*entries;
         futures::stream::iter(self.store.devices(NAME).await?)
             .for_each_concurrent(PUSHES_IN_FLIGHT, |resource| async move {
                 let device = self.device(&resource);

@@ -19,6 +19,24 @@ async fn synced(events: &mut tokio::sync::broadcast::Receiver<db_kvstore::SyncEv
     assert_eq!(event.outcome, Ok(()));
 }
 
+/// A device `resource` with its SQLite file in `dir`, under the subject root `root`, syncing
+/// without openmodule's offset.
+fn test_device(dir: &tempfile::TempDir, resource: &str, root: &str) -> DeviceConfig {
+    DeviceConfig {
+        url: format!(
+            "sqlite://{}",
+            dir.path().join(format!("{resource}.sqlite3")).display()
+        ),
+        resource: resource.into(),
+        subject_root: root.to_owned(),
+        sync: SyncOptions {
+            offset: Some(Duration::ZERO),
+            sync_timeout: Duration::from_secs(15),
+            ..SyncOptions::default()
+        },
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_device_converges_over_nats() {
     let nats =
@@ -55,19 +73,8 @@ async fn the_device_converges_over_nats() {
         .expect("server 2, same queue group");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("gate-1.sqlite3").display());
     let (status, reader) = connection_status();
-    let config = DeviceConfig {
-        url,
-        resource: "gate-1".into(),
-        subject_root: root.clone(),
-        sync: SyncOptions {
-            offset: Some(Duration::ZERO),
-            sync_timeout: Duration::from_secs(15),
-            ..SyncOptions::default()
-        },
-    };
-    let device = start_device(nats.clone(), config, reader)
+    let device = start_device(nats.clone(), test_device(&dir, "gate-1", &root), reader)
         .await
         .expect("device");
     let mut events = device.sync_events();
@@ -188,24 +195,14 @@ async fn two_server_processes_share_one_postgres() {
                 }
             }
         });
-        servers.push(KillOnDrop(child));
+        servers.push(db_testkit::KillOnDrop(child));
         wait.recv_timeout(Duration::from_secs(60))
             .expect("the server process starts");
     }
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, reader) = connection_status();
-    let config = DeviceConfig {
-        url: format!("sqlite://{}", dir.path().join("gate-7.sqlite3").display()),
-        resource: "gate-7".into(),
-        subject_root: root.clone(),
-        sync: SyncOptions {
-            offset: Some(Duration::ZERO),
-            sync_timeout: Duration::from_secs(15),
-            ..SyncOptions::default()
-        },
-    };
-    let device = start_device(nats.clone(), config, reader)
+    let device = start_device(nats.clone(), test_device(&dir, "gate-7", &root), reader)
         .await
         .expect("device");
     let mut events = device.sync_events();
@@ -247,14 +244,4 @@ async fn two_server_processes_share_one_postgres() {
     );
     device.shutdown().await;
     drop(servers);
-}
-
-/// A child process killed when dropped, also when a test fails.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

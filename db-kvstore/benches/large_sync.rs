@@ -140,10 +140,10 @@ async fn one_run(nats: &async_nats::Client, keys: usize) -> Run {
         .map(|i| {
             (
                 format!("plate-{i:09}"),
-                ServerEntry {
-                    value: Value::String(format!("P-{i}")),
-                    e_tag: i64::try_from(i).expect("small") + 1,
-                },
+                ServerEntry::new(
+                    Value::String(format!("P-{i}")),
+                    i64::try_from(i).expect("small") + 1,
+                ),
             )
         })
         .collect();

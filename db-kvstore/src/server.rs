@@ -19,13 +19,35 @@ use crate::error::DbContext;
 use crate::rpc::{RpcCall, RpcClient, RpcError};
 use crate::wire::{KV_SYNC_CHANNEL, KvSetItem, KvSyncResponse, SET, SYNC, WireInt};
 
-/// One entry as the server owns it.
+/// One entry as the server owns it. Built with [`ServerEntry::new`], which encodes the value
+/// once: every device's `set` then copies that text instead of encoding the value again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerEntry {
     /// The value (sent JSON-encoded; `null` would delete).
     pub value: Value,
     /// Its e_tag, unique per service and never reused (a counter).
     pub e_tag: i64,
+    /// `value` as JSON text, as a `set` carries it.
+    encoded: std::sync::Arc<str>,
+}
+
+impl ServerEntry {
+    /// An entry of `value` with `e_tag`.
+    #[must_use]
+    pub fn new(value: Value, e_tag: i64) -> Self {
+        let encoded = value.to_string().into();
+        Self {
+            value,
+            e_tag,
+            encoded,
+        }
+    }
+
+    /// The value as JSON text (`serde_json`'s compact form), as a `set` carries it.
+    #[must_use]
+    pub fn encoded(&self) -> &str {
+        &self.encoded
+    }
 }
 
 /// What one sync sent.
@@ -45,7 +67,7 @@ pub struct SyncSummary {
 pub fn set_item(key: &str, entry: Option<&ServerEntry>, previous: Option<WireInt>) -> KvSetItem {
     KvSetItem {
         key: key.to_owned(),
-        value: entry.map_or_else(|| "null".to_owned(), |e| e.value.to_string()),
+        value: entry.map_or_else(|| "null".to_owned(), |e| e.encoded().to_owned()),
         e_tag: entry.map(|e| WireInt::from(e.e_tag)),
         previous_e_tag: previous,
     }
@@ -112,8 +134,10 @@ pub async fn sync_device(
         items.push(set_item(key, None, *device_tag));
         summary.deleted += 1;
     }
-    for chunk in items.chunks(batch.max(1)) {
-        send_set(device, service, chunk.to_vec(), timeout).await?;
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let chunk: Vec<KvSetItem> = items.by_ref().take(batch.max(1)).collect();
+        send_set(device, service, chunk, timeout).await?;
     }
     Ok(summary)
 }
@@ -448,7 +472,7 @@ impl ServerStore {
                     key: key.clone(),
                     source: crate::wire::JsonError::Syntax(source),
                 })?;
-            entries.insert(key, ServerEntry { value, e_tag });
+            entries.insert(key, ServerEntry::new(value, e_tag));
         }
         Ok(entries)
     }

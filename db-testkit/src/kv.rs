@@ -177,7 +177,7 @@ impl FakeKvServer {
             .entries
             .entry(service.to_owned())
             .or_default()
-            .insert(key.to_owned(), ServerEntry { value, e_tag });
+            .insert(key.to_owned(), ServerEntry::new(value, e_tag));
         e_tag
     }
 

@@ -15,7 +15,7 @@
 //! the devices' NATS connection, and this process's peak resident memory (all devices).
 //!
 //! Run with: `cargo bench -p example-device --bench fleet` (`KV_FLEET_DEVICES=1000`,
-//! `KV_FLEET_ENTRIES=10000`; needs PostgreSQL on 127.0.0.1:5432 and NATS with JetStream).
+//! `KV_FLEET_ENTRIES=10000`, `KV_FLEET_ONLY=db-kvstore` or `=jetstream` for one side; needs PostgreSQL on 127.0.0.1:5432 and NATS with JetStream).
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
@@ -31,6 +31,10 @@ use example_device::{DeviceConfig, Server, start_device};
 use futures::StreamExt;
 use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
+
+/// The devices' allocator, as in the `device` and `kv-server` programs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Clock ticks per second of `/proc/<pid>/stat` (Linux's `USER_HZ`, 100 on every common
 /// build).
@@ -159,6 +163,7 @@ async fn ours(nats: &async_nats::Client, devices: usize, entries: usize) -> Figu
         stats.out_bytes.load(Ordering::Relaxed),
     );
     reset_peak();
+    eprintln!("{devices} devices started; converging");
 
     let start = Instant::now();
     let waits: Vec<_> = fleet
@@ -379,7 +384,15 @@ fn main() {
             .await
             .expect("NATS");
         println!("{devices} devices × {entries} entries, then a 1 % change, over NATS on this machine");
-        let results = [ours(&nats, devices, entries).await, jetstream_kv(&nats, devices, entries).await];
+        // `KV_FLEET_ONLY=db-kvstore` or `=jetstream` runs one approach (for profiling).
+        let only = std::env::var("KV_FLEET_ONLY").unwrap_or_default();
+        let mut results = Vec::new();
+        if only != "jetstream" {
+            results.push(ours(&nats, devices, entries).await);
+        }
+        if only != "db-kvstore" {
+            results.push(jetstream_kv(&nats, devices, entries).await);
+        }
         println!(
             "{:<40} | {:>22} | {:>22} | {:>10} | {:>10} | {:>16} | {:>9}",
             "approach", "converge p50/p99/max s", "change p50/p99/max s", "server CPU", "NATS CPU", "device bytes MB", "peak MB"

@@ -412,7 +412,7 @@ impl Server {
                     let (e_tag, previous) = self.store.put(NAME, &key, &value).await?;
                     Change {
                         key,
-                        entry: Some(ServerEntry { value, e_tag }),
+                        entry: Some(ServerEntry::new(value, e_tag)),
                         previous,
                     }
                 }

@@ -599,7 +599,7 @@ pub async fn serve(
                         (head, handler.handle_large(&channel, request).await)
                     }
                     None => {
-                        let envelope = match RequestEnvelope::decode(&message.payload) {
+                        let mut envelope = match RequestEnvelope::decode(&message.payload) {
                             Ok(e) => e,
                             Err(e) => {
                                 tracing::debug!(%channel, error = %e, "not an RPC request; dropped");
@@ -611,7 +611,7 @@ pub async fn serve(
                                 channel,
                                 kind: envelope.kind.clone(),
                                 resource: envelope.resource.clone(),
-                                request: envelope.request.clone().unwrap_or(Value::Null),
+                                request: envelope.request.take().unwrap_or(Value::Null),
                             })
                             .await;
                         ((envelope.kind, envelope.rpc_id), reply.map(Answer::Reply))

@@ -328,6 +328,7 @@ pub struct Server {
     store: ServerStore,
     /// [`NAME`]'s entries at a store version, read again only when the version moved.
     cache: tokio::sync::Mutex<Option<(i64, Entries)>>,
+    syncs: tokio::sync::Semaphore,
 }
 
 /// A service's entries, shared.
@@ -338,6 +339,11 @@ pub const SET_BATCH: usize = 2_000;
 
 /// Devices a change is pushed to at once.
 pub const PUSHES_IN_FLIGHT: usize = 64;
+
+/// Device syncs one server process runs at once; the others wait their turn within their
+/// budget. The work is CPU-bound, so more at once only holds more memory (a fleet of 1,000
+/// devices starting together otherwise keeps every sync's maps alive at the same time).
+pub const SYNCS_IN_FLIGHT: usize = 64;
 
 /// How long a push or a sync of one device may take.
 const DEVICE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -351,6 +357,7 @@ impl Server {
             root: root.to_owned(),
             store,
             cache: tokio::sync::Mutex::new(None),
+            syncs: tokio::sync::Semaphore::new(SYNCS_IN_FLIGHT),
         })
     }
 
@@ -524,10 +531,12 @@ impl RequestHandler for Server {
         };
         let device = self.device(&data.resource);
         let budget = Duration::from_secs_f64(data.timeout.clamp(1.0, 300.0));
-        match tokio::time::timeout(
-            budget,
-            sync_device(&device, &data.service, &entries, SET_BATCH, budget),
-        )
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(budget, async {
+            let _turn = self.syncs.acquire().await;
+            let left = budget.saturating_sub(started.elapsed());
+            sync_device(&device, &data.service, &entries, SET_BATCH, left).await
+        })
         .await
         {
             Ok(Ok(summary)) => {

@@ -20,7 +20,6 @@
 #![expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -31,6 +30,9 @@ use example_device::{DeviceConfig, Server, start_device};
 use futures::StreamExt;
 use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 /// The devices' allocator, as in the `device` and `kv-server` programs.
 #[global_allocator]
@@ -109,28 +111,15 @@ async fn ours(nats: &async_nats::Client, devices: usize, entries: usize) -> Figu
         .collect();
     std::fs::write(&file, serde_json::to_vec(&list).expect("json")).expect("file");
     let root = format!("fleet{}.", uuid::Uuid::new_v4().simple());
-    let mut servers = Vec::new();
-    for _ in 0..2 {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
-            .args(["--url", test_db.url(), "--root", &root])
-            .arg(&file)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("kv-server");
-        let out = child.stdout.take().expect("stdout");
-        let (ready, wait) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                if line.contains("serving") {
-                    let _ = ready.send(());
-                }
-            }
-        });
-        servers.push(db_testkit::KillOnDrop(child));
-        wait.recv_timeout(Duration::from_secs(120))
-            .expect("kv-server starts");
-    }
+    let file = file.to_str().expect("a UTF-8 temporary path");
+    let servers: Vec<_> = (0..2)
+        .map(|_| {
+            common::start_kv_server(
+                &["--url", test_db.url(), "--root", &root, file],
+                Duration::from_secs(120),
+            )
+        })
+        .collect();
     let (status, reader) = connection_status();
     let mut fleet = Vec::with_capacity(devices);
     for i in 0..devices {

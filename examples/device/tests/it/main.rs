@@ -2,6 +2,9 @@
 //! converges on the server's entries, answers access checks over NATS, and picks up a change
 //! after a reconnect.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -160,8 +163,6 @@ async fn the_device_converges_over_nats() {
 /// it, and every e_tag in the database is distinct.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_server_processes_share_one_postgres() {
-    use std::io::BufRead;
-
     let Ok(nats) = db_kvstore::nats::connect("nats://127.0.0.1:4222", Duration::from_secs(3)).await
     else {
         assert!(
@@ -176,29 +177,14 @@ async fn two_server_processes_share_one_postgres() {
     };
     let root = format!("t{}.", uuid::Uuid::new_v4().simple());
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/allow-list.json");
-    let mut servers = Vec::new();
-    for _ in 0..2 {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
-            .args(["--url", test_db.url(), "--root", &root, file])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("kv-server");
-        // Ready once it logs that it serves.
-        let out = child.stdout.take().expect("stdout");
-        let (ready, wait) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("serving") {
-                    let _ = ready.send(());
-                }
-            }
-        });
-        servers.push(db_testkit::KillOnDrop(child));
-        wait.recv_timeout(Duration::from_secs(60))
-            .expect("the server process starts");
-    }
+    let servers: Vec<_> = (0..2)
+        .map(|_| {
+            common::start_kv_server(
+                &["--url", test_db.url(), "--root", &root, file],
+                Duration::from_secs(60),
+            )
+        })
+        .collect();
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, reader) = connection_status();
